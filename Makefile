@@ -1,0 +1,29 @@
+# hive-health: `make run` checks a site (HIVE_ROOT=... or the current directory or this machine),
+# `make test` runs the suite's own tests (unit, then end to end against the hive lab).
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+HIVE_ROOT ?=
+ARGS    ?=
+
+.PHONY: venv run test unit lab-test demo clean
+
+$(BIN)/pytest: requirements.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(BIN)/pytest
+
+run: venv
+	$(BIN)/pytest $(if $(HIVE_ROOT),--hive-root $(HIVE_ROOT)) $(ARGS); \
+	  status=$$?; echo "reports: $(CURDIR)/reports/latest.html  $(CURDIR)/reports/latest.json"; exit $$status
+
+unit: venv
+	$(BIN)/pytest -c tests/pytest.ini tests/unit tests/lab_infra -q
+
+test: venv
+	./tests/run-all.sh
+
+clean:
+	rm -rf $(VENV) reports/*.html reports/*.json

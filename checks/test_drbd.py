@@ -1,0 +1,34 @@
+"""Runbook 7.7: DRBD resources, one item per resource across every hive that holds it.
+
+Zabbix: "DRBD resource <vol> status is not UpToDate/Diskless client". Zabbix reads only the
+local disk state; this check also reads every connection and peer disk, so the shapes the
+runbook tells apart (all Outdated, one-sided connection, StandAlone, Connecting, Diskless
+without client, quorum lost, resync) are named in the failure.
+"""
+from hivehealth import drbd
+from hivehealth.objects import drbd_views
+from hivehealth.verdict import Verdict
+
+
+def test_drbd(drbd_resource, verify):
+    verify(drbd_state, drbd_resource)
+
+
+def drbd_state(ctx, name) -> Verdict:
+    v = Verdict(f"DRBD resource {name}",
+                alert=f"DRBD resource {name} status is not UpToDate/Diskless client")
+    views = {}
+    for hive in ctx.site.hives:
+        got = drbd_views(ctx, hive)
+        views[hive.name] = got if isinstance(got, str) else next((r for r in got if r.name == name), None)
+        facts = ctx.host(hive)
+        if not facts.unreachable:
+            v.cite(hive.name, facts.get("drbd_text") or facts.get("drbd_json"))
+    report = drbd.analyze(name, views, expected=[h.name for h in ctx.site.hives])
+    v.data.update(shape=report.shape, primaries=report.primaries, resync=report.resync,
+                  clean_side=getattr(report, "clean_side", None), views=views)
+    if not report.healthy:
+        v.problems.append(report.summary())
+        v.problems.extend(report.problems)
+        v.status = "fail"
+    return v

@@ -1,0 +1,48 @@
+"""Runbook 7.3: the private registry's volume grows until the repository server's disk fills.
+
+Measured as the runbook does (`sudo du -s -B G /var/lib/docker/volumes/registry_regdata`):
+sizes are shown in whole GiB rounded up, compared in KiB.
+"""
+import pytest
+
+from hivehealth.parsers import fs
+from hivehealth.sizes import gib_ceil, human_kib, parse_size_kib
+from hivehealth.verdict import Verdict
+
+VOLUME = "registry_regdata"
+
+
+@pytest.mark.roles("repository")
+def test_registry(server, verify):
+    verify(registry_size, server)
+
+
+def registry_size(ctx, server) -> Verdict:
+    v = Verdict(f"{server.name} {VOLUME}", alert="/: Disk space is low (used > 80%)")
+    du = ctx.section(v, server, "registry_du")
+    if du is None:
+        return v
+    try:
+        used_kib = fs.parse_du(du.stdout)[0][0]
+    except (IndexError, ValueError) as e:
+        v.unknown(f"cannot read the size from du: {e}")
+        return v
+    configured = ctx.ini("registry_max_size").strip()
+    if configured:
+        try:
+            limit_kib, why = parse_size_kib(configured), f"registry_max_size {configured}"
+        except ValueError:
+            v.unknown(f"pytest.ini registry_max_size = {configured!r} is not a size like 20G")
+            return v
+    else:
+        df = ctx.section(v, server, "registry_df")
+        if df is None:
+            return v
+        holder = fs.parse_df_posix(df.stdout)[0]
+        limit_kib = holder.size_kib // 2
+        why = f"50 % of the {human_kib(holder.size_kib)} filesystem {holder.target}"
+    v.data.update(used_kib=used_kib, limit_kib=limit_kib)
+    if used_kib > limit_kib:
+        v.fail(f"{VOLUME} is {gib_ceil(used_kib)}G ({human_kib(used_kib)}; du -s -B G), "
+               f"above its limit {human_kib(limit_kib)} ({why})")
+    return v

@@ -1,0 +1,87 @@
+"""Runbook 7.8: swarm services converged, and not looping on a failing task.
+
+Zabbix: "Service <svc>: Replica count mismatch (<h>)" and "Service <svc> restarted (<h>)".
+A restart loop shows as failed or rejected tasks in the service's history; the failure carries
+the task's error text (e.g. `failed to mount local volume: ... invalid argument`).
+"""
+from hivehealth.durations import state_and_age
+from hivehealth.objects import NO_MANAGER, manager_answers
+from hivehealth.parsers import ParseError
+from hivehealth.parsers import docker as dockerp
+from hivehealth.verdict import Verdict
+
+FAILED_STATES = ("Failed", "Rejected")
+
+
+def test_service(service, verify):
+    verify(service_state, service)
+
+
+def service_state(ctx, name) -> Verdict:
+    hive = ctx.site.name
+    v = Verdict(f"service {name}", alert=f"Service {name}: Replica count mismatch ({hive})")
+    answers = manager_answers(ctx, "services")
+    if name == NO_MANAGER or not answers:
+        v.fail("no manager answered `docker service ls`: " + "; ".join(
+            f"{h.name}: {ctx.host(h).unreachable or (ctx.host(h).get('services') and ctx.host(h).get('services').failure())}"
+            for h in ctx.site.hives))
+        return v
+    manager, r = answers[0]
+    v.cite(manager, r)
+    try:
+        svc = next((s for s in dockerp.parse_services(r.stdout) if s.name == name), None)
+    except ParseError as e:
+        v.unknown(str(e))
+        return v
+    if svc is None:
+        v.fail(f"no longer listed by {manager}")
+        return v
+    tasks = _tasks(ctx, v, manager, name)
+    if svc.replicas_running is None or svc.replicas_desired is None:
+        v.unknown(f"cannot read replicas from {svc.replicas!r}")
+    elif svc.replicas_running < svc.replicas_desired:
+        v.fail(f"{svc.replicas_running} of {svc.replicas_desired} replicas running")
+    failed = [t for t in tasks if state_and_age(t.current_state)[0] in FAILED_STATES]
+    if _looping(ctx, tasks, failed):
+        v.alert = f"Service {name} restarted ({hive})"
+        v.fail(f"restart loop: {len(failed)} failed tasks in the last "
+               f"{ctx.number('service_restart_window'):g} s and no task stable yet")
+    errors = [t for t in failed if t.error] or [t for t in tasks if t.error and t.desired_state == "Running"]
+    if errors and not v.ok:
+        latest = errors[0]
+        v.problems.append(f"latest task error on {latest.node or '?'}: {latest.error}")
+    v.data.update(replicas_running=svc.replicas_running, replicas_desired=svc.replicas_desired,
+                  mode=svc.mode, errors=[t.error for t in errors], manager=manager)
+    return v
+
+
+def _looping(ctx, tasks, failed) -> bool:
+    """Converged, yet failing again and again: enough recent failures and no task that has
+    stayed up for service_stable_seconds."""
+    window, stable = ctx.number("service_restart_window"), ctx.number("service_stable_seconds")
+    recent = [t for t in failed if (state_and_age(t.current_state)[1] or 0) <= window]
+    if len(recent) < ctx.number("service_restart_max"):
+        return False
+    running = [state_and_age(t.current_state) for t in tasks if t.desired_state == "Running"]
+    return not any(s == "Running" and (age or 0) >= stable for s, age in running)
+
+
+def _tasks(ctx, v, manager, name):
+    r = ctx.host(manager).get("tasks")
+    if r is None or not r.ok:
+        v.unknown(f"cannot read the tasks of {name}: {r.failure() if r else 'not gathered'}")
+        return []
+    try:
+        tasks = [t for t in dockerp.parse_tasks(r.stdout) if t.name.split(".")[0] == name]
+    except ParseError as e:
+        v.unknown(str(e))
+        return []
+    v.evidence.append(_task_evidence(manager, r.command, tasks))
+    return tasks
+
+
+def _task_evidence(manager, command, tasks):
+    from hivehealth.verdict import Evidence
+    lines = [f"{t.name}  {t.node}  desired {t.desired_state}  {t.current_state}  {t.error}".rstrip()
+             for t in tasks]
+    return Evidence(manager, command + "  (this service's tasks)", 0, "\n".join(lines))

@@ -1,0 +1,96 @@
+"""Runbook 7.9: swarm membership, as the managers see it.
+
+hive-builder's zabbix never looks at swarm node health. A node must be Ready and Active, a
+manager Leader or Reachable, and the managers must agree on one Leader.
+"""
+import json
+
+from hivehealth.objects import manager_answers
+from hivehealth.parsers import ParseError
+from hivehealth.parsers import docker as dockerp
+from hivehealth.verdict import Verdict
+
+
+def test_swarm_node(swarm_node, verify):
+    verify(node_state, swarm_node)
+
+
+def test_swarm_leader(verify):
+    verify(leader_state, None)
+
+
+def _views(ctx, v: Verdict) -> dict[str, list]:
+    """Every reachable manager's `docker node ls`, keyed by the manager that said it."""
+    views = {}
+    for host, r in manager_answers(ctx, "nodes"):
+        try:
+            views[host] = dockerp.parse_nodes(r.stdout)
+        except ParseError as e:
+            v.unknown(f"{host}: {e}")
+    if not views and not v.problems:
+        why = [f"{h.name}: {_why(ctx, h)}" for h in ctx.site.hives]
+        v.fail("no manager answered `docker node ls`: " + "; ".join(why))
+    return views
+
+
+def _why(ctx, hive) -> str:
+    f = ctx.host(hive)
+    if f.unreachable:
+        return f"unreachable: {f.unreachable}"
+    r = f.get("nodes")
+    return r.failure() if r else "not gathered"
+
+
+def node_state(ctx, name) -> Verdict:
+    v = Verdict(f"swarm node {name}")
+    views = _views(ctx, v)
+    seen = {}
+    for manager, nodes in views.items():
+        node = next((n for n in nodes if n.hostname == name), None)
+        seen[manager] = (node.status, node.availability, node.manager_status) if node else None
+    if not seen:
+        return v
+    first_manager, first = next(iter(seen.items()))
+    if first is None:
+        v.fail(f"not a member of the swarm (as seen from {first_manager})")
+    else:
+        status, availability, manager = first
+        if status != "Ready":
+            v.fail(f"status {status} (expected Ready), as seen from {first_manager}")
+        if availability != "Active":
+            v.fail(f"availability {availability} (expected Active)")
+        if manager and manager not in ("Leader", "Reachable"):
+            v.fail(f"manager status {manager} (expected Leader or Reachable)")
+    others = {m: s for m, s in seen.items() if s != first}
+    if others:
+        v.fail("managers disagree: " + "; ".join(f"{m} sees {s or 'no such node'}" for m, s in others.items())
+               + f" while {first_manager} sees {first}")
+    v.data.update(seen=seen)
+    return v
+
+
+def leader_state(ctx, _) -> Verdict:
+    v = Verdict("swarm managers")
+    views = _views(ctx, v)
+    leaders = {m: sorted(n.hostname for n in nodes if n.manager_status == "Leader") for m, nodes in views.items()}
+    if not leaders:
+        return v
+    first_manager, first = next(iter(leaders.items()))
+    if len(first) != 1:
+        v.fail(f"{len(first)} Leaders ({', '.join(first) or 'none'}) as seen from {first_manager}; "
+               f"expected exactly one (quorum lost?)")
+    for m, l in leaders.items():
+        if l != first:
+            v.fail(f"{m} sees Leader {', '.join(l) or 'none'} while {first_manager} sees {', '.join(first) or 'none'}")
+    for hive in ctx.site.hives:
+        f = ctx.host(hive)
+        r = None if f.unreachable else f.get("swarm_info")
+        if r is None or not r.ok:
+            continue
+        try:
+            state = json.loads(r.stdout).get("LocalNodeState")
+        except (ValueError, AttributeError):
+            state = r.stdout.strip()[:80]
+        if state != "active":
+            v.fail(f"{hive.name}: swarm state {state!r} (expected active)")
+    return v

@@ -1,0 +1,61 @@
+"""Runbook 7.6 / FAQ 7.22: failed systemd units.
+
+Zabbix: "At least one of the services is in a failed state". Zabbix counts failed services
+minus its blacklist; this check lists every failed unit (timers and others too) with systemd's
+Result, minus the site's `units_ignore` patterns (default: zabbix's blacklist).
+"""
+import re
+
+import pytest
+
+from hivehealth.parsers import ParseError, systemd
+from hivehealth.verdict import Verdict
+
+NO_SYSTEMD = "has not been booted with systemd"
+
+
+@pytest.mark.roles("all")
+def test_units(server, verify):
+    verify(failed_units, server)
+
+
+def failed_units(ctx, server) -> Verdict:
+    v = Verdict(server.name, alert="At least one of the services is in a failed state")
+    units = _failed(ctx, v, server)
+    if units is None:
+        return v
+    ignore = [re.compile(p) for p in ctx.lines("units_ignore")]
+    show = ctx.section(v, server, "units_show", cite=False, quiet=True)
+    results = {b.get("Id"): b for b in systemd.parse_show(show.stdout)} if show else {}
+    failing, ignored = [], []
+    for u in units:
+        (ignored if any(p.search(u.unit) for p in ignore) else failing).append(u)
+    for u in failing:
+        result = results.get(u.unit, {}).get("Result") or "unknown"
+        v.fail(f"{u.unit} failed (result {result}, load {u.load}, {u.active}/{u.sub})")
+    if ignored:
+        v.notes.append("ignored by units_ignore: " + ", ".join(u.unit for u in ignored))
+    v.data["failed"] = [u.unit for u in failing]
+    return v
+
+
+def _failed(ctx, v, server):
+    """Failed units from `systemctl -o json`, else from the plain listing."""
+    js = ctx.section(v, server, "units_failed", quiet=True)
+    if js is not None:
+        try:
+            return systemd.parse_list_units_json(js.stdout)
+        except ParseError:
+            pass
+    plain = ctx.host(server).get("units_failed_plain")
+    if plain is not None and NO_SYSTEMD in plain.stderr:
+        v.skip(f"{server.name}: systemd is not the init system here; there are no units to check")
+        return None
+    plain = ctx.section(v, server, "units_failed_plain")
+    if plain is None:
+        return None
+    try:
+        return systemd.parse_list_units_plain(plain.stdout)
+    except ParseError as e:
+        v.unknown(f"cannot read failed units: {e}")
+        return None

@@ -1,0 +1,65 @@
+"""Runbook 7.4: a DRBD-backed docker volume fills up.
+
+Zabbix: "Exceed 90% Docker volume <vol> in <svc> usage (<h>)". Zabbix measures from inside the
+container; the same filesystem is mounted on the node that runs the task, so its df is read
+there. A volume mounted nowhere is not in use and has no usage to check.
+"""
+import json
+
+from hivehealth.parsers import fs
+from hivehealth.sizes import human_kib
+from hivehealth.verdict import Verdict
+
+
+def test_volume(volume, verify):
+    verify(volume_usage, volume)
+
+
+def volume_usage(ctx, name) -> Verdict:
+    limit = ctx.number("volume_usage_max")
+    v = Verdict(f"volume {name}", alert=f"Exceed {limit:g}% Docker volume {name} in <service> usage ({ctx.site.name})")
+    target = f"/var/lib/docker/volumes/{name}/_data"
+    mounted, unread = [], []
+    for hive in ctx.site.hives:
+        df = ctx.section(v, hive, "df", cite=False, quiet=True)
+        if df is None:
+            unread.append(hive.name)
+            continue
+        for f in fs.parse_df_posix(df.stdout):
+            if f.target == target:
+                mounted.append((hive, f))
+                v.cite(hive.name, df)
+    if not mounted:
+        if unread:
+            v.unknown(f"not mounted on any readable hive; could not read {', '.join(unread)}")
+        else:
+            v.skip(f"volume {name} is not mounted on any hive: not in use")
+        return v
+    for hive, f in mounted:
+        service = _service_using(ctx, hive, name) or "<service>"
+        v.alert = f"Exceed {limit:g}% Docker volume {name} in {service} usage ({ctx.site.name})"
+        v.data.update(host=hive.name, device=f.source, service=service, use_pct=f.use_pct)
+        if f.use_pct > limit:
+            v.fail(f"{f.use_pct} % full on {hive.name} (limit {limit:g} %; {human_kib(f.used_kib)} of "
+                   f"{human_kib(f.size_kib)} on {f.source})")
+            v.notes.append(
+                f"resize (runbook 7.4, corrected): back up (hive-backup.sh -l {service}), "
+                f"hive deploy-services -l {service} -D, hive build-volumes -l {name} -D, raise drbd.size, "
+                f"hive build-volumes -l {name}, hive deploy-services -l {service}, "
+                f"hive-backup.sh -l {service} -r")
+    return v
+
+
+def _service_using(ctx, hive, volume) -> str | None:
+    r = ctx.host(hive).get("containers")
+    if r is None or not r.ok:
+        return None
+    for line in r.stdout.splitlines():
+        try:
+            c = json.loads(line)
+        except ValueError:
+            continue
+        if volume in str(c.get("Mounts", "")).split(","):
+            labels = dict(kv.split("=", 1) for kv in str(c.get("Labels", "")).split(",") if "=" in kv)
+            return labels.get("com.docker.swarm.service.name")
+    return None

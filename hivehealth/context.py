@@ -1,0 +1,59 @@
+"""What a check sees: the site, the gathered facts, and the site's thresholds."""
+from __future__ import annotations
+
+from .gather import CommandResult, HostFacts
+from .inventory import Server, Site
+from .verdict import Verdict
+
+
+class Context:
+    def __init__(self, site: Site, facts: dict[str, HostFacts], ini):
+        self.site = site
+        self.facts = facts
+        self._ini = ini          # callable: name -> str
+
+    def ini(self, name: str) -> str:
+        return self._ini(name)
+
+    def number(self, name: str) -> float:
+        raw = self._ini(name)
+        try:
+            return float(str(raw).strip().rstrip("%"))
+        except ValueError:
+            raise ValueError(f"pytest.ini option {name} = {raw!r} is not a number") from None
+
+    def lines(self, name: str) -> list[str]:
+        raw = self._ini(name)
+        items = raw if isinstance(raw, list) else str(raw).splitlines()
+        return [i.strip() for i in items if i.strip() and not i.strip().startswith("#")]
+
+    def host(self, server: Server | str) -> HostFacts:
+        name = server if isinstance(server, str) else server.name
+        return self.facts.get(name) or HostFacts(name, unreachable="no facts were gathered")
+
+    def section(self, v: Verdict, server: Server | str, name: str, cite: bool = True,
+                quiet: bool = False) -> CommandResult | None:
+        """The result of one command on a server, or None after telling the verdict why not.
+
+        quiet=True: a missing answer is not recorded as a problem (the caller has a fallback).
+        """
+        host = self.host(server)
+        if host.unreachable:
+            if not quiet:
+                v.fail(f"unreachable: {host.unreachable}")
+            return None
+        r = host.get(name)
+        if r is None:
+            if not quiet:
+                v.unknown(f"{host.server}: `{name}` was not gathered")
+            return None
+        if cite:
+            v.cite(host.server, r)
+        if not r.ok:
+            if not quiet:
+                v.unknown(f"{host.server}: cannot read state: {r.failure()}")
+            return None
+        return r
+
+    def reachable_hives(self) -> list[Server]:
+        return [s for s in self.site.hives if not self.host(s).unreachable]

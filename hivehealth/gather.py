@@ -1,0 +1,179 @@
+"""Gathering facts: every command a server's checks need, in ONE remote exec per server.
+
+A remote shell start costs more than the commands themselves (DESIGN.md: 0.1-0.15 s per exec),
+so each server gets one script that runs all its sections concurrently, each under `timeout`,
+and prints one framed line per section (name, exit code, base64 stdout, base64 stderr).
+Servers are gathered concurrently. The result is plain data: it crosses to xdist workers, and
+it is what --record saves and --replay reads.
+"""
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from .inventory import Server, Site
+from .remote import Pool, Unreachable
+
+TIMED_OUT = 124   # exit code of coreutils timeout
+
+# Commands that need root go through $SUDO, which is empty when already root.
+SECTIONS: dict[str, tuple[str, str]] = {
+    # name: (who runs it: all|hive|repository, shell command)
+    "uname": ("all", "uname -n"),
+    "df": ("all", "df -P -T -k"),
+    "findmnt": ("all", "findmnt -J -l -o TARGET,SOURCE,FSTYPE,FSROOT"),
+    "units_failed": ("all", "systemctl list-units --failed --all -o json --no-pager"),
+    "units_failed_plain": ("all", "systemctl list-units --failed --all --plain --no-legend --no-pager"),
+    "units_show": ("all",
+                   "u=$(systemctl list-units --failed --all --plain --no-legend --no-pager | awk '{print $1}'); "
+                   "[ -z \"$u\" ] || systemctl show -p Id -p Result -p ActiveState -p SubState "
+                   "-p LoadState -p StateChangeTimestamp $u"),
+    "drbd_json": ("hive", "$SUDO drbdsetup status --json"),
+    "drbd_text": ("hive", "$SUDO drbdadm status"),
+    "swarm_info": ("hive", "$SUDO docker info --format '{{json .Swarm}}'"),
+    "nodes": ("hive", "$SUDO docker node ls --format json"),
+    "services": ("hive", "$SUDO docker service ls --format json"),
+    "tasks": ("hive",
+              "s=$($SUDO docker service ls -q) || exit $?; [ -z \"$s\" ] || "
+              "$SUDO docker service ps --no-trunc --format json $s"),
+    "containers": ("hive", "$SUDO docker ps --no-trunc --format json"),
+    "volumes": ("hive",
+                "v=$($SUDO docker volume ls -q) || exit $?; [ -z \"$v\" ] || $SUDO docker volume inspect $v"),
+    "registry_du": ("repository", "$SUDO du -s -k /var/lib/docker/volumes/registry_regdata"),
+    "registry_df": ("repository", "df -P -T -k /var/lib/docker/volumes/registry_regdata"),
+}
+
+# Sections that only make sense on a swarm manager are read from every hive: a check then
+# compares what the managers say (issue 2: "managers that disagree are reported").
+
+
+def sections_for(server: Server, site: Site) -> list[str]:
+    if site.kind == "local":
+        # the local machine answers the host-level questions only
+        return [n for n, (who, _) in SECTIONS.items() if who == "all"]
+    return [n for n, (who, _) in SECTIONS.items()
+            if who == "all" or (who == "hive" and server.is_hive)
+            or (who == "repository" and server.is_repository)]
+
+
+@dataclass
+class CommandResult:
+    name: str
+    command: str
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+    def failure(self) -> str:
+        """Why this command did not give an answer, for a message."""
+        if self.rc == TIMED_OUT:
+            return f"`{self.command}` timed out"
+        text = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        return f"`{self.command}` exited {self.rc}" + (f": {text[-1][:200]}" if text else "")
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class HostFacts:
+    server: str
+    results: dict[str, CommandResult] = field(default_factory=dict)
+    unreachable: str | None = None
+    gathered_at: float = 0.0
+    seconds: float = 0.0
+
+    def get(self, name: str) -> CommandResult | None:
+        return self.results.get(name)
+
+    def to_dict(self) -> dict:
+        return {"server": self.server, "unreachable": self.unreachable, "gathered_at": self.gathered_at,
+                "seconds": self.seconds, "results": {k: v.to_dict() for k, v in self.results.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "HostFacts":
+        return cls(d["server"], {k: CommandResult(**v) for k, v in d["results"].items()},
+                   d.get("unreachable"), d.get("gathered_at", 0.0), d.get("seconds", 0.0))
+
+
+def probe_script(names: list[str], timeout: float) -> tuple[str, str]:
+    """The one script a server runs; returns (script, marker)."""
+    marker = "HH" + secrets.token_hex(6)
+    t = max(1, int(timeout))
+    lines = [
+        "set +e",
+        'if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi',
+        "export SUDO LC_ALL=C",
+        'd=$(mktemp -d) || exit 97',
+        "trap 'rm -rf \"$d\"' EXIT",
+    ]
+    for i, name in enumerate(names):
+        cmd = SECTIONS[name][1]
+        lines.append(f"( timeout -k 2 {t} sh -c {_sq(cmd)} >\"$d/{i}.o\" 2>\"$d/{i}.e\"; "
+                     f"echo $? >\"$d/{i}.rc\" ) &")
+    lines.append("wait")
+    for i, name in enumerate(names):
+        lines.append(f"printf '{marker} {name} %s %s %s\\n' \"$(cat \"$d/{i}.rc\")\" "
+                     f"\"$(base64 -w0 <\"$d/{i}.o\")\" \"$(base64 -w0 <\"$d/{i}.e\")\"")
+    return "\n".join(lines) + "\n", marker
+
+
+def _sq(s: str) -> str:
+    return "'" + s.replace("'", "'\"'\"'") + "'"
+
+
+def parse_probe_output(stdout: str, marker: str, names: list[str]) -> dict[str, CommandResult]:
+    results = {}
+    for line in stdout.splitlines():
+        parts = line.split(" ")
+        if len(parts) < 3 or parts[0] != marker or parts[1] not in SECTIONS:
+            continue
+        name, rc = parts[1], parts[2]
+        out = base64.b64decode(parts[3]).decode(errors="replace") if len(parts) > 3 else ""
+        err = base64.b64decode(parts[4]).decode(errors="replace") if len(parts) > 4 else ""
+        try:
+            code = int(rc)
+        except ValueError:
+            code = -1
+        results[name] = CommandResult(name, SECTIONS[name][1].replace("$SUDO ", "sudo "), code, out, err)
+    return results
+
+
+class Gatherer:
+    def __init__(self, site: Site, pool: Pool, command_timeout: float):
+        self.site = site
+        self.pool = pool
+        self.command_timeout = command_timeout
+
+    def gather_host(self, server: Server, names: list[str] | None = None) -> HostFacts:
+        names = names or sections_for(server, self.site)
+        script, marker = probe_script(names, self.command_timeout)
+        start = time.time()
+        facts = HostFacts(server.name, gathered_at=start)
+        try:
+            # the whole script may take a little longer than its slowest command
+            r = self.pool.run(server, script, self.command_timeout + 15)
+        except Unreachable as e:
+            facts.unreachable = str(e)
+        else:
+            facts.results = parse_probe_output(r.stdout, marker, names)
+            missing = [n for n in names if n not in facts.results]
+            if missing and not facts.results:
+                why = (r.stderr.strip() or r.stdout.strip() or f"exit {r.rc}").splitlines()[-1:]
+                facts.unreachable = f"commands did not run on {server.name}: {' '.join(why)[:300]}"
+        facts.seconds = time.time() - start
+        return facts
+
+    def gather(self, servers: list[Server] | None = None) -> dict[str, HostFacts]:
+        servers = servers if servers is not None else self.site.servers
+        if not servers:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(32, len(servers))) as ex:
+            return dict(zip((s.name for s in servers), ex.map(self.gather_host, servers)))

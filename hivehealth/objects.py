@@ -1,0 +1,88 @@
+"""Cluster objects (DRBD resources, swarm nodes, services, volumes) read from the facts.
+
+Each finder returns the ids one test item is made for. When the source cannot be read at all,
+the finder returns a placeholder id, so that the item exists and fails with the reason instead
+of the area silently having no items.
+"""
+from __future__ import annotations
+
+from .context import Context
+from .parsers import ParseError
+from .parsers import docker as dockerp
+from .parsers import drbd as drbdp
+
+NO_MANAGER = "(no-manager-answered)"
+
+
+def drbd_views(ctx: Context, host) -> list | str:
+    """A hive's DRBD resources: structured output first, the text format as fallback.
+    Returns the parsed views, or a string saying why they could not be read."""
+    facts = ctx.host(host)
+    if facts.unreachable:
+        return f"unreachable: {facts.unreachable}"
+    js, text = facts.get("drbd_json"), facts.get("drbd_text")
+    reasons = []
+    for r, parse in ((js, drbdp.parse_status_json), (text, drbdp.parse_status_text)):
+        if r is None:
+            continue
+        if r.ok:
+            try:
+                return parse(r.stdout)
+            except ParseError as e:
+                reasons.append(str(e))
+        else:
+            reasons.append(r.failure())
+    return "; ".join(reasons) or "DRBD state was not gathered"
+
+
+def drbd_resources(ctx: Context) -> list[str]:
+    names = set(ctx.site.drbd_device_map)
+    for h in ctx.site.hives:
+        views = drbd_views(ctx, h)
+        if isinstance(views, list):
+            names.update(v.name for v in views)
+    return sorted(names)
+
+
+def manager_answers(ctx: Context, section: str) -> list[tuple[str, object]]:
+    """(hive, CommandResult) for every hive that answered `section` successfully, first_hive first."""
+    hives = sorted(ctx.site.hives, key=lambda s: "first_hive" not in s.roles)
+    out = []
+    for h in hives:
+        f = ctx.host(h)
+        r = None if f.unreachable else f.get(section)
+        if r is not None and r.ok:
+            out.append((h.name, r))
+    return out
+
+
+def services(ctx: Context) -> list[str]:
+    answers = manager_answers(ctx, "services")
+    if not answers:
+        return [NO_MANAGER] if ctx.site.hives and ctx.site.kind != "local" else []
+    try:
+        return sorted(s.name for s in dockerp.parse_services(answers[0][1].stdout))
+    except ParseError:
+        return [NO_MANAGER]
+
+
+def swarm_nodes(ctx: Context) -> list[str]:
+    names = {h.short for h in ctx.site.hives} if ctx.site.kind == "hive" else set()
+    for _, r in manager_answers(ctx, "nodes"):
+        try:
+            names.update(n.hostname for n in dockerp.parse_nodes(r.stdout))
+        except ParseError:
+            pass
+    return sorted(names)
+
+
+def drbd_volumes(ctx: Context) -> list[str]:
+    return sorted(set(ctx.site.drbd_device_map))
+
+
+FINDERS = {
+    "drbd_resource": drbd_resources,
+    "swarm_node": swarm_nodes,
+    "service": services,
+    "volume": drbd_volumes,
+}

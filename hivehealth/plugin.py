@@ -1,0 +1,212 @@
+"""The pytest plugin: options, site discovery, one gathering per run, parametrization, verdicts.
+
+Flow: pytest_configure finds the site (files only, no network); pytest_sessionstart gathers the
+facts of every server once, in the controlling process; xdist workers receive site and facts
+through workerinput, so with -n they collect the same items and open connections only for
+remedies and re-checks. Checks are pure functions of the facts.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import time
+
+import pytest
+
+from . import objects
+from .context import Context
+from .gather import Gatherer, HostFacts
+from .inventory import InventoryError, Site, discover
+from .remote import Pool
+from .report import JsonReport
+from .verdict import SKIP, Verdict
+
+INI = {
+    # name: (help, default)
+    "disk_usage_max": ("disk: highest use % of a server's filesystem (zabbix: 80)", "80"),
+    "volume_usage_max": ("volumes: highest use % of a DRBD-backed docker volume (zabbix: 90)", "90"),
+    "registry_max_size": ("registry: largest registry_regdata, e.g. 20G; empty = 50 % of its filesystem", ""),
+    "command_timeout": ("seconds a remote command may take", "30"),
+    "connect_timeout": ("seconds to open an SSH connection", "10"),
+    "report_dir": ("where reports are written, relative to the rootdir", "reports"),
+    "service_restart_max": ("services: failed tasks within service_restart_window that make a restart loop", "3"),
+    "service_restart_window": ("services: seconds of task history a restart loop is counted in", "300"),
+    "service_stable_seconds": ("services: seconds a task must stay up to end a restart loop", "30"),
+}
+INI_LINES = {
+    "units_ignore": ("units: regexes of failed units a site accepts (zabbix's blacklist)",
+                     [r"^kdump\.service$", r"^ec2-instance-connect\.service$", r"^cloud-config\.service$",
+                      r"^getty@[^.]*\.service$", r"^network\.service$"]),
+}
+
+
+class State:
+    """Per process: the site, its facts, one connection pool."""
+
+    def __init__(self, config, site: Site):
+        self.config = config
+        self.site = site
+        self.facts: dict[str, HostFacts] = {}
+        self.pool = Pool(float(config.getini("connect_timeout")))
+        self.gatherer = Gatherer(site, self.pool, float(config.getini("command_timeout")))
+        self.gather_seconds = 0.0
+
+    def context(self) -> Context:
+        return Context(self.site, self.facts, self.config.getini)
+
+    def gather(self):
+        start = time.time()
+        self.facts = self.gatherer.gather()
+        self.gather_seconds = time.time() - start
+
+    def regather(self, servers):
+        self.facts.update(self.gatherer.gather(list(servers)))
+
+
+STATE = pytest.StashKey[State]()
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("hive-health")
+    g.addoption("--hive-root", metavar="DIR", default=os.environ.get("HIVE_ROOT"),
+                help="hive-builder project to check (default: $HIVE_ROOT, else the current directory "
+                     "if it is one, else the local machine)")
+    g.addoption("--stage", help="stage to check (default: the one persisted in .hive/persistents.yml)")
+    for name, (help_, default) in INI.items():
+        parser.addini(name, help_, default=default)
+    for name, (help_, default) in INI_LINES.items():
+        parser.addini(name, help_, type="linelist", default=default)
+
+
+def _wants_no_site(config) -> bool:
+    o = config.option
+    return any(getattr(o, a, False) for a in ("help", "version", "showfixtures", "markers")) \
+        or bool(getattr(o, "fixtures_per_test", False))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    config.addinivalue_line("markers", "roles(*roles): servers a per-server check runs on "
+                                       "(all, hive, repository)")
+    if _wants_no_site(config):
+        return
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput and "hivehealth" in workerinput:
+        data = json.loads(workerinput["hivehealth"])
+        state = State(config, Site.from_dict(data["site"]))
+        state.facts = {k: HostFacts.from_dict(v) for k, v in data["facts"].items()}
+        config.stash[STATE] = state
+        return
+    try:
+        site = discover(config.getoption("hosts", None), config.getoption("ssh_config", None),
+                        config.getoption("connection", None), config.getoption("hive_root"),
+                        config.getoption("stage"))
+    except InventoryError as e:
+        raise pytest.UsageError(f"hive-health: {e}") from None
+    config.stash[STATE] = State(config, site)
+    _default_html(config)
+    config.pluginmanager.register(JsonReport(config, site), "hivehealth-json")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistBridge(), "hivehealth-xdist")
+
+
+def _default_html(config):
+    """Every run leaves reports/latest.html unless the operator named another file."""
+    if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
+        report_dir = config.rootpath / config.getini("report_dir")
+        config.option.htmlpath = str(report_dir / "latest.html")
+        config.option.self_contained_html = True
+
+
+class _XdistBridge:
+    def pytest_configure_node(self, node):
+        state = node.config.stash[STATE]
+        node.workerinput["hivehealth"] = json.dumps(
+            {"site": state.site.to_dict(), "facts": {k: v.to_dict() for k, v in state.facts.items()}})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    state = session.config.stash.get(STATE, None)
+    if state is None or hasattr(session.config, "workerinput"):
+        return
+    state.gather()
+
+
+def pytest_unconfigure(config):
+    state = config.stash.get(STATE, None)
+    if state is not None:
+        state.pool.close()
+
+
+def pytest_report_header(config):
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return None
+    s = state.site
+    lines = [f"hive-health: {s.describe()}"]
+    for srv in s.servers:
+        lines.append(f"  {srv.name:<28} {','.join(sorted(srv.roles))}")
+    return lines
+
+
+def pytest_generate_tests(metafunc):
+    state = metafunc.config.stash.get(STATE, None)
+    if state is None:
+        return
+    ctx = state.context()
+    if "server" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("roles")
+        roles = set(marker.args) if marker else {"all"}
+        servers = [s for s in state.site.servers if _has_role(s, roles, state.site)]
+        metafunc.parametrize("server", servers, ids=[s.name for s in servers])
+    for fixture, finder in objects.FINDERS.items():
+        if fixture in metafunc.fixturenames:
+            names = finder(ctx)
+            metafunc.parametrize(fixture, names, ids=names)
+
+
+def _has_role(server, roles: set, site: Site) -> bool:
+    if "all" in roles:
+        return True
+    if site.kind == "local":
+        return False
+    return bool(roles & server.roles)
+
+
+@pytest.fixture
+def site(request) -> Site:
+    return request.config.stash[STATE].site
+
+
+@pytest.fixture
+def verify(request):
+    """Runs a check's evaluate(ctx, obj) on the gathered facts and turns the verdict into the
+    test's outcome. With --fix a failing verdict goes to its remedy first (hivehealth.remedy)."""
+    state = request.config.stash[STATE]
+
+    def run(evaluate, obj):
+        verdict = evaluate(state.context(), obj)
+        hook = request.config.pluginmanager.get_plugin("hivehealth-remedy")
+        if hook is not None and not verdict.ok and verdict.status != SKIP:
+            verdict = hook.remedy(request, state, evaluate, obj, verdict)
+        record(request.node, verdict)
+        if verdict.status == SKIP:
+            pytest.skip(verdict.message())
+        if not verdict.ok:
+            pytest.fail(verdict.full_report(), pytrace=False)
+    return run
+
+
+def record(item, verdict: Verdict, **extra):
+    entry = {"subject": verdict.subject, "status": verdict.status, "problems": verdict.problems,
+             "alert": verdict.alert, **extra}
+    item.user_properties.append(("hivehealth", entry))
+
+
+def operator() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return str(os.getuid())

@@ -1,0 +1,94 @@
+"""reports/latest.json (one entry per check) and dated copies of the JSON and HTML reports.
+
+Runs in the controlling process only; xdist forwards every worker's test reports to it.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from .inventory import Site
+
+
+def area_of(nodeid: str) -> str:
+    """checks/test_drbd.py::test_drbd[ldap_data] -> drbd"""
+    module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+    return module.removeprefix("test_").removesuffix(".py")
+
+
+class JsonReport:
+    def __init__(self, config, site: Site):
+        self.config = config
+        self.site = site
+        self.dir = Path(config.rootpath) / config.getini("report_dir")
+        self.started = time.time()
+        self.entries: dict[str, dict] = {}
+
+    def pytest_runtest_logreport(self, report):
+        entry = self.entries.setdefault(report.nodeid, {
+            "id": report.nodeid, "area": area_of(report.nodeid), "outcome": "passed",
+            "subject": None, "message": "", "duration": 0.0})
+        entry["duration"] += report.duration
+        for key, value in report.user_properties:
+            if key == "hivehealth":
+                entry["subject"] = value.get("subject")
+                entry.update({k: v for k, v in value.items() if k not in ("subject", "status")})
+                entry["status"] = value.get("status")
+        if report.failed:
+            entry["outcome"] = "failed" if report.when == "call" else "error"
+            entry["message"] = _text(report)
+        elif report.skipped and entry["outcome"] == "passed":
+            entry["outcome"] = "skipped"
+            entry["message"] = _text(report)
+
+    def summary(self) -> dict:
+        counts: dict[str, int] = {}
+        for e in self.entries.values():
+            counts[e["outcome"]] = counts.get(e["outcome"], 0) + 1
+        return counts
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        doc = {
+            "site": self.site.name, "stage": self.site.stage, "kind": self.site.kind,
+            "root": self.site.root,
+            "servers": [{"name": s.name, "roles": sorted(s.roles)} for s in self.site.servers],
+            "started": datetime.fromtimestamp(self.started).isoformat(timespec="seconds"),
+            "duration": round(time.time() - self.started, 3),
+            "exitstatus": int(exitstatus),
+            "summary": self.summary(),
+            "checks": list(self.entries.values()),
+        }
+        (self.dir / "latest.json").write_text(json.dumps(doc, indent=1))
+
+    def pytest_unconfigure(self, config):
+        """Dated copies, once pytest-html has written its file (it does so at sessionfinish)."""
+        stamp = datetime.fromtimestamp(self.started).strftime("%Y%m%d-%H%M%S")
+        for name in ("latest.json", "latest.html"):
+            src = self.dir / name
+            if src.exists() and src.stat().st_mtime >= self.started - 1:
+                shutil.copy2(src, self.dir / name.replace("latest", f"run-{stamp}"))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report):
+        report.title = f"hive-health: {self.site.describe()}"
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(self, prefix, summary, postfix):
+        rows = "".join(f"<tr><td>{s.name}</td><td>{', '.join(sorted(s.roles))}</td></tr>"
+                       for s in self.site.servers)
+        prefix.append(f"<p>Site <b>{self.site.name or '-'}</b>, stage <b>{self.site.stage or '-'}</b>"
+                      f" ({self.site.describe()})</p><table><tr><th>server</th><th>roles</th></tr>"
+                      f"{rows}</table>")
+
+
+def _text(report) -> str:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2])
+    return str(report.longreprtext or "")

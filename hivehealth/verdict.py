@@ -1,0 +1,73 @@
+"""What a check concludes about one server or cluster object."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .gather import CommandResult
+
+OK, FAIL, UNKNOWN, SKIP = "ok", "fail", "unknown", "skip"
+
+
+@dataclass
+class Evidence:
+    host: str
+    command: str
+    rc: int
+    output: str
+
+    @classmethod
+    def of(cls, host: str, r: CommandResult, limit: int = 1500) -> "Evidence":
+        text = r.stdout if r.stdout.strip() else r.stderr
+        if len(text) > limit:
+            text = text[:limit] + f"\n... ({len(text) - limit} more characters)"
+        return cls(host, r.command, r.rc, text.rstrip())
+
+    def render(self) -> str:
+        return f"[{self.host}] $ {self.command}   (exit {self.rc})\n{self.output}"
+
+
+@dataclass
+class Verdict:
+    subject: str                       # "s-hive0.lab" or "DRBD resource ldap_data"
+    status: str = OK
+    problems: list[str] = field(default_factory=list)
+    alert: str | None = None           # the zabbix/runbook alert text this check mirrors
+    evidence: list[Evidence] = field(default_factory=list)
+    data: dict = field(default_factory=dict)   # what a remedy needs (shape, hosts, sizes...)
+    notes: list[str] = field(default_factory=list)   # advice shown with a failure
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    def fail(self, problem: str):
+        self.problems.append(problem)
+        if self.status in (OK, SKIP):
+            self.status = FAIL
+
+    def unknown(self, problem: str):
+        """A state the check cannot read is reported, never passed."""
+        self.problems.append(problem)
+        self.status = UNKNOWN if self.status != FAIL else FAIL
+
+    def skip(self, reason: str):
+        self.status = SKIP
+        self.problems = [reason]
+
+    def cite(self, host: str, r: CommandResult | None):
+        if r is not None:
+            self.evidence.append(Evidence.of(host, r))
+
+    def message(self) -> str:
+        head = f"{self.subject}: " + "; ".join(self.problems)
+        if self.alert:
+            head += f"\n  zabbix alert: Problem: {self.alert}"
+        for n in self.notes:
+            head += f"\n  {n}"
+        return head
+
+    def full_report(self) -> str:
+        text = self.message()
+        if self.evidence:
+            text += "\n\nevidence:\n" + "\n\n".join(e.render() for e in self.evidence)
+        return text

@@ -1,0 +1,42 @@
+"""The one-exec probe: framing survives any output, and every section is run under timeout."""
+import pytest
+
+from hivehealth.gather import Gatherer, parse_probe_output, probe_script
+from hivehealth.inventory import Server, Site
+from hivehealth.remote import LocalTransport, Pool
+
+
+def run_local(script, timeout=20):
+    return LocalTransport(Server("local", spec="local")).run(script, timeout)
+
+
+def test_probe_frames_binary_and_missing_newlines(monkeypatch):
+    import hivehealth.gather as g
+    monkeypatch.setitem(g.SECTIONS, "odd", ("all", "printf 'no newline\\n\\nHHfake 1 2 3'; echo err >&2; exit 3"))
+    monkeypatch.setitem(g.SECTIONS, "ok", ("all", "echo hello"))
+    script, marker = probe_script(["odd", "ok"], 10)
+    r = run_local(script)
+    res = parse_probe_output(r.stdout, marker, ["odd", "ok"])
+    assert res["odd"].rc == 3
+    assert res["odd"].stdout == "no newline\n\nHHfake 1 2 3"
+    assert res["odd"].stderr == "err\n"
+    assert res["ok"].stdout == "hello\n" and res["ok"].rc == 0
+
+
+def test_hung_command_times_out_alone(monkeypatch):
+    import hivehealth.gather as g
+    monkeypatch.setitem(g.SECTIONS, "hang", ("all", "sleep 30"))
+    monkeypatch.setitem(g.SECTIONS, "ok", ("all", "echo fine"))
+    script, marker = probe_script(["hang", "ok"], 1)
+    res = parse_probe_output(run_local(script).stdout, marker, ["hang", "ok"])
+    assert res["hang"].rc == 124 and "timed out" in res["hang"].failure()
+    assert res["ok"].stdout == "fine\n"
+
+
+def test_unreachable_server_is_reported_not_raised(tmp_path):
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text("Host ghost.lab\n  HostName 127.0.0.1\n  Port 1\n  User admin\n"
+                   f"  UserKnownHostsFile {tmp_path}/known_hosts\n  StrictHostKeyChecking yes\n")
+    site = Site("hive", [Server("ghost.lab", frozenset({"hive"}), "hive", str(cfg))])
+    facts = Gatherer(site, Pool(connect_timeout=3), 5).gather()
+    assert "cannot connect to ghost.lab (127.0.0.1:1)" in facts["ghost.lab"].unreachable

@@ -40,6 +40,10 @@ SECTIONS: dict[str, tuple[str, str]] = {
               "s=$($SUDO docker service ls -q) || exit $?; [ -z \"$s\" ] || "
               "$SUDO docker service ps --no-trunc --format json $s"),
     "containers": ("hive", "$SUDO docker ps --no-trunc --format json"),
+    "service_specs": ("hive",
+                      "s=$($SUDO docker service ls -q) || exit $?; [ -z \"$s\" ] || "
+                      "$SUDO docker service inspect --format '{{json .Spec}}' $s"),
+    "nodes_inspect": ("hive", "n=$($SUDO docker node ls -q) || exit $?; $SUDO docker node inspect $n"),
     "volumes": ("hive",
                 "v=$($SUDO docker volume ls -q) || exit $?; [ -z \"$v\" ] || $SUDO docker volume inspect $v"),
     "registry_du": ("repository", "$SUDO du -s -k /var/lib/docker/volumes/registry_regdata"),

@@ -18,6 +18,7 @@ from . import objects
 from .context import Context
 from .gather import Gatherer, HostFacts
 from .inventory import InventoryError, Site, discover
+from .remedy import RemedyPlugin
 from .remote import Pool
 from .report import JsonReport
 from .verdict import SKIP, Verdict
@@ -32,12 +33,16 @@ INI = {
     "report_dir": ("where reports are written, relative to the rootdir", "reports"),
     "service_restart_max": ("services: failed tasks within service_restart_window that make a restart loop", "3"),
     "service_restart_window": ("services: seconds of task history a restart loop is counted in", "300"),
+    "fix_lock_wait": ("--fix: seconds to wait for another run's fix to finish", "300"),
+    "node_down_grace": ("--fix: seconds a swarm node must be Down before it may be removed", "600"),
     "service_stable_seconds": ("services: seconds a task must stay up to end a restart loop", "30"),
 }
 INI_LINES = {
     "units_ignore": ("units: regexes of failed units a site accepts (zabbix's blacklist)",
                      [r"^kdump\.service$", r"^ec2-instance-connect\.service$", r"^cloud-config\.service$",
                       r"^getty@[^.]*\.service$", r"^network\.service$"]),
+    "units_not_needed": ("--fix: units to disable --now when failed (runbook 7.6's example)",
+                         ["dnf-makecache.timer", "getty@tty1.service"]),
 }
 
 
@@ -73,6 +78,15 @@ def pytest_addoption(parser):
                 help="hive-builder project to check (default: $HIVE_ROOT, else the current directory "
                      "if it is one, else the local machine)")
     g.addoption("--stage", help="stage to check (default: the one persisted in .hive/persistents.yml)")
+    g.addoption("--fix", action="store_true",
+                help="run the runbook's remedy for each failing check (safe tier), then check again")
+    g.addoption("--fix-plan", action="store_true",
+                help="print the plan of every remedy a failing check would get; change nothing")
+    g.addoption("--allow-risky", action="store_true",
+                help="with --fix: also run risky remedies (downtime, or one copy declared authoritative)")
+    g.addoption("--allow-destructive", nargs="?", const="yes", default=None, metavar="STAGE",
+                help="with --fix: also run destructive remedies (delete data or cluster membership); "
+                     "on the production stage give the stage name: --allow-destructive=production")
     for name, (help_, default) in INI.items():
         parser.addini(name, help_, default=default)
     for name, (help_, default) in INI_LINES.items():
@@ -91,6 +105,8 @@ def pytest_configure(config):
                                        "(all, hive, repository)")
     if _wants_no_site(config):
         return
+    if config.option.fix or config.option.fix_plan:
+        config.pluginmanager.register(RemedyPlugin(config), "hivehealth-remedy")
     workerinput = getattr(config, "workerinput", None)
     if workerinput and "hivehealth" in workerinput:
         data = json.loads(workerinput["hivehealth"])

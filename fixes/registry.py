@@ -1,0 +1,21 @@
+"""Runbook 7.3: registry bloat."""
+from hivehealth.remedy import DESTRUCTIVE, RISKY, Plan, Step, remedy
+
+CONFIG = "/etc/docker/registry/config.yml"
+
+
+@remedy("registry_size", tier=RISKY)
+def registry_garbage_collect(ctx, server, verdict):
+    """develop.rst: garbage-collect blobs no manifest references. Pushes during the run can
+    lose layers, so it is risky."""
+    return Plan(steps=[Step(server.name, f"$SUDO docker exec registry registry garbage-collect -m {CONFIG}",
+                            "develop.rst: delete unreferenced and untagged blobs")])
+
+
+@remedy("registry_size", tier=DESTRUCTIVE)
+def registry_wipe(ctx, server, verdict):
+    """Runbook 7.3: delete every image and start an empty registry; hive build-images then
+    pushes them again. Images in use can no longer be pulled until then."""
+    return Plan(steps=[Step(server.name, "cd ~/registry && $SUDO docker compose down -v && $SUDO docker compose up -d",
+                            "runbook 7.3: wipe registry_regdata and start an empty registry")],
+                notes=["on the mother: hive build-images (pushes every image again)"])

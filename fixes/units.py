@@ -1,0 +1,49 @@
+"""Runbook 7.6 and FAQ 7.22: failed systemd units."""
+from hivehealth.remedy import RISKY, SAFE, Plan, Step, remedy
+
+LEFTOVER_PREFIX = "drbd-resource@"
+
+
+def _leftover(ctx, unit: str) -> bool:
+    """A drbd-resource@<vol> unit whose volume is no longer in the site's drbd_device_map."""
+    if not unit.startswith(LEFTOVER_PREFIX):
+        return False
+    vol = unit[len(LEFTOVER_PREFIX):].removesuffix(".service")
+    return vol not in ctx.site.drbd_device_map
+
+
+@remedy("failed_units", tier=SAFE)
+def reset_leftover_drbd_units(ctx, server, verdict):
+    """FAQ 7.22: a deleted volume's drbd-resource@ unit stays failed until reset-failed."""
+    units = [u for u in verdict.data.get("failed", []) if _leftover(ctx, u)]
+    if not units:
+        return None
+    return Plan(reset_leftover_drbd_units.__name__, SAFE, steps=[
+        Step(server.name, "$SUDO systemctl reset-failed " + " ".join(units),
+             "FAQ 7.22: the volume was deleted (not in drbd_device_map); its unit is a leftover")])
+
+
+@remedy("failed_units", tier=SAFE)
+def disable_unneeded_units(ctx, server, verdict):
+    """Runbook 7.6: units the site does not need (ini units_not_needed) are disabled."""
+    wanted = set(ctx.lines("units_not_needed"))
+    units = [u for u in verdict.data.get("failed", []) if u in wanted]
+    if not units:
+        return None
+    names = " ".join(units)
+    return Plan(disable_unneeded_units.__name__, SAFE, steps=[
+        Step(server.name, f"$SUDO systemctl disable --now {names} && $SUDO systemctl reset-failed {names}",
+             "runbook 7.6: listed in units_not_needed")])
+
+
+@remedy("failed_units", tier=RISKY)
+def restart_failed_units(ctx, server, verdict):
+    """Any other failed unit is restarted: it may be a service the site relies on, so this is
+    risky (the restart itself can disturb it)."""
+    wanted = set(ctx.lines("units_not_needed"))
+    units = [u for u in verdict.data.get("failed", []) if u not in wanted and not _leftover(ctx, u)]
+    if not units:
+        return None
+    return Plan(restart_failed_units.__name__, RISKY, steps=[
+        Step(server.name, f"$SUDO systemctl restart {u}", f"runbook 7.6: {u} failed; try it again")
+        for u in units])

@@ -1,0 +1,46 @@
+"""JSON loading shared by the parsers: tolerant of the tools' known JSON bugs."""
+from __future__ import annotations
+
+import json
+import re
+
+from . import ParseError
+
+# A JSON string literal, or a bare nan/inf (drbdsetup prints `nan` for
+# estimated-seconds-to-finish at sync start; Python's json only knows `NaN`).
+_STRING_OR_NONFINITE = re.compile(r'"(?:[^"\\]|\\.)*"|-?\b(?:nan|inf|infinity)\b', re.IGNORECASE)
+
+
+def _null_nonfinite(m: re.Match) -> str:
+    return m.group(0) if m.group(0).startswith('"') else "null"
+
+
+def load(text: str, what: str, lenient_nan: bool = False):
+    """json.loads with a ParseError naming the tool; optionally maps bare nan/inf to null."""
+    if lenient_nan:
+        text = _STRING_OR_NONFINITE.sub(_null_nonfinite, text)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ParseError(what, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+
+
+def load_lines(text: str, what: str) -> list:
+    """NDJSON (one value per line, as `--format json` / `{{json .}}` print), or one JSON array."""
+    stripped = text.strip()
+    if not stripped:
+        return []
+    if stripped.startswith("["):
+        data = load(stripped, what)
+        if not isinstance(data, list):
+            raise ParseError(what, "expected a JSON array")
+        return data
+    out = []
+    for n, line in enumerate(stripped.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise ParseError(what, f"line {n} is not JSON ({e.msg}): {line.strip()[:80]!r}") from None
+    return out

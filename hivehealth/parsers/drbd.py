@@ -1,0 +1,354 @@
+"""DRBD 9 status: `drbdsetup status --json` and the `drbdadm status` / `drbdsetup status` text.
+
+Both formats give the same ResourceView, one per resource as seen from ONE host. States are
+kept as the raw strings DRBD prints (UpToDate, Outdated, WFBitMapS, ...), never mapped away.
+
+Text format facts (drbd-utils drbdsetup.c, status_cmd): in non-verbose output the connection
+state is printed only when it is not Connected, the peer role only when Connected, the
+replication state only when it is not Established, peer devices only when Connected, and
+`volume:N` only when the resource has several volumes. The defaults below restore those.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import ParseError
+from . import _json
+
+JSON_WHAT = "drbdsetup status --json"
+TEXT_WHAT = "drbdadm status"
+
+# Replication states for which drbdsetup prints `done:` (C_SYNC_SOURCE..C_PAUSED_SYNC_T).
+SYNC_STATES = frozenset({"SyncSource", "SyncTarget", "PausedSyncS", "PausedSyncT"})
+
+
+@dataclass
+class Device:
+    volume: int
+    minor: int | None
+    disk: str
+    client: bool = False
+    quorum: bool | None = None      # None: not shown (non-verbose text shows only quorum:no)
+    open: bool | None = None        # None: not shown (older utils)
+    size_kib: int | None = None
+    extra: dict = field(default_factory=dict)   # every other key, raw
+
+
+@dataclass
+class PeerDevice:
+    volume: int
+    replication: str
+    peer_disk: str
+    peer_client: bool = False
+    done: float | None = None       # resync percent done, when replication is a sync state
+    out_of_sync_kib: int | None = None
+    resync_suspended: str | None = None   # None or "no": not suspended
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Connection:
+    peer: str
+    state: str                      # connection-state: Connected, Connecting, StandAlone, ...
+    peer_role: str
+    peer_devices: list[PeerDevice] = field(default_factory=list)
+    congested: bool | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class ResourceView:
+    name: str
+    role: str
+    suspended: str | None           # None: not suspended; else the reason(s), e.g. "quorum"
+    devices: list[Device] = field(default_factory=list)
+    connections: list[Connection] = field(default_factory=list)
+    node_id: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+
+
+def parse_status_json(text: str) -> list[ResourceView]:
+    """`drbdsetup status --json [--verbose --statistics]`: an array of resources.
+
+    Accepts drbd-utils' bare `nan` (invalid JSON) and u64 counters (Python ints are unbounded).
+    """
+    if not text.strip():
+        return []
+    data = _json.load(text, JSON_WHAT, lenient_nan=True)
+    if not isinstance(data, list):
+        raise ParseError(JSON_WHAT, f"expected an array of resources, got {type(data).__name__}")
+    return [_resource_from_json(r, i) for i, r in enumerate(data)]
+
+
+def _field(obj: dict, key: str, types, where: str, default=...):
+    if not isinstance(obj, dict):
+        raise ParseError(JSON_WHAT, f"{where}: expected an object, got {type(obj).__name__}")
+    if key not in obj:
+        if default is ...:
+            raise ParseError(JSON_WHAT, f"{where}: key {key!r} missing")
+        return default
+    value = obj[key]
+    # bool is an int subclass: do not let true/false pass as a number
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
+        raise ParseError(JSON_WHAT, f"{where}: {key!r} is {value!r}, expected {_type_names(types)}")
+    return value
+
+
+def _as_tuple(types) -> tuple:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _type_names(types) -> str:
+    return " or ".join(t.__name__ for t in _as_tuple(types))
+
+
+_NUM = (int, float)
+
+
+def _resource_from_json(r, i: int) -> ResourceView:
+    name = _field(r, "name", str, f"resource #{i}")
+    where = f"resource {name!r}"
+    return ResourceView(
+        name=name,
+        role=_field(r, "role", str, where),
+        suspended=_json_suspended(r, where),
+        devices=[_device_from_json(d, f"{where} device #{j}")
+                 for j, d in enumerate(_field(r, "devices", list, where, []))],
+        connections=[_connection_from_json(c, f"{where} connection #{j}")
+                     for j, c in enumerate(_field(r, "connections", list, where, []))],
+        node_id=_field(r, "node-id", int, where, None),
+        extra={k: v for k, v in r.items()
+               if k not in ("name", "role", "suspended", "devices", "connections", "node-id")},
+    )
+
+
+def _json_suspended(r: dict, where: str) -> str | None:
+    if not _field(r, "suspended", bool, where, False):
+        return None
+    # DRBD 9.2 adds the reasons as separate booleans; older utils only say true.
+    reasons = [k[len("suspended-"):] for k, v in r.items() if k.startswith("suspended-") and v is True]
+    return ",".join(reasons) or "yes"
+
+
+def _device_from_json(d, where: str) -> Device:
+    known = ("volume", "minor", "disk-state", "client", "quorum", "open", "size")
+    return Device(
+        volume=_field(d, "volume", int, where, 0),
+        minor=_field(d, "minor", int, where, None),
+        disk=_field(d, "disk-state", str, where),
+        client=_field(d, "client", bool, where, False),
+        quorum=_field(d, "quorum", bool, where, None),
+        open=_field(d, "open", bool, where, None),
+        size_kib=_field(d, "size", int, where, None),
+        extra={k: v for k, v in d.items() if k not in known},
+    )
+
+
+def _connection_from_json(c, where: str) -> Connection:
+    peer = _field(c, "name", str, where)
+    where = f"{where} ({peer})"
+    # drbdsetup spells this key with an underscore; accept the dashed form too
+    pds = c.get("peer_devices", c.get("peer-devices", [])) if isinstance(c, dict) else []
+    if not isinstance(pds, list):
+        raise ParseError(JSON_WHAT, f"{where}: 'peer_devices' is not an array")
+    known = ("name", "connection-state", "peer-role", "congested", "peer_devices", "peer-devices")
+    return Connection(
+        peer=peer,
+        state=_field(c, "connection-state", str, where),
+        peer_role=_field(c, "peer-role", str, where, "Unknown"),
+        peer_devices=[_peer_device_from_json(p, f"{where} peer device #{j}") for j, p in enumerate(pds)],
+        congested=_field(c, "congested", bool, where, None),
+        extra={k: v for k, v in c.items() if k not in known},
+    )
+
+
+def _peer_device_from_json(p, where: str) -> PeerDevice:
+    replication = _field(p, "replication-state", str, where)
+    in_sync = _field(p, "percent-in-sync", _NUM + (type(None),), where, None)
+    susp = _field(p, "resync-suspended", str, where, None)
+    known = ("volume", "replication-state", "peer-disk-state", "peer-client", "out-of-sync",
+             "resync-suspended")
+    return PeerDevice(
+        volume=_field(p, "volume", int, where, 0),
+        replication=replication,
+        peer_disk=_field(p, "peer-disk-state", str, where),
+        peer_client=_field(p, "peer-client", bool, where, False),
+        # the text format's done: is 100 * (1 - out_of_sync / size), i.e. percent-in-sync
+        done=float(in_sync) if replication in SYNC_STATES and in_sync is not None else None,
+        out_of_sync_kib=_field(p, "out-of-sync", int, where, None),
+        resync_suspended=susp,
+        extra={k: v for k, v in p.items() if k not in known},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Text
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Lines that mean "this resource is not up here" (drbdsetup / drbdadm) and drbdadm's echo of
+# the failed drbdsetup call; the engine reads the exit code separately.
+_NO_SUCH = re.compile(r"^(?P<name>\S+): No such resource\s*$")
+_NOT_DEFINED = re.compile(r"^'(?P<name>[^']+)' not defined in your config")
+_CMD_FAILED = re.compile(r"^Command '.*' terminated with exit code \d+\s*$")
+
+
+@dataclass
+class _Raw:
+    """One object line of the text format plus its continuation lines."""
+    name: str | None
+    attrs: dict
+    line: int
+    children: list = field(default_factory=list)
+
+
+def parse_status_text(text: str) -> list[ResourceView]:
+    """`drbdadm status` / `drbdsetup status [--verbose] [--statistics]`, DRBD 9 layout.
+
+    Indentation tells the objects apart: resource at column 0; device (`volume:`/`disk:` first)
+    or connection (a bare peer name first) at 2; peer device at 4 under a connection. Anything
+    indented deeper is a continuation of the previous object: drbdsetup's own statistics lines
+    and the line breaks the DRBD user guide inserts into its verbose examples.
+    """
+    resources: list[tuple[_Raw, list[_Raw], list[_Raw]]] = []
+    res = conn = last = None
+    for n, raw_line in enumerate(_ANSI.sub("", text).splitlines(), 1):
+        line = raw_line.rstrip()
+        if not line.strip():
+            continue
+        body = line.lstrip(" ")
+        indent = len(line) - len(body)
+        tokens = body.split()
+        if indent == 0:
+            if _NO_SUCH.match(body) or _NOT_DEFINED.match(body) or _CMD_FAILED.match(body):
+                res = conn = last = None
+                continue
+            if len(tokens) < 2 or ":" in tokens[0] or ":" not in tokens[1]:
+                raise ParseError(TEXT_WHAT, f"line {n}: not a resource line (name role:...): {body[:100]!r}")
+            res = (_Raw(tokens[0], _pairs(tokens[1:], n), n), [], [])
+            resources.append(res)
+            conn, last = None, res[0]
+        elif res is None:
+            raise ParseError(TEXT_WHAT, f"line {n}: indented line before any resource line: {body!r}")
+        elif indent <= 2:
+            if ":" in tokens[0]:
+                last = _Raw(None, _pairs(tokens, n), n)
+                res[1].append(last)
+                conn = None
+            else:
+                conn = last = _Raw(tokens[0], _pairs(tokens[1:], n), n)
+                res[2].append(conn)
+        elif indent <= 4 and conn is not None:
+            last = _Raw(None, _pairs(tokens, n), n)
+            conn.children.append(last)
+        else:
+            last.attrs.update(_pairs(tokens, n))
+    return [_view_from_raw(*r) for r in resources]
+
+
+def _pairs(tokens: list[str], n: int) -> dict:
+    out = {}
+    for t in tokens:
+        key, sep, value = t.partition(":")
+        if not sep or not key:
+            raise ParseError(TEXT_WHAT, f"line {n}: expected key:value, got {t!r}")
+        out[key] = value
+    return out
+
+
+def _yes_no(attrs: dict, key: str, where: str) -> bool | None:
+    value = attrs.get(key)
+    if value is None:
+        return None
+    if value not in ("yes", "no"):
+        raise ParseError(TEXT_WHAT, f"{where}: {key}:{value} is neither yes nor no")
+    return value == "yes"
+
+
+def _int(attrs: dict, key: str, where: str, default=None) -> int | None:
+    value = attrs.get(key)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ParseError(TEXT_WHAT, f"{where}: {key}:{value} is not a number") from None
+
+
+def _view_from_raw(r: _Raw, devices: list[_Raw], conns: list[_Raw]) -> ResourceView:
+    where = f"line {r.line} (resource {r.name})"
+    if "role" not in r.attrs:
+        raise ParseError(TEXT_WHAT, f"{where}: resource line has no role:")
+    susp = r.attrs.get("suspended")
+    return ResourceView(
+        name=r.name,
+        role=r.attrs["role"],
+        suspended=None if susp in (None, "no") else susp,
+        devices=[_device_from_raw(d, r.name) for d in devices],
+        connections=[_connection_from_raw(c, r.name) for c in conns],
+        node_id=_int(r.attrs, "node-id", where),
+        extra={k: v for k, v in r.attrs.items() if k not in ("role", "suspended", "node-id")},
+    )
+
+
+def _device_from_raw(d: _Raw, res: str) -> Device:
+    where = f"line {d.line} (resource {res} device)"
+    if "disk" not in d.attrs:
+        raise ParseError(TEXT_WHAT, f"{where}: device line has no disk:")
+    known = ("volume", "minor", "disk", "client", "quorum", "open", "size")
+    return Device(
+        volume=_int(d.attrs, "volume", where, 0),
+        minor=_int(d.attrs, "minor", where),
+        disk=d.attrs["disk"],
+        client=bool(_yes_no(d.attrs, "client", where)),
+        quorum=_yes_no(d.attrs, "quorum", where),
+        open=_yes_no(d.attrs, "open", where),
+        size_kib=_int(d.attrs, "size", where),
+        extra={k: v for k, v in d.attrs.items() if k not in known},
+    )
+
+
+def _connection_from_raw(c: _Raw, res: str) -> Connection:
+    where = f"line {c.line} (resource {res} connection {c.name})"
+    state = c.attrs.get("connection")
+    if state is None:
+        # non-verbose output omits connection: exactly when it is Connected (and then shows role:)
+        if "role" not in c.attrs:
+            raise ParseError(TEXT_WHAT, f"{where}: connection line has neither connection: nor role:")
+        state = "Connected"
+    return Connection(
+        peer=c.name,
+        state=state,
+        peer_role=c.attrs.get("role", "Unknown"),
+        peer_devices=[_peer_device_from_raw(p, res, c.name) for p in c.children],
+        congested=_yes_no(c.attrs, "congested", where),
+        extra={k: v for k, v in c.attrs.items() if k not in ("connection", "role", "congested")},
+    )
+
+
+def _peer_device_from_raw(p: _Raw, res: str, peer: str) -> PeerDevice:
+    where = f"line {p.line} (resource {res} peer {peer})"
+    replication = p.attrs.get("replication", "Established")
+    # old drbd-utils (8.9.x era) print the peer's disk as disk:, current ones as peer-disk:
+    peer_disk = p.attrs.get("peer-disk", p.attrs.get("disk", "DUnknown"))
+    done = p.attrs.get("done")
+    try:
+        done_pct = float(done) if done is not None else None
+    except ValueError:
+        raise ParseError(TEXT_WHAT, f"{where}: done:{done} is not a number") from None
+    known = ("volume", "replication", "peer-disk", "disk", "peer-client", "done", "out-of-sync",
+             "resync-suspended")
+    return PeerDevice(
+        volume=_int(p.attrs, "volume", where, 0),
+        replication=replication,
+        peer_disk=peer_disk,
+        peer_client=bool(_yes_no(p.attrs, "peer-client", where)),
+        done=done_pct,
+        out_of_sync_kib=_int(p.attrs, "out-of-sync", where),
+        resync_suspended=p.attrs.get("resync-suspended"),
+        extra={k: v for k, v in p.attrs.items() if k not in known},
+    )

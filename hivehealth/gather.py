@@ -50,6 +50,10 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "registry_df": ("repository", "df -P -T -k /var/lib/docker/volumes/registry_regdata"),
 }
 
+from .gather_more import MORE_SECTIONS  # noqa: E402  (beyond-the-runbook checks, issue 7)
+
+SECTIONS.update(MORE_SECTIONS)
+
 # Sections that only make sense on a swarm manager are read from every hive: a check then
 # compares what the managers say (issue 2: "managers that disagree are reported").
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from . import objects
+from . import objects, recording
 from .context import Context
 from .gather import Gatherer, HostFacts
 from .inventory import InventoryError, Site, discover
@@ -87,6 +87,8 @@ def pytest_addoption(parser):
     g.addoption("--allow-destructive", nargs="?", const="yes", default=None, metavar="STAGE",
                 help="with --fix: also run destructive remedies (delete data or cluster membership); "
                      "on the production stage give the stage name: --allow-destructive=production")
+    g.addoption("--record", metavar="DIR", help="save every command the checks ran, per server, to DIR")
+    g.addoption("--replay", metavar="DIR", help="check a recording made with --record; no server is contacted")
     for name, (help_, default) in INI.items():
         parser.addini(name, help_, default=default)
     for name, (help_, default) in INI_LINES.items():
@@ -114,13 +116,21 @@ def pytest_configure(config):
         state.facts = {k: HostFacts.from_dict(v) for k, v in data["facts"].items()}
         config.stash[STATE] = state
         return
+    replayed = None
     try:
-        site = discover(config.getoption("hosts", None), config.getoption("ssh_config", None),
-                        config.getoption("connection", None), config.getoption("hive_root"),
-                        config.getoption("stage"))
+        if config.option.replay:
+            if config.option.fix:
+                raise pytest.UsageError("hive-health: --fix needs the servers; it cannot run on a --replay")
+            site, replayed = recording.load(config.option.replay)
+        else:
+            site = discover(config.getoption("hosts", None), config.getoption("ssh_config", None),
+                            config.getoption("connection", None), config.getoption("hive_root"),
+                            config.getoption("stage"))
     except InventoryError as e:
         raise pytest.UsageError(f"hive-health: {e}") from None
     config.stash[STATE] = State(config, site)
+    if replayed is not None:
+        config.stash[STATE].facts = replayed
     _default_html(config)
     config.pluginmanager.register(JsonReport(config, site), "hivehealth-json")
     if config.pluginmanager.hasplugin("xdist"):
@@ -145,9 +155,11 @@ class _XdistBridge:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
     state = session.config.stash.get(STATE, None)
-    if state is None or hasattr(session.config, "workerinput"):
+    if state is None or hasattr(session.config, "workerinput") or session.config.option.replay:
         return
     state.gather()
+    if session.config.option.record:
+        recording.save(session.config.option.record, state.site, state.facts)
 
 
 def pytest_unconfigure(config):

@@ -1,0 +1,232 @@
+"""Docker CLI output: `--format json` (NDJSON, `{{json .}}`, or an array) and table fallbacks."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import ParseError
+from . import _json
+
+
+def parse_json_lines(text: str, what: str = "docker --format json") -> list[dict]:
+    """One object per line (`--format json` / `{{json .}}`), or one JSON array of objects."""
+    items = _json.load_lines(text, what)
+    for n, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            raise ParseError(what, f"item {n} is {type(item).__name__}, expected an object")
+    return items
+
+
+def _str(obj: dict, key: str, what: str, required: bool = True) -> str:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise ParseError(what, f"object without {key!r}: {sorted(obj)}")
+        return ""
+    if not isinstance(value, str):
+        raise ParseError(what, f"{key!r} is {value!r}, expected a string")
+    return value
+
+
+# --- docker node ls ---------------------------------------------------------------------------
+
+NODE_WHAT = "docker node ls"
+
+
+@dataclass
+class Node:
+    id: str
+    hostname: str
+    status: str             # Ready, Down, Unknown, Disconnected
+    availability: str       # Active, Pause, Drain
+    manager_status: str     # Leader, Reachable, Unreachable, or "" for a worker
+    self: bool
+    engine_version: str
+
+
+def parse_nodes(text: str) -> list[Node]:
+    """`docker node ls --format json`."""
+    out = []
+    for o in parse_json_lines(text, NODE_WHAT + " --format json"):
+        what = NODE_WHAT + " --format json"
+        is_self = o.get("Self", False)
+        if isinstance(is_self, str):    # {{json .}} of older CLIs gives "true"/"false"
+            is_self = is_self.strip().lower() == "true"
+        out.append(Node(
+            id=_str(o, "ID", what).rstrip(" *"), hostname=_str(o, "Hostname", what),
+            status=_str(o, "Status", what), availability=_str(o, "Availability", what),
+            manager_status=_str(o, "ManagerStatus", what, required=False), self=bool(is_self),
+            engine_version=_str(o, "EngineVersion", what, required=False)))
+    return out
+
+
+def parse_node_ls_table(text: str) -> list[Node]:
+    """`docker node ls` default table: `*` after the ID marks this node; a worker's MANAGER
+    STATUS cell is blank; ENGINE VERSION is absent before Docker 17.06."""
+    rows = parse_table(text, ("ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS",
+                              "ENGINE VERSION"), NODE_WHAT, optional=("ENGINE VERSION",))
+    out = []
+    for r in rows:
+        node_id, star = r["ID"], r["ID"].endswith("*")
+        out.append(Node(id=node_id.rstrip(" *"), hostname=r["HOSTNAME"], status=r["STATUS"],
+                        availability=r["AVAILABILITY"], manager_status=r["MANAGER STATUS"],
+                        self=star, engine_version=r.get("ENGINE VERSION", "")))
+    return out
+
+
+# --- docker service ls ------------------------------------------------------------------------
+
+SERVICE_WHAT = "docker service ls"
+# "1/1", "0/3", "2/2 (max 1 per node)", "1/1 (3/5 completed)"
+_REPLICAS = re.compile(r"^(\d+)/(\d+)(?:\s+\(.*\))?$")
+
+
+@dataclass
+class Service:
+    id: str
+    name: str
+    mode: str                       # replicated, global, replicated-job, global-job
+    replicas_running: int | None    # None: REPLICAS not in the n/m form
+    replicas_desired: int | None
+    image: str
+    replicas: str = ""              # the raw REPLICAS cell
+    ports: str = ""
+
+
+def parse_replicas(value: str) -> tuple[int | None, int | None]:
+    """Running and desired from a REPLICAS cell; (None, None) when it has another form."""
+    m = _REPLICAS.match(value.strip())
+    return (int(m.group(1)), int(m.group(2))) if m else (None, None)
+
+
+def _service(o: dict, what: str) -> Service:
+    replicas = _str(o, "Replicas", what, required=False)
+    running, desired = parse_replicas(replicas)
+    return Service(id=_str(o, "ID", what), name=_str(o, "Name", what), mode=_str(o, "Mode", what),
+                   replicas_running=running, replicas_desired=desired,
+                   image=_str(o, "Image", what, required=False), replicas=replicas,
+                   ports=_str(o, "Ports", what, required=False))
+
+
+def parse_services(text: str) -> list[Service]:
+    """`docker service ls --format json`."""
+    what = SERVICE_WHAT + " --format json"
+    return [_service(o, what) for o in parse_json_lines(text, what)]
+
+
+def parse_service_ls_table(text: str) -> list[Service]:
+    """`docker service ls` default table (PORTS may be absent or blank)."""
+    rows = parse_table(text, ("ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"), SERVICE_WHAT,
+                       optional=("PORTS",))
+    return [_service({k.title(): v for k, v in r.items()} | {"ID": r["ID"]}, SERVICE_WHAT) for r in rows]
+
+
+# --- docker service ps ------------------------------------------------------------------------
+
+TASK_WHAT = "docker service ps"
+
+
+@dataclass
+class Task:
+    id: str
+    name: str               # <service>.<slot> (or <service>.<node id> for global services)
+    image: str
+    node: str               # short host name
+    desired_state: str      # Running, Shutdown, Ready, ...
+    current_state: str      # e.g. "Rejected 3 seconds ago"
+    error: str              # e.g. failed to mount local volume: ... (quotes of the table removed)
+    ports: str
+
+    @property
+    def service(self) -> str:
+        return self.name.rsplit(".", 1)[0]
+
+    @property
+    def state(self) -> str:
+        """First word of current_state: Running, Rejected, Failed, Shutdown, ..."""
+        return self.current_state.split(" ", 1)[0]
+
+
+def _task(o: dict, what: str) -> Task:
+    error = _str(o, "Error", what, required=False)
+    if len(error) >= 2 and error[0] == error[-1] == '"':
+        error = error[1:-1]
+    # table history rows are indented as " \_ name"; JSON gives the bare name
+    name = re.sub(r"^\s*\\_\s*", "", _str(o, "Name", what))
+    return Task(id=_str(o, "ID", what), name=name, image=_str(o, "Image", what, required=False),
+                node=_str(o, "Node", what, required=False),
+                desired_state=_str(o, "DesiredState", what), current_state=_str(o, "CurrentState", what),
+                error=error, ports=_str(o, "Ports", what, required=False))
+
+
+def parse_tasks(text: str) -> list[Task]:
+    """`docker service ps --no-trunc --format json`."""
+    what = TASK_WHAT + " --format json"
+    return [_task(o, what) for o in parse_json_lines(text, what)]
+
+
+def parse_service_ps_table(text: str) -> list[Task]:
+    """`docker service ps [--no-trunc]` default table (the layout repair.rst shows)."""
+    rows = parse_table(text, ("ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE",
+                              "ERROR", "PORTS"), TASK_WHAT)
+    keys = {"DESIRED STATE": "DesiredState", "CURRENT STATE": "CurrentState"}
+    return [_task({keys.get(k, k.title()): v for k, v in r.items()} | {"ID": r["ID"]}, TASK_WHAT)
+            for r in rows]
+
+
+# --- docker volume inspect --------------------------------------------------------------------
+
+VOLUME_WHAT = "docker volume inspect"
+
+
+def parse_volume_inspect(text: str) -> list[dict]:
+    """`docker volume inspect v1 v2 ...`: a JSON array of volume objects."""
+    if not text.strip():
+        return []
+    data = _json.load(text, VOLUME_WHAT)
+    if not isinstance(data, list) or not all(isinstance(v, dict) and "Name" in v for v in data):
+        raise ParseError(VOLUME_WHAT, "expected a JSON array of volume objects with a Name")
+    return data
+
+
+def volume_device(vol: dict) -> str | None:
+    """Options.device (e.g. /dev/drbd1 for a hive DRBD volume); None when not set."""
+    options = vol.get("Options") or {}
+    device = options.get("device") if isinstance(options, dict) else None
+    return device or None
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+
+def parse_table(text: str, headers: tuple[str, ...], what: str,
+                optional: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """Rows of a docker CLI table as {HEADER: cell}.
+
+    Docker's tabwriter pads every column to its widest cell, so a cell starts at its header's
+    column: slicing at the header positions copes with blank cells (a worker's MANAGER STATUS)
+    and with cells that contain spaces (`1/1 (3/5 completed)`, `Rejected 3 seconds ago`).
+    """
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return []
+    header = lines[0]
+    starts = []
+    for h in headers:
+        m = re.search(r"(?:^|(?<=\s))" + re.escape(h) + r"(?=\s|$)", header)
+        if m is None:
+            if h in optional:
+                continue
+            raise ParseError(what, f"table header has no {h!r} column: {header.strip()[:120]!r}")
+        starts.append((m.start(), h))
+    starts.sort()
+    rows = []
+    for ln in lines[1:]:
+        row = {}
+        for i, (start, h) in enumerate(starts):
+            end = starts[i + 1][0] if i + 1 < len(starts) else None
+            if start > 0 and len(ln) > start and ln[start - 1] != " ":
+                raise ParseError(what, f"row does not line up with the header at {h!r}: {ln.strip()[:120]!r}")
+            row[h] = ln[start:end].strip()
+        rows.append(row)
+    return rows

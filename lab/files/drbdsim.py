@@ -152,8 +152,6 @@ def handshake(res, a, b, now):
             res["want"][f"{a}>{b}"] = False
             res["want"][f"{b}>{a}"] = False
         return
-    res["discard"].pop(a, None)
-    res["discard"].pop(b, None)
     for src, dst in ((a, b), (b, a)):
         ls, ld = res["local"][src], res["local"][dst]
         if ls["disk"] == "UpToDate" and ld["disk"] in DISKS_NEEDING_SYNC and not sync_of(res, src, dst):
@@ -592,6 +590,8 @@ def do_command(st, me, tool, cmd, opts, pos):
                 raise Fail(f"{name}: Failure: (123) --discard-my-data not allowed when primary.\n"
                            f"Command 'drbdsetup connect {name}' terminated with exit code 10", 10)
             res["discard"][me] = True
+        else:
+            res["discard"].pop(me, None)
         for p in res["nodes"]:
             if p != me:
                 res["want"][f"{me}>{p}"] = True

@@ -1,0 +1,467 @@
+"""Faults on demand (one per runbook section) and `heal`.
+
+Every inject appends a record to lab/.run/faults.json; heal undoes the records in reverse
+order, then repairs generically and waits until the site is healthy again.
+All mechanics run through the lab engine (docker exec into the server containers), never
+over the SSH path the suite uses, so host-unreachable / hostkey-changed do not block heal.
+"""
+import os
+import subprocess
+import time
+
+from . import site, util
+from .util import FAULTS_FILE, RUN_DIR, log
+
+BROKEN_UNIT = "hh-lab-broken.service"
+
+
+def sx(s, cmd, check=True, timeout=300, input=None):
+    return util.dexec(s["short"], cmd, check=check, timeout=timeout, input=input)
+
+
+def _records():
+    return util.load_json(FAULTS_FILE, [])
+
+
+def _save(recs):
+    util.save_json(FAULTS_FILE, recs)
+
+
+def _lab():
+    lab = site.load()
+    if not lab:
+        raise SystemExit("the lab is not up (python3 -m lab up)")
+    return lab
+
+
+def _alive_hive(lab):
+    """A hive whose container runs (to issue swarm commands from)."""
+    for s in [site.first_hive(lab)] + site.hives_of(lab):
+        r = util.docker("inspect", "-f", "{{.State.Running}}", s["short"], check=False)
+        if r.stdout.strip() == "true":
+            return s
+    raise RuntimeError("no hive is running")
+
+
+def _default(lab, target, kind):
+    if target:
+        return site.by_name(lab, target)
+    hv = site.hives_of(lab)
+    if kind == "repo":
+        return site.repo_of(lab)
+    if kind == "last-hive":
+        return hv[-1]
+    if kind == "second-hive":
+        return hv[1] if len(hv) > 1 else hv[0]
+    return hv[0]
+
+
+def scale(lab, n):
+    sx(_alive_hive(lab), f"docker service scale -d {lab['service']}={n} >/dev/null")
+
+
+def _open_anywhere(lab):
+    sim = site.drbdsim()
+    with sim.Locked(site.drbd_state_path(), write=False) as st:
+        res = st["resources"][lab["volume"]]
+        return [n for n in res["nodes"] if res["local"][n].get("open")]
+
+
+def _no_task(lab):
+    r = sx(_alive_hive(lab), f"docker service ps {lab['service']} --filter desired-state=running -q",
+           check=False)
+    return r.returncode == 0 and not r.stdout.strip()
+
+
+def stop_service(lab):
+    scale(lab, 0)
+    util.wait_for(lambda: _no_task(lab), 60, what="the service tasks to stop")
+    util.wait_for(lambda: not _open_anywhere(lab), 30, what="the volume to be unmounted")
+
+
+def sim_update(lab, fn):
+    sim = site.drbdsim()
+    with sim.Locked(site.drbd_state_path()) as st:
+        sim.settle(st)
+        fn(st["resources"][lab["volume"]], time.time())
+        sim.settle(st)
+
+
+def ldap_node(lab):
+    node = site.service_running(lab)
+    if not node:
+        return None
+    return site.by_name(lab, node)
+
+
+def task_container(s, lab):
+    r = sx(s, f"docker ps -q -f label=com.docker.swarm.service.name={lab['service']}")
+    return r.stdout.strip().split("\n")[0]
+
+
+# ---------------------------------------------------------------- the faults
+def inj_failed_unit(lab, target):
+    s = _default(lab, target, "second-hive")
+    unit = ("[Unit]\nDescription=hive lab: a host service that fails\n\n[Service]\n"
+            "Type=oneshot\nExecStart=/bin/false\n\n[Install]\nWantedBy=multi-user.target\n")
+    sx(s, f"cat > /etc/systemd/system/{BROKEN_UNIT} && systemctl daemon-reload && "
+          f"systemctl enable {BROKEN_UNIT} >/dev/null 2>&1; systemctl start {BROKEN_UNIT}; true",
+       input=unit)
+    return s, f"{BROKEN_UNIT} failed on {s['full']}", {}
+
+
+def heal_failed_unit(lab, s, rec):
+    sx(s, f"systemctl disable {BROKEN_UNIT} >/dev/null 2>&1; rm -f /etc/systemd/system/{BROKEN_UNIT}; "
+          f"systemctl daemon-reload; systemctl reset-failed {BROKEN_UNIT} 2>/dev/null; true")
+
+
+def inj_leftover_drbd_unit(lab, target):
+    s = _default(lab, target, "second-hive")
+    sx(s, "systemctl start drbd-resource@old_data.service; true")
+    return s, f"drbd-resource@old_data.service (a deleted volume) failed on {s['full']}", {}
+
+
+def heal_leftover_drbd_unit(lab, s, rec):
+    sx(s, "systemctl reset-failed drbd-resource@old_data.service 2>/dev/null; true")
+
+
+def _df(s, path):
+    out = sx(s, f"df -P -B1 {path} | tail -1").stdout.split()
+    return int(out[1]), int(out[2])
+
+
+def inj_disk_full(lab, target):
+    s = _default(lab, target, "last-hive")
+    size, used = _df(s, "/var/lib/docker")
+    need = int(size * 0.86) - used
+    if need > 0:
+        img_mb = max(1, need // 2 // 2**20)
+        ctr_mb = max(1, (need - img_mb * 2**20) // 2**20 + 8)
+        # an unused (dangling) image and a stopped container with a big writable layer
+        sx(s, f"mkdir -p /tmp/hh-bloat && dd if=/dev/urandom of=/tmp/hh-bloat/blob bs=1M "
+              f"count={img_mb} status=none && tar -C /tmp/hh-bloat -cf - blob | docker import - "
+              f">/dev/null && rm -rf /tmp/hh-bloat")
+        sx(s, f"docker run --name hh-lab-build-cache hive-lab/busybox:latest "
+              f"dd if=/dev/zero of=/build-cache bs=1M count={ctr_mb} 2>/dev/null; true")
+    size, used = _df(s, "/var/lib/docker")
+    return s, (f"{s['full']}:/var/lib/docker {100 * used // size}% used "
+               "(a dangling image and a stopped container)"), {}
+
+
+def heal_disk_full(lab, s, rec):
+    sx(s, "docker rm -f hh-lab-build-cache >/dev/null 2>&1; docker system prune -f >/dev/null")
+
+
+def inj_drbd_outdated(lab, target):
+    stop_service(lab)
+
+    def f(res, now):
+        for n in res["nodes"]:
+            res["local"][n]["disk"] = "Outdated"
+            res["local"][n]["primary"] = False
+        res["syncs"] = []
+    sim_update(lab, f)
+    return None, (f"service {lab['service']} scaled to 0; {lab['volume']} Secondary/Outdated "
+                  "on every hive"), {}
+
+
+def drbd_reset(lab):
+    """Back to a clean resource: up everywhere (through its unit), UpToDate, connected."""
+    for s in site.hives_of(lab):
+        if util.docker("inspect", "-f", "{{.State.Running}}", s["short"],
+                       check=False).stdout.strip() == "true":
+            sx(s, f"systemctl reset-failed drbd-resource@{lab['volume']}.service 2>/dev/null; "
+                  f"systemctl start drbd-resource@{lab['volume']}.service", check=False)
+
+    def f(res, now):
+        for n in res["nodes"]:
+            res["local"][n]["disk"] = "UpToDate"
+            res["local"][n]["primary"] = False
+        for k in res["want"]:
+            res["want"][k] = True
+        res["syncs"], res["stuck"], res["split_brain"], res["discard"] = [], {}, {}, {}
+    sim_update(lab, f)
+
+
+def heal_drbd(lab, s, rec):
+    drbd_reset(lab)
+
+
+def inj_drbd_one_sided(lab, target):
+    p = ldap_node(lab) or site.first_hive(lab)
+    others = [h for h in site.hives_of(lab) if h["full"] != p["full"]]
+    q = site.by_name(lab, target) if target else others[0]
+
+    def f(res, now):
+        res["stuck"][f"{p['full']}>{q['full']}"] = {"repl": "WFBitMapS", "pdisk": "Consistent"}
+    sim_update(lab, f)
+    return q, (f"{p['full']} shows replication:WFBitMapS peer-disk:Consistent for {q['full']}, "
+               f"whose own view is clean (fix: disconnect/connect on {q['full']})"), {"primary": p["full"]}
+
+
+def inj_drbd_standalone(lab, target):
+    p = ldap_node(lab) or site.first_hive(lab)
+    others = [h for h in site.hives_of(lab) if h["full"] != p["full"]]
+    q = site.by_name(lab, target) if target else others[0]
+
+    def f(res, now):
+        res["want"][f"{p['full']}>{q['full']}"] = False
+        res["want"][f"{q['full']}>{p['full']}"] = False
+        res["split_brain"][sim_key(p, q)] = True
+    sim_update(lab, f)
+    return q, (f"split brain: {p['full']} and {q['full']} see each other StandAlone "
+               f"(victim {q['full']}: disconnect; secondary; connect --discard-my-data; "
+               f"then connect on {p['full']})"), {"primary": p["full"]}
+
+
+def sim_key(a, b):
+    return "|".join(sorted([a["full"], b["full"]]))
+
+
+def inj_drbd_peer_down(lab, target):
+    p = ldap_node(lab)
+    if target:
+        q = site.by_name(lab, target)
+    else:
+        cand = [h for h in site.hives_of(lab) if not p or h["full"] != p["full"]]
+        q = cand[-1]
+    sx(q, f"systemctl stop drbd-resource@{lab['volume']}.service")
+    return q, (f"{lab['volume']} is down on {q['full']} (drbd-resource@{lab['volume']} stopped); "
+               "peers show connection:Connecting"), {}
+
+
+def inj_xfs_corrupt(lab, target):
+    stop_service(lab)
+    util.run(["dd", "if=/dev/zero", f"of={lab['drbd_loop']}", "bs=512", "count=1",
+              "conv=notrunc,fsync", "status=none"])
+    util.run(["blockdev", "--flushbufs", lab["drbd_loop"]], check=False)
+    scale(lab, 1)
+    return None, (f"xfs superblock of /dev/drbd{lab['minor']} zeroed; service {lab['service']} "
+                  "restarts with 'failed to mount local volume: ... invalid argument'"), {}
+
+
+def heal_xfs_corrupt(lab, s, rec):
+    r = util.run(["xfs_db", "-r", "-c", "sb 0", "-c", "p magicnum", lab["drbd_loop"]], check=False)
+    if "0x58465342" not in r.stdout:
+        stop_service(lab)
+        util.run(["xfs_repair", lab["drbd_loop"]], check=False, timeout=300)
+    scale(lab, 1)
+
+
+def inj_node_down(lab, target):
+    s = _default(lab, target, "last-hive")
+    if s["short"] == site.first_hive(lab)["short"] and not target:
+        s = site.hives_of(lab)[-1]
+    util.docker("kill", s["short"])
+    return s, f"{s['full']} is gone (container killed); docker node ls shows it Down in ~25 s", {}
+
+
+def heal_node_down(lab, s, rec):
+    st = util.docker("inspect", "-f", "{{.State.Running}}", s["short"], check=False).stdout.strip()
+    if st != "true":
+        util.docker("start", s["short"])
+    site.wait_booted(s, 120)
+
+
+def inj_host_unreachable(lab, target):
+    s = _default(lab, target, "last-hive")
+    sx(s, "iptables -I INPUT -p tcp --dport 22 -j DROP -m comment --comment hh-lab-unreachable")
+    return s, f"{s['full']} drops SSH (tcp/22): connections time out", {}
+
+
+def heal_host_unreachable(lab, s, rec):
+    sx(s, "while iptables -D INPUT -p tcp --dport 22 -j DROP -m comment --comment "
+          "hh-lab-unreachable 2>/dev/null; do :; done", check=False)
+
+
+def inj_hostkey_changed(lab, target):
+    s = _default(lab, target, "second-hive")
+    os.makedirs(os.path.join(RUN_DIR, "faults"), exist_ok=True)
+    backup = os.path.join(RUN_DIR, "faults", f"{s['short']}-hostkeys.tar")
+    if not os.path.exists(backup):
+        data = subprocess.run(["docker", "-H", "unix://" + util.SOCK, "exec", s["short"], "sh", "-c",
+                               "tar -C /etc/ssh -cf - $(cd /etc/ssh && ls ssh_host_*)"],
+                              stdout=subprocess.PIPE, check=True).stdout
+        with open(backup, "wb") as f:
+            f.write(data)
+    sx(s, "rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && systemctl restart ssh")
+    return s, f"{s['full']} has new SSH host keys (server rebuilt): Host key verification failed", \
+        {"backup": backup}
+
+
+def heal_hostkey_changed(lab, s, rec):
+    backup = rec.get("backup")
+    if backup and os.path.exists(backup):
+        with open(backup, "rb") as f:
+            data = f.read()
+        subprocess.run(["docker", "-H", "unix://" + util.SOCK, "exec", "-i", s["short"], "sh", "-c",
+                        "rm -f /etc/ssh/ssh_host_* && tar -C /etc/ssh -xf - && systemctl restart ssh"],
+                       input=data, check=True, stdout=subprocess.DEVNULL)
+        os.remove(backup)
+    site.write_known_hosts(lab)
+
+
+def inj_registry_bloat(lab, target):
+    s = site.repo_of(lab)
+    size, used = _df(s, "/var/lib/docker")
+    need = int(size * 0.62) - used
+    chunks = max(1, need // (50 * 2**20) + 1)
+    script = (
+        "set -e; base=/var/lib/docker/volumes/registry_regdata/_data/docker/registry/v2/blobs/sha256; "
+        f"for i in $(seq 1 {chunks}); do "
+        "  dd if=/dev/urandom of=/tmp/hh-blob bs=1M count=50 status=none; "
+        "  d=$(sha256sum /tmp/hh-blob | cut -d' ' -f1); "
+        "  mkdir -p $base/${d:0:2}/$d && mv /tmp/hh-blob $base/${d:0:2}/$d/data; echo $d; "
+        "done")
+    digests = sx(s, f"bash -c '{script}'").stdout.split()
+    r = sx(s, "du -s -B M /var/lib/docker/volumes/registry_regdata | cut -f1")
+    size, used = _df(s, "/var/lib/docker")
+    return s, (f"registry_regdata on {s['full']} is {r.stdout.strip()} "
+               f"({100 * used // size}% of /var/lib/docker), unreferenced blobs"), {"digests": digests}
+
+
+def heal_registry_bloat(lab, s, rec):
+    base = "/var/lib/docker/volumes/registry_regdata/_data/docker/registry/v2/blobs/sha256"
+    for d in rec.get("digests", []):
+        sx(s, f"rm -rf {base}/{d[:2]}/{d}", check=False)
+    # the runbook's fix wipes the registry (compose down -v): make sure it runs and has the image
+    st = sx(s, "docker inspect -f '{{.State.Running}}' registry", check=False).stdout.strip()
+    if st != "true":
+        sx(s, "docker start registry >/dev/null 2>&1 || true", check=False)
+    cat = sx(s, "curl -s http://127.0.0.1:5000/v2/_catalog", check=False).stdout
+    if "image_ldap" not in cat:
+        try:
+            site.push_image(lab)
+        except Exception as e:  # noqa: BLE001
+            log(f"re-push of image_ldap failed: {e}")
+
+
+def inj_volume_full(lab, target):
+    p = ldap_node(lab)
+    if not p:
+        raise SystemExit("service ldap is not running; cannot fill its volume")
+    c = task_container(p, lab)
+    out = sx(p, f"docker exec {c} df -k /data | tail -1").stdout.split()
+    size_k, used_k = int(out[1]), int(out[2])
+    need_m = max(1, (int(size_k * 0.93) - used_k) // 1024)
+    sx(p, f"docker exec {c} dd if=/dev/zero of=/data/hh-lab-fill bs=1M count={need_m} "
+          "2>/dev/null; true")
+    out = sx(p, f"docker exec {c} df -k /data | tail -1").stdout.split()
+    return p, (f"volume {lab['volume']} (/dev/drbd{lab['minor']}) is {out[4]} full "
+               f"(service {lab['service']} on {p['short']})"), {}
+
+
+def heal_volume_full(lab, s, rec):
+    def gone():
+        p = ldap_node(lab)
+        if not p:
+            return False
+        c = task_container(p, lab)
+        sx(p, f"docker exec {c} rm -f /data/hh-lab-fill")
+        return True
+    try:
+        util.wait_for(gone, 60, what="the ldap task to remove the fill file")
+    except TimeoutError:
+        # service not running: remove the file through the device itself
+        mnt = "/mnt/hh-heal"
+        fh = site.first_hive(lab)
+        sx(fh, f"mkdir -p {mnt} && mount /dev/drbd{lab['minor']} {mnt} && rm -f {mnt}/hh-lab-fill; "
+               f"umount {mnt}", check=False)
+
+
+def inj_log_bloat(lab, target):
+    s = site.repo_of(lab)
+    path = f"/var/log/services/{lab['service']}.log"
+    orig = int(sx(s, f"stat -c %s {path} 2>/dev/null || echo 0").stdout.strip() or 0)
+    sx(s, "python3 - <<'EOF'\n"
+          "line = b'Nov 29 00:00:00 s-hive1.lab ldap[146]: DEBUG conn=1042 op=7 SRCH base=\"dc=lab\" "
+          "scope=2 deref=0 filter=\"(objectClass=*)\" attrs=ALL\\n'\n"
+          "chunk = line * (2**20 // len(line))\n"
+          f"with open('{path}', 'ab') as f:\n"
+          "    for _ in range(300):\n"
+          "        f.write(chunk)\n"
+          "EOF")
+    size = sx(s, f"du -h {path} | cut -f1").stdout.strip()
+    return s, f"{path} on {s['full']} is {size} (debug logging left on)", {"orig": orig, "path": path}
+
+
+def heal_log_bloat(lab, s, rec):
+    sx(s, f"truncate -s {rec.get('orig', 0)} {rec['path']}", check=False)
+
+
+FAULTS = {
+    "failed-unit": (inj_failed_unit, heal_failed_unit,
+                    "a real unit hh-lab-broken.service (ExecStart=/bin/false) failed [s-hive1]"),
+    "leftover-drbd-unit": (inj_leftover_drbd_unit, heal_leftover_drbd_unit,
+                           "drbd-resource@old_data.service of a deleted volume failed [s-hive1]"),
+    "disk-full": (inj_disk_full, heal_disk_full,
+                  "/var/lib/docker > 80 %: dangling image + stopped container [last hive]"),
+    "drbd-outdated": (inj_drbd_outdated, heal_drbd,
+                      "service scaled to 0, every hive Secondary/Outdated"),
+    "drbd-one-sided": (inj_drbd_one_sided, heal_drbd,
+                       "Primary shows WFBitMapS/Consistent for a peer whose view is clean [peer]"),
+    "drbd-standalone": (inj_drbd_standalone, heal_drbd,
+                        "split brain: Primary and a peer see each other StandAlone [peer]"),
+    "drbd-peer-down": (inj_drbd_peer_down, heal_drbd,
+                       "resource down on one hive (unit stopped); peers see Connecting"),
+    "volume-full": (inj_volume_full, heal_volume_full, "the DRBD volume ldap_data above 90 %"),
+    "xfs-corrupt": (inj_xfs_corrupt, heal_xfs_corrupt,
+                    "zeroed xfs superblock; ldap loops on 'failed to mount local volume'"),
+    "node-down": (inj_node_down, heal_node_down, "a hive container killed [last hive]"),
+    "registry-bloat": (inj_registry_bloat, heal_registry_bloat,
+                       "registry_regdata above 50 % of the repository's /var/lib/docker"),
+    "log-bloat": (inj_log_bloat, heal_log_bloat, "/var/log/services/ldap.log grows by 300 MiB"),
+    "host-unreachable": (inj_host_unreachable, heal_host_unreachable,
+                         "SSH to a server times out (tcp/22 dropped) [last hive]"),
+    "hostkey-changed": (inj_hostkey_changed, heal_hostkey_changed,
+                        "a server's SSH host keys regenerated [s-hive1]"),
+}
+
+
+def inject(fault, target=None):
+    if fault not in FAULTS:
+        raise SystemExit(f"unknown fault {fault!r}; one of: {', '.join(FAULTS)}")
+    lab = _lab()
+    s, desc, extra = FAULTS[fault][0](lab, target)
+    recs = _records()
+    rec = {"fault": fault, "target": s["full"] if s else lab["volume"], "time": time.time(),
+           "desc": desc}
+    rec.update(extra)
+    recs.append(rec)
+    _save(recs)
+    return f"{fault}: {desc}"
+
+
+def heal():
+    lab = _lab()
+    t0 = time.time()
+    recs = _records()
+    done = []
+    for rec in reversed(recs):
+        s = None
+        try:
+            s = site.by_name(lab, rec["target"])
+        except SystemExit:
+            pass
+        FAULTS[rec["fault"]][1](lab, s, rec)
+        done.append(rec["fault"])
+        _save([r for r in recs if r["fault"] not in done or r is not rec])
+    _save([])
+    # generic: every server running and reachable, units clean, swarm, service, DRBD
+    for s in lab["servers"]:
+        st = util.docker("inspect", "-f", "{{.State.Running}}", s["short"], check=False).stdout.strip()
+        if st != "true":
+            util.docker("start", s["short"])
+            site.wait_booted(s, 120)
+    util.wait_for(lambda: site.swarm_healthy(lab), 120, interval=2, what="all swarm nodes Ready")
+    if not site.drbd_healthy(lab):
+        drbd_reset(lab)
+    scale(lab, 1)
+    util.wait_for(lambda: site.service_running(lab), 120, interval=2, what="service ldap running")
+    util.wait_for(lambda: site.drbd_healthy(lab), 60, interval=1, what="DRBD UpToDate everywhere")
+    for s in lab["servers"]:
+        sx(s, "systemctl reset-failed 2>/dev/null; true", check=False)
+        util.wait_for(lambda: site.ssh(lab, s, "sudo -n true", check=False, timeout=15).returncode == 0,
+                      60, what=f"ssh to {s['full']}")
+    return (f"healed {', '.join(reversed(done)) or 'nothing'} in {time.time() - t0:.0f} s; "
+            "site healthy")

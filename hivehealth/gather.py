@@ -44,10 +44,8 @@ SECTIONS: dict[str, tuple[str, str]] = {
                       "s=$($SUDO docker service ls -q) || exit $?; [ -z \"$s\" ] || "
                       "$SUDO docker service inspect --format '{{json .Spec}}' $s"),
     "nodes_inspect": ("hive", "n=$($SUDO docker node ls -q) || exit $?; $SUDO docker node inspect $n"),
-    "volumes": ("hive",
-                "v=$($SUDO docker volume ls -q) || exit $?; [ -z \"$v\" ] || $SUDO docker volume inspect $v"),
     "registry_du": ("repository", "$SUDO du -s -k /var/lib/docker/volumes/registry_regdata"),
-    "registry_df": ("repository", "df -P -T -k /var/lib/docker/volumes/registry_regdata"),
+    "registry_df": ("repository", "$SUDO df -P -T -k /var/lib/docker/volumes/registry_regdata"),
 }
 
 from .gather_more import MORE_SECTIONS  # noqa: E402  (beyond-the-runbook checks, issue 7)

@@ -23,7 +23,8 @@ TIMED_OUT = 124   # exit code of coreutils timeout
 SECTIONS: dict[str, tuple[str, str]] = {
     # name: (who runs it: all|hive|repository, shell command)
     "uname": ("all", "uname -n"),
-    "df": ("all", "df -P -T -k"),
+    # as root: df silently leaves out mounts it cannot stat (docker volumes are root-only)
+    "df": ("all", "$SUDO df -P -T -k"),
     "findmnt": ("all", "findmnt -J -l -o TARGET,SOURCE,FSTYPE,FSROOT"),
     "units_failed": ("all", "systemctl list-units --failed --all -o json --no-pager"),
     "units_failed_plain": ("all", "systemctl list-units --failed --all --plain --no-legend --no-pager"),

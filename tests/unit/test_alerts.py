@@ -1,0 +1,157 @@
+"""Zabbix alert text -> the checks it concerns (hivehealth.alerts)."""
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hivehealth import alerts
+from hivehealth.alerts import UncoveredAlert, UnknownAlert, match
+
+REPO = Path(__file__).resolve().parents[2]
+
+CASES = [
+    # (text, trigger, areas, object, keyword, hive)
+    ("Problem: DRBD resource ldap_data status is not UpToDate/Diskless client",
+     "Z1", ["drbd"], "ldap_data", "test_drbd[ldap_data]", None),
+    ("DRBD resource ldap_data status is not UpToDate/Diskless client",
+     "Z1", ["drbd"], "ldap_data", "test_drbd[ldap_data]", None),
+    ("Problem: DRBD resource pdnsdb_data status is not UpToDate/Diskless client (pdns)",
+     "Z1", ["drbd"], "pdnsdb_data", "test_drbd[pdnsdb_data]", "pdns"),
+    ("Problem: /: Disk space is low (used > 80%)",
+     "disk", ["disk", "registry"], "/", "test_disk or test_registry", None),
+    ("/var/lib/docker: Disk space is low (used > 80%)",
+     "disk", ["disk", "registry"], "/var/lib/docker", "test_disk or test_registry", None),
+    ("/boot: Disk space is critically low (used > 90%)",
+     "disk", ["disk", "registry"], "/boot", "test_disk or test_registry", None),
+    ("Problem: At least one of the services is in a failed state",
+     "Z3", ["units"], None, "test_units", None),
+    ("Service ldap: Replica count mismatch (lab)",
+     "Z13", ["services"], "ldap", "test_service[ldap]", "lab"),
+    ("Problem: Service ldap: Replica count mismatch",
+     "Z13", ["services"], "ldap", "test_service[ldap]", None),
+    ("Service ldap replicas running percetage less than 100 (lab)",
+     "Z7", ["services"], "ldap", "test_service[ldap]", "lab"),
+    ("Service ldap replicas running percentage less than 100 (lab)",
+     "Z7", ["services"], "ldap", "test_service[ldap]", "lab"),
+    ("Service ldap restarted (lab)",
+     "Z8", ["services"], "ldap", "test_service[ldap]", "lab"),
+    ("Problem: Service powerdns restarted",
+     "Z8", ["services"], "powerdns", "test_service[powerdns]", None),
+    ("Exceed 90% Docker volume ldap_data in ldap usage (lab)",
+     "Z10", ["volumes"], "ldap_data", "test_volume[ldap_data]", "lab"),
+    ("Problem: Exceed 90% Docker volume ボリューム名 in サービス名 usage",
+     "Z10", ["volumes"], "ボリューム名", "test_volume[ボリューム名]", None),
+    ("  Problem:   Service ldap:  Replica count mismatch (lab)\n",
+     "Z13", ["services"], "ldap", "test_service[ldap]", "lab"),
+]
+
+
+@pytest.mark.parametrize("text,trigger,areas,obj,keyword,hive", CASES)
+def test_every_covered_trigger_text(text, trigger, areas, obj, keyword, hive):
+    m = match(text)
+    assert (m.trigger, m.areas, m.object, m.keyword, m.hive) == (trigger, areas, obj, keyword, hive)
+
+
+def test_every_known_template_is_tested():
+    tested = {match(c[0]).trigger for c in CASES}
+    assert {t for t, _, _ in alerts.KNOWN} <= tested
+
+
+def test_volume_alert_keeps_the_service():
+    assert match("Exceed 90% Docker volume ldap_data in ldap usage (lab)").details == {"service": "ldap"}
+
+
+def test_host_narrows_per_server_alerts():
+    assert match("/: Disk space is low (used > 80%)", host="s-hive0.lab").keyword == \
+        "test_disk[s-hive0.lab] or test_registry[s-hive0.lab]"
+    assert match("At least one of the services is in a failed state",
+                 host="s-hive1.lab").keyword == "test_units[s-hive1.lab]"
+    # cluster objects do not depend on the host the alert came from
+    assert match("Service ldap restarted (lab)", host="s-hive2.lab").keyword == "test_service[ldap]"
+
+
+@pytest.mark.parametrize("text", [
+    "DRBD resource ldap_data status is not UpToDate",        # truncated
+    "Problem: DRDB resource ldap_data status is not UpToDate/Diskless client",  # typo
+    "Disk space is low",
+    "Service ldap: Replica count mismatched (lab)",
+    "something completely different",
+    "",
+])
+def test_unknown_alert_lists_the_known_ones(text):
+    with pytest.raises(UnknownAlert) as e:
+        match(text)
+    msg = str(e.value)
+    assert repr(text) in msg
+    for _, template, _ in alerts.KNOWN:
+        assert template in msg
+    assert "DRBD resource <vol> status is not UpToDate/Diskless client" in msg.splitlines()[1]
+    assert not isinstance(e.value, UncoveredAlert)
+
+
+@pytest.mark.parametrize("text,trigger", [
+    ("Problem: Detect SELinux alert", "Z2"),
+    ("docker.service service has restarted", "Z4"),
+    ("Service ldap: High CPU usage (over 80% for 5m) (lab)", "Z11"),
+    ("Service ldap: High memory usage (over 90% for 5m) (lab)", "Z12"),
+    ("Service slapd in container ldap restarted (lab)", "Z6"),
+    ("At least one of the services in standalone type container ldap is in a failed state (lab)", "Z9"),
+])
+def test_known_but_uncovered_triggers_say_so(text, trigger):
+    with pytest.raises(UncoveredAlert) as e:
+        match(text)
+    assert e.value.trigger == trigger
+    assert f"zabbix trigger {trigger}" in str(e.value)
+
+
+def test_keywords_select_exactly_one_object_in_real_pytest(tmp_path):
+    """pytest -k substring semantics: the bracketed keyword selects only the named object."""
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "test_drbd.py").write_text(textwrap.dedent("""
+        import pytest
+        @pytest.mark.parametrize("r", ["ldap_data", "ldap_data2", "pdnsdb_data"])
+        def test_drbd(r): pass
+    """))
+    (tmp_path / "checks" / "test_services.py").write_text(textwrap.dedent("""
+        import pytest
+        @pytest.mark.parametrize("s", ["ldap", "ldap_admin", "pdns"])
+        def test_service(s): pass
+    """))
+    (tmp_path / "checks" / "test_volumes.py").write_text(textwrap.dedent("""
+        import pytest
+        @pytest.mark.parametrize("v", ["ldap_data", "ldap_data_old"])
+        def test_volume(v): pass
+    """))
+    (tmp_path / "checks" / "test_disk.py").write_text(textwrap.dedent("""
+        import pytest
+        @pytest.mark.parametrize("server", ["s-hive0.lab", "s-hive1.lab", "s-hive10.lab"])
+        def test_disk(server): pass
+    """))
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
+
+    def selected(keyword):
+        r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-k", keyword],
+                           cwd=tmp_path, capture_output=True, text=True)
+        return sorted(l.split("::")[1] for l in r.stdout.splitlines() if "::" in l)
+
+    assert selected(match("DRBD resource ldap_data status is not UpToDate/Diskless client").keyword) \
+        == ["test_drbd[ldap_data]"]
+    assert selected(match("Service ldap: Replica count mismatch (lab)").keyword) == ["test_service[ldap]"]
+    assert selected(match("Exceed 90% Docker volume ldap_data in ldap usage (lab)").keyword) \
+        == ["test_volume[ldap_data]"]
+    assert selected(match("/: Disk space is low (used > 80%)", host="s-hive1.lab").keyword) \
+        == ["test_disk[s-hive1.lab]"]
+    assert len(selected(match("/: Disk space is low (used > 80%)").keyword)) == 3
+    # the naive keyword would not have been exact
+    assert selected("test_service and ldap") == ["test_service[ldap]", "test_service[ldap_admin]"]
+
+
+def test_cli():
+    r = subprocess.run([sys.executable, "-m", "hivehealth.alerts", "Problem: Service ldap restarted (lab)"],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0 and r.stdout.strip() == "test_service[ldap]"
+    r = subprocess.run([sys.executable, "-m", "hivehealth.alerts", "nope"], capture_output=True, text=True,
+                       cwd=REPO)
+    assert r.returncode == 2 and "Alerts it knows" in r.stderr

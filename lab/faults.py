@@ -171,7 +171,8 @@ def drbd_reset(lab):
         if util.docker("inspect", "-f", "{{.State.Running}}", s["short"],
                        check=False).stdout.strip() == "true":
             sx(s, f"systemctl reset-failed drbd-resource@{lab['volume']}.service 2>/dev/null; "
-                  f"systemctl start drbd-resource@{lab['volume']}.service", check=False)
+                  f"systemctl start drbd-resource@{lab['volume']}.service; "
+                  f"drbdadm adjust {lab['volume']}", check=False)
 
     def f(res, now):
         for n in res["nodes"]:
@@ -225,8 +226,10 @@ def inj_drbd_peer_down(lab, target):
     else:
         cand = [h for h in site.hives_of(lab) if not p or h["full"] != p["full"]]
         q = cand[-1]
-    sx(q, f"systemctl stop drbd-resource@{lab['volume']}.service")
-    return q, (f"{lab['volume']} is down on {q['full']} (drbd-resource@{lab['volume']} stopped); "
+    # `drbdadm down` as an operator would; stopping the unit would also stop docker.service,
+    # which requires it (as on a real hive)
+    sx(q, f"drbdadm down {lab['volume']}")
+    return q, (f"{lab['volume']} is down on {q['full']} (drbdadm down); "
                "peers show connection:Connecting"), {}
 
 
@@ -310,10 +313,10 @@ def inj_registry_bloat(lab, target):
         "set -e; base=/var/lib/docker/volumes/registry_regdata/_data/docker/registry/v2/blobs/sha256; "
         f"for i in $(seq 1 {chunks}); do "
         "  dd if=/dev/urandom of=/tmp/hh-blob bs=1M count=50 status=none; "
-        "  d=$(sha256sum /tmp/hh-blob | cut -d' ' -f1); "
+        "  d=$(sha256sum /tmp/hh-blob | awk '{print $1}'); "
         "  mkdir -p $base/${d:0:2}/$d && mv /tmp/hh-blob $base/${d:0:2}/$d/data; echo $d; "
         "done")
-    digests = sx(s, f"bash -c '{script}'").stdout.split()
+    digests = sx(s, "bash -s", input=script).stdout.split()
     r = sx(s, "du -s -B M /var/lib/docker/volumes/registry_regdata | cut -f1")
     size, used = _df(s, "/var/lib/docker")
     return s, (f"registry_regdata on {s['full']} is {r.stdout.strip()} "

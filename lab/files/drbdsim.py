@@ -154,7 +154,8 @@ def handshake(res, a, b, now):
         return
     for src, dst in ((a, b), (b, a)):
         ls, ld = res["local"][src], res["local"][dst]
-        if ls["disk"] == "UpToDate" and ld["disk"] in DISKS_NEEDING_SYNC and not sync_of(res, src, dst):
+        busy = any(x["target"] == dst for x in res["syncs"])
+        if ls["disk"] == "UpToDate" and ld["disk"] in DISKS_NEEDING_SYNC and not busy:
             ld["disk"] = "Inconsistent"
             res["syncs"].append({"source": src, "target": dst, "start": now,
                                  "duration": res.get("sync_seconds", 4.0)})

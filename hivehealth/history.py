@@ -26,6 +26,7 @@ RUN_RE = re.compile(r"^run-(\d{8}-\d{6})\.(json|html)$")
 CATEGORIES = ("passed", "failed", "fixed", "waived")
 AREA_ORDER = ("disk", "units", "drbd", "swarm", "registry", "services", "volumes")
 CHART_MAX_RUNS = 90
+LEFT = 80          # both charts share the x axis
 COLORS = {"passed": "#2e9d5b", "failed": "#d64541", "fixed": "#3a7bd5", "waived": "#e0a106",
           "skipped": "#c9ced6", "none": "#eef0f3", "unreachable": "#6b6f76"}
 
@@ -216,7 +217,7 @@ def _bars_svg(runs: list[Run]) -> str:
     """Stacked bars, oldest left: share of checks passed / fixed / waived / failed per run."""
     runs = list(reversed(runs[:CHART_MAX_RUNS]))
     n = max(len(runs), 1)
-    W, H, left, top, bottom = 1000, 190, 44, 12, 34
+    W, H, left, top, bottom = 1000, 196, LEFT, 18, 34
     plot_w, plot_h = W - left - 10, H - top - bottom
     slot = plot_w / n
     bw = max(2.0, min(36.0, slot * 0.72))
@@ -253,7 +254,7 @@ def _bars_svg(runs: list[Run]) -> str:
         if r.unreachable:
             cx = x + bw / 2
             out.append(f'<g><title>{_e("unreachable: " + ", ".join(r.unreachable))}</title>'
-                       f'<path d="M{cx - 5:.1f},{top - 1} L{cx + 5:.1f},{top - 1} L{cx:.1f},{top + 8}Z" '
+                       f'<path d="M{cx - 5:.1f},{top - 13} L{cx + 5:.1f},{top - 13} L{cx:.1f},{top - 4}Z" '
                        f'fill="{COLORS["unreachable"]}"/></g>')
         if i % label_every == 0 or i == n - 1:
             out.append(f'<text x="{x + bw / 2:.1f}" y="{H - bottom + 16}" class="axis" '
@@ -272,7 +273,7 @@ def _strip_svg(runs: list[Run], areas: list[str]) -> str:
     runs = list(reversed(runs[:CHART_MAX_RUNS]))
     n = max(len(runs), 1)
     rows = areas + ["servers"]
-    W, left, row_h = 1000, 80, 18
+    W, left, row_h = 1000, LEFT, 18
     H = len(rows) * row_h + 6
     slot = (W - left - 10) / n
     cw = max(2.0, min(36.0, slot * 0.9))
@@ -345,7 +346,8 @@ def render(runs: list[Run], generated: datetime | None = None, keep_days: int | 
             '<span class="badge bad">unhealthy</span>'
         note = ""
         if r.unreachable:
-            note = f'<span class="unreach">unreachable: {_e(", ".join(r.unreachable))}</span>'
+            names = ", ".join(f'<span class="host">{_e(h)}</span>' for h in r.unreachable)
+            note = f'<br><span class="unreach">unreachable: {names}</span>'
         dur = doc.get("duration")
         dur = f"{dur:.0f} s" if isinstance(dur, (int, float)) else ""
         total = (f'<span class="n passed">{t.get("passed", 0)} ✓</span> '
@@ -355,9 +357,9 @@ def render(runs: list[Run], generated: datetime | None = None, keep_days: int | 
         body.append(
             f'<tr class="run {"ok" if r.healthy else "bad"}"><td class="when">{link}{json_link}</td>'
             f'<td>{_e(doc.get("site") or "-")}</td><td>{_e(doc.get("stage") or "-")}</td>'
-            f'<td>{status} <span class="dur">{_e(dur)}</span></td><td class="total">{total}</td>'
-            + "".join(_cell(r.areas.get(a)) for a in areas)
-            + f'<td class="note">{note}</td></tr>')
+            f'<td class="result">{status} <span class="dur">{_e(dur)}</span>{note}</td>'
+            f'<td class="total">{total}</td>'
+            + "".join(_cell(r.areas.get(a)) for a in areas) + '</tr>')
 
     legend = "".join(f'<span class="key"><i style="background:{COLORS[c]}"></i>{c}</span>'
                      for c in ("passed", "fixed", "waived", "failed"))
@@ -370,7 +372,7 @@ def render(runs: list[Run], generated: datetime | None = None, keep_days: int | 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_e(title)}</title>
 <style>
-body {{ font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 24px 32px;
+body {{ font: 13.5px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 24px 32px;
        color: #1f2328; background: #fafbfc; }}
 h1 {{ font-size: 20px; margin: 0 0 4px; }} h2 {{ font-size: 15px; margin: 22px 0 6px; color: #3d444d; }}
 .meta {{ color: #656d76; margin: 0 0 12px; }}
@@ -386,21 +388,23 @@ svg .sub {{ fill: #8c959f; font-size: 10px; }}
 .key i {{ display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 5px;
           vertical-align: -1px; }}
 table {{ border-collapse: collapse; width: 100%; background: #fff; border: 1px solid #e1e4e8; }}
-th, td {{ padding: 6px 10px; border-bottom: 1px solid #eef0f3; text-align: left; vertical-align: top;
-          white-space: nowrap; }}
+th, td {{ padding: 6px 8px; border-bottom: 1px solid #eef0f3; text-align: left; vertical-align: top; }}
+td.when {{ white-space: nowrap; }}
 th {{ background: #f3f4f6; font-weight: 600; font-size: 12px; color: #3d444d; }}
 tr.run.bad td.when {{ box-shadow: inset 3px 0 0 #d64541; }} tr.run.ok td.when {{ box-shadow: inset 3px 0 0 #2e9d5b; }}
 td.when a {{ color: #0b5cad; text-decoration: none; font-variant-numeric: tabular-nums; }}
 a.json {{ font-size: 11px; color: #8c959f !important; margin-left: 4px; }}
-.badge {{ font-size: 12px; padding: 1px 7px; border-radius: 10px; }}
+.badge {{ white-space: nowrap; font-size: 12px; padding: 1px 7px; border-radius: 10px; }}
 .badge.ok {{ background: #e3f4ea; color: #1a6b3c; }} .badge.bad {{ background: #fbe6e5; color: #9b2521; }}
 .dur {{ color: #8c959f; font-size: 12px; margin-left: 4px; }}
-.n {{ font-variant-numeric: tabular-nums; margin-right: 4px; }}
+.n {{ font-variant-numeric: tabular-nums; margin-right: 4px; white-space: nowrap; display: inline-block; }}
 .n.passed {{ color: #1a6b3c; }} .n.failed {{ color: #b3261e; font-weight: 600; }}
 .n.fixed {{ color: #2a5fa8; }} .n.waived {{ color: #8a6100; }} .n.skipped {{ color: #8c959f; }}
 td.area.failed {{ background: #fdf0ef; }} td.area.waived {{ background: #fdf6e3; }}
 td.area.fixed {{ background: #eef4fc; }} td.area.none {{ color: #c0c4ca; }}
-td.note {{ white-space: normal; }}
+td.note {{ white-space: normal; color: #9b2521; }}
+td.result .unreach {{ display: inline-block; margin-top: 4px; }} .host {{ white-space: nowrap; }}
+.scroll {{ overflow-x: auto; }}
 .unreach {{ background: #6b6f76; color: #fff; padding: 1px 7px; border-radius: 10px; font-size: 12px; }}
 footer {{ color: #8c959f; font-size: 12px; margin-top: 14px; }}
 </style></head>
@@ -413,10 +417,10 @@ footer {{ color: #8c959f; font-size: 12px; margin-top: 14px; }}
 {_strip_svg(runs, areas)}
 <p class="legend">{legend}<span class="key">▼ a server could not be reached · hover a bar for counts</span></p></div>
 <h2>Runs</h2>
-<table id="runs"><thead><tr><th>time</th><th>site</th><th>stage</th><th>result</th><th>all checks</th>{head}<th>note</th></tr></thead>
+<div class="scroll"><table id="runs"><thead><tr><th>time</th><th>site</th><th>stage</th><th>result</th><th>all checks</th>{head}</tr></thead>
 <tbody>
 {chr(10).join(body)}
-</tbody></table>
+</tbody></table></div>
 <footer>Per area: ✓ passed, ✗ failed or error, fixed by --fix, waived (accepted exception). The time links to that run's report.</footer>
 </body></html>
 """

@@ -1,0 +1,301 @@
+"""The lab's DRBD stand-in (lab/files/drbdsim.py) against recorded real drbd-utils outputs.
+
+No lab needed: the stand-in runs as a subprocess on a state file in a temp dir.  The grammar
+used to check its text output is first checked against the real samples, so it is a real
+grammar and not one made to fit the stand-in.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SIM = REPO / "lab" / "files" / "drbdsim.py"
+SAMPLES = Path(os.environ.get("HH_SAMPLES", REPO.parent / "shared" / "reference" / "samples"))
+NODES = ["s-hive0.lab", "s-hive1.lab", "s-hive2.lab"]
+
+sys.path.insert(0, str(SIM.parent))
+import drbdsim  # noqa: E402
+
+# drbd-utils 9 text grammar (non-verbose `drbdadm status`, single volume, no statistics)
+RES_LINE = re.compile(r"^(\S+) role:(Primary|Secondary|Unknown)( suspended:\S+)?$")
+DEV_LINE = re.compile(r"^  disk:(\w+)( client:(yes|no))?( quorum:(yes|no))?( open:(yes|no))?$")
+CONN_LINE = re.compile(r"^  (\S+) (connection:(\w+)|role:(\w+))( congested:yes)?$")
+PDEV_LINE = re.compile(r"^    (replication:(\w+) )?peer-disk:(\w+)( peer-client:(yes|no))?"
+                       r"( done:\d+\.\d\d)?( resync-suspended:\S+)?$")
+
+
+def check_text(text):
+    """Every line of a `drbdadm status` output parses; returns the parsed resources."""
+    resources = []
+    for block in [b for b in text.split("\n\n") if b.strip()]:
+        lines = [ln for ln in block.split("\n") if ln not in ("----", "")]
+        m = RES_LINE.match(lines[0])
+        assert m, lines[0]
+        res = {"name": m.group(1), "role": m.group(2), "peers": {}}
+        assert DEV_LINE.match(lines[1]), lines[1]
+        res["disk"] = DEV_LINE.match(lines[1]).group(1)
+        peer = None
+        for ln in lines[2:]:
+            if CONN_LINE.match(ln):
+                cm = CONN_LINE.match(ln)
+                peer = cm.group(1)
+                res["peers"][peer] = {"cstate": cm.group(3) or "Connected", "role": cm.group(4)}
+            else:
+                pm = PDEV_LINE.match(ln)
+                assert pm and peer, ln
+                res["peers"][peer].update(repl=pm.group(2) or "Established", pdisk=pm.group(3))
+        resources.append(res)
+    return resources
+
+
+SINGLE_VOLUME_SAMPLES = [
+    "all-outdated-3node.txt", "inconsistent-peer-connecting-2node.txt",
+    "primary-3node-healthy-linstor-k8s.txt", "primary-syncsource-peer-inconsistent-done96.txt",
+    "primary-wfbitmaps-peer-consistent.txt", "secondary-2node-peer-primary.txt",
+    "secondary-3node-uptodate-peer-primary.txt", "secondary-uptodate-after-sync-2node.txt",
+    "standalone-primary-2node-splitbrain-side-b.txt", "standalone-secondary-2node-splitbrain-side-a.txt",
+    "synctarget-done-2node.txt", "uptodate-quorum-no-peers-connecting.txt",
+]
+
+
+@pytest.mark.parametrize("name", SINGLE_VOLUME_SAMPLES)
+def test_grammar_parses_real_samples(name):
+    path = SAMPLES / "drbdadm-status" / name
+    if not path.exists():
+        pytest.skip(f"sample {path} not available")
+    assert check_text(path.read_text())
+
+
+# ---------------------------------------------------------------- running the stand-in
+class Sim:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.state = tmp / "state.json"
+        conf = tmp / "drbd.d"
+        conf.mkdir()
+        (conf / "ldap_data.res").write_text("resource ldap_data {\n}\n")
+        res = drbdsim.new_resource("ldap_data", 1, NODES, size_kib=327680,
+                                   addresses={n: f"10.0.0.{i + 10}" for i, n in enumerate(NODES)})
+        res["sync_seconds"] = 1.0
+        self.state.write_text(json.dumps({"resources": {"ldap_data": res}}))
+        self.env = dict(os.environ, DRBD_SIM_STATE=str(self.state), DRBD_SIM_CONF=str(conf),
+                        DRBD_SIM_NO_MKNOD="1", DRBD_SIM_NO_MOUNTCHECK="1", DRBD_SIM_ROOT_OK="1")
+
+    def run(self, node, tool, *args):
+        env = dict(self.env, DRBD_SIM_NODE=node)
+        return subprocess.run([sys.executable, str(SIM), tool, *args], env=env,
+                              capture_output=True, text=True)
+
+    def ok(self, node, tool, *args):
+        r = self.run(node, tool, *args)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    def edit(self, fn):
+        with drbdsim.Locked(str(self.state)) as st:
+            fn(st["resources"]["ldap_data"])
+
+
+@pytest.fixture
+def sim(tmp_path):
+    s = Sim(tmp_path)
+    s.edit(lambda r: r["local"]["s-hive1.lab"].update(open=True))   # ldap runs on hive1
+    s.ok("s-hive0.lab", "drbdadm", "status")    # first settle: all connections established
+    return s
+
+
+def test_healthy_text_exact(sim):
+    out = sim.ok("s-hive1.lab", "drbdadm", "status", "ldap_data")
+    assert out == ("ldap_data role:Primary\n"
+                   "  disk:UpToDate open:yes\n"
+                   "  s-hive0.lab role:Secondary\n"
+                   "    peer-disk:UpToDate\n"
+                   "  s-hive2.lab role:Secondary\n"
+                   "    peer-disk:UpToDate\n"
+                   "\n")
+    other = check_text(sim.ok("s-hive0.lab", "drbdadm", "status"))[0]
+    assert other["role"] == "Secondary" and other["peers"]["s-hive1.lab"]["role"] == "Primary"
+
+
+def _keys_in_order(text, indent):
+    return re.findall(r'^' + " " * indent + r'"([^"]+)":', text, re.M)
+
+
+def test_json_layout_matches_drbd_utils_92(sim):
+    out = sim.ok("s-hive1.lab", "drbdsetup", "status", "--json", "ldap_data")
+    doc = json.loads(out)
+    sample_path = SAMPLES / "drbdsetup-status-json" / "primary-4node-2diskless-peers-tls-paths.json"
+    if not sample_path.exists():
+        pytest.skip("sample not available")
+    sample_text = sample_path.read_text()
+    sample = json.loads(sample_text)
+    # same keys, same order, at every level (the stand-in adds the newer device key "open")
+    assert _keys_in_order(out, 2) == _keys_in_order(sample_text, 2)
+    assert [k for k in doc[0]["devices"][0] if k != "open"] == list(sample[0]["devices"][0])
+    assert list(doc[0]["connections"][0]) == list(sample[0]["connections"][0])
+    assert list(doc[0]["connections"][0]["peer_devices"][0]) == \
+        list(sample[0]["connections"][0]["peer_devices"][0])
+    assert list(doc[0]["connections"][0]["paths"][0]) == list(sample[0]["connections"][0]["paths"][0])
+    # raw drbdsetup layout quirks: trailing space after "Connected", and "} ]," closers
+    assert '"connection-state": "Connected", \n' in out
+    assert "    } ],\n  \"connections\": [\n" in out
+    assert out.endswith("]\n\n")
+    assert '"percent-in-sync": 100.00' in out
+    assert doc[0]["role"] == "Primary" and doc[0]["devices"][0]["open"] is True
+    assert {c["name"] for c in doc[0]["connections"]} == {"s-hive0.lab", "s-hive2.lab"}
+
+
+def test_older_json_samples_are_a_subset(sim):
+    out = json.loads(sim.ok("s-hive0.lab", "drbdsetup", "status", "--json"))
+    for name in ["primary-2node-connected-uptodate.json", "secondary-2node-connected-uptodate.json"]:
+        p = SAMPLES / "drbdsetup-status-json" / name
+        if not p.exists():
+            continue
+        s = json.loads(p.read_text())
+        assert set(s[0]) <= set(out[0])
+        assert set(s[0]["devices"][0]) <= set(out[0]["devices"][0])
+        assert set(s[0]["connections"][0]) <= set(out[0]["connections"][0])
+        assert set(s[0]["connections"][0]["peer_devices"][0]) <= \
+            set(out[0]["connections"][0]["peer_devices"][0])
+
+
+def test_no_such_resource_and_not_defined(sim):
+    sim.ok("s-hive2.lab", "drbdadm", "down", "ldap_data")
+    for tool in ("drbdadm", "drbdsetup"):
+        r = sim.run("s-hive2.lab", tool, "status", "ldap_data")
+        assert r.returncode == 10 and r.stderr == "ldap_data: No such resource\n"
+    r = sim.run("s-hive2.lab", "drbdsetup", "status", "--json", "ldap_data")
+    assert r.returncode == 10 and json.loads(r.stdout) == []
+    r = sim.run("s-hive2.lab", "drbdadm", "adjust", "old_data")
+    assert r.returncode == 10
+    assert r.stderr == "'old_data' not defined in your config (for this host).\n"
+    # the peers see the downed node as Connecting, with no peer-device line
+    peers = check_text(sim.ok("s-hive0.lab", "drbdadm", "status", "ldap_data"))[0]["peers"]
+    assert peers["s-hive2.lab"] == {"cstate": "Connecting", "role": None}
+    j = json.loads(sim.ok("s-hive0.lab", "drbdsetup", "status", "--json", "ldap_data"))
+    c = [c for c in j[0]["connections"] if c["name"] == "s-hive2.lab"][0]
+    assert (c["connection-state"], c["peer-role"]) == ("Connecting", "Unknown")
+    assert c["peer_devices"][0]["peer-disk-state"] == "DUnknown"
+    # up again: it was away while hive1 was Primary -> Outdated -> resync -> UpToDate
+    sim.ok("s-hive2.lab", "drbdadm", "up", "ldap_data")
+    me = check_text(sim.ok("s-hive2.lab", "drbdadm", "status", "ldap_data"))[0]
+    assert me["disk"] == "Inconsistent"
+    assert me["peers"]["s-hive0.lab"]["repl"] == "SyncTarget" or \
+        me["peers"]["s-hive1.lab"]["repl"] == "SyncTarget"
+    time.sleep(1.2)
+    assert check_text(sim.ok("s-hive2.lab", "drbdadm", "status", "ldap_data"))[0]["disk"] == "UpToDate"
+
+
+def test_all_outdated_runbook_7_7a(sim):
+    def outdate(res):
+        for n in NODES:
+            res["local"][n].update(disk="Outdated", open=False, primary=False)
+    sim.edit(outdate)
+    sample = SAMPLES / "drbdadm-status" / "all-outdated-3node.txt"
+    got = check_text(sim.ok("s-hive0.lab", "drbdadm", "status", "ldap_data"))[0]
+    assert got["disk"] == "Outdated" and all(p["pdisk"] == "Outdated" for p in got["peers"].values())
+    if sample.exists():
+        want = check_text(sample.read_text())[0]
+        assert sorted(p["pdisk"] for p in want["peers"].values()) == \
+            sorted(p["pdisk"] for p in got["peers"].values())
+    r = sim.run("s-hive0.lab", "drbdadm", "primary", "ldap_data")
+    assert r.returncode == 17 and "Need access to UpToDate data" in r.stderr
+    sim.ok("s-hive0.lab", "drbdadm", "primary", "--force", "ldap_data")
+    # without disconnect/connect the peers stay Outdated (the runbook's steps are needed)
+    assert check_text(sim.ok("s-hive1.lab", "drbdadm", "status", "ldap_data"))[0]["disk"] == "Outdated"
+    for n in ("s-hive1.lab", "s-hive2.lab"):
+        sim.ok(n, "drbdadm", "disconnect", "ldap_data")
+        sim.ok(n, "drbdadm", "connect", "ldap_data")
+    src = sim.ok("s-hive0.lab", "drbdadm", "status", "ldap_data")
+    assert "replication:SyncSource peer-disk:Inconsistent done:" in src
+    j = json.loads(sim.ok("s-hive0.lab", "drbdsetup", "status", "--json", "ldap_data"))
+    assert {pd["replication-state"] for c in j[0]["connections"] for pd in c["peer_devices"]} == {"SyncSource"}
+    tgt = check_text(sim.ok("s-hive1.lab", "drbdadm", "status", "ldap_data"))[0]
+    assert tgt["disk"] == "Inconsistent" and tgt["peers"]["s-hive0.lab"]["repl"] == "SyncTarget"
+    time.sleep(1.2)
+    sim.ok("s-hive0.lab", "drbdadm", "secondary", "ldap_data")
+    for n in NODES:
+        v = check_text(sim.ok(n, "drbdadm", "status", "ldap_data"))[0]
+        assert v["role"] == "Secondary" and v["disk"] == "UpToDate"
+        assert all(p["pdisk"] == "UpToDate" and p["repl"] == "Established" for p in v["peers"].values())
+
+
+def test_wfbitmaps_one_sided_runbook_7_7b(sim):
+    sim.edit(lambda r: r["stuck"].update({"s-hive1.lab>s-hive0.lab":
+                                          {"repl": "WFBitMapS", "pdisk": "Consistent"}}))
+    out = sim.ok("s-hive1.lab", "drbdadm", "status", "ldap_data")
+    assert "  s-hive0.lab role:Secondary\n    replication:WFBitMapS peer-disk:Consistent\n" in out
+    sample = SAMPLES / "drbdadm-status" / "primary-wfbitmaps-peer-consistent.txt"
+    if sample.exists():
+        want = check_text(sample.read_text())[0]
+        got = check_text(out)[0]
+        assert want["role"] == got["role"] == "Primary"
+        assert sorted((p["repl"], p["pdisk"]) for p in want["peers"].values()) == \
+            sorted((p["repl"], p["pdisk"]) for p in got["peers"].values())
+    assert "WFBitMapS" not in sim.ok("s-hive0.lab", "drbdadm", "status", "ldap_data")
+    sim.ok("s-hive0.lab", "drbdadm", "disconnect", "ldap_data")
+    sim.ok("s-hive0.lab", "drbdadm", "connect", "ldap_data")
+    assert "WFBitMapS" not in sim.ok("s-hive1.lab", "drbdadm", "status", "ldap_data")
+
+
+def test_split_brain_standalone(sim):
+    def sb(res):
+        res["want"]["s-hive1.lab>s-hive0.lab"] = False
+        res["want"]["s-hive0.lab>s-hive1.lab"] = False
+        res["split_brain"]["s-hive0.lab|s-hive1.lab"] = True
+    sim.edit(sb)
+    a = check_text(sim.ok("s-hive0.lab", "drbdadm", "status", "ldap_data"))[0]
+    b = check_text(sim.ok("s-hive1.lab", "drbdadm", "status", "ldap_data"))[0]
+    assert a["peers"]["s-hive1.lab"]["cstate"] == b["peers"]["s-hive0.lab"]["cstate"] == "StandAlone"
+    # plain connect on both sides: split brain detected again
+    sim.ok("s-hive0.lab", "drbdadm", "connect", "ldap_data")
+    sim.ok("s-hive1.lab", "drbdadm", "connect", "ldap_data")
+    a = check_text(sim.ok("s-hive0.lab", "drbdadm", "status", "ldap_data"))[0]
+    assert a["peers"]["s-hive1.lab"]["cstate"] == "StandAlone"
+    # victim discards its data, survivor connects: resync, then clean
+    sim.ok("s-hive0.lab", "drbdadm", "disconnect", "ldap_data")
+    sim.ok("s-hive0.lab", "drbdadm", "secondary", "ldap_data")
+    sim.ok("s-hive0.lab", "drbdadm", "connect", "--discard-my-data", "ldap_data")
+    sim.ok("s-hive1.lab", "drbdadm", "connect", "ldap_data")
+    a = check_text(sim.ok("s-hive0.lab", "drbdadm", "status", "ldap_data"))[0]
+    assert a["disk"] == "Inconsistent" and a["peers"]["s-hive1.lab"]["repl"] == "SyncTarget"
+    time.sleep(1.2)
+    a = check_text(sim.ok("s-hive0.lab", "drbdadm", "status", "ldap_data"))[0]
+    assert a["disk"] == "UpToDate"
+    assert all(p["cstate"] == "Connected" for p in a["peers"].values())
+
+
+def test_held_open_refuses_secondary_and_down(sim):
+    for cmd in ("secondary", "down"):
+        r = sim.run("s-hive1.lab", "drbdadm", cmd, "ldap_data")
+        assert r.returncode == 11 and "(-12) Device is held open by someone" in r.stderr
+
+
+def test_quorum_lost_is_shown(sim):
+    sim.edit(lambda r: [r["local"][n].update(up=False) for n in ("s-hive0.lab", "s-hive2.lab")])
+    out = sim.ok("s-hive1.lab", "drbdadm", "status", "ldap_data")
+    assert "  disk:UpToDate quorum:no open:yes\n" in out
+    assert json.loads(sim.ok("s-hive1.lab", "drbdsetup", "status", "--json"))[0]["devices"][0]["quorum"] is False
+
+
+def test_stale_heartbeat_means_peer_gone(sim):
+    sim.edit(lambda r: r["local"]["s-hive2.lab"].update(hb=time.time() - 60))
+    out = check_text(sim.ok("s-hive1.lab", "drbdadm", "status", "ldap_data"))[0]
+    assert out["peers"]["s-hive2.lab"]["cstate"] == "Connecting"
+    with drbdsim.Locked(str(sim.state), write=False) as st:
+        assert st["resources"]["ldap_data"]["local"]["s-hive2.lab"]["disk"] == "Outdated"
+
+
+def test_needs_root(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRBD_SIM")}
+    if os.geteuid() == 0:
+        pytest.skip("running as root")
+    r = subprocess.run([sys.executable, str(SIM), "drbdadm", "status"], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode != 0

@@ -1,0 +1,195 @@
+"""Backups on the repository server (hive-builder.md §6, §10): nothing in hive's zabbix watches them.
+
+`hive-backup.sh` (run nightly at 01:00 by backup.timer -> backup.service) exits 0 even when a
+target failed: a failure shows only as an `INFO: hive-backup.sh: FAIL ...` line. So this check
+reads what the backup left behind:
+- every `backup-<name>-latest.*` link points to a file younger than `backup_max_age` hours
+  (measured on the repository server's own clock), and every link the backup scripts write
+  exists (a service with backup_scripts that never produced a backup is stale too);
+- backup.timer is loaded, enabled and active;
+- the last backup.service run did not fail and printed no FAIL line.
+
+Not applicable (skip): a repository server without /usr/bin/hive-backup.sh (backup-tools role
+never ran there). With the script present, a missing timer is a fault.
+No remedy: the message names the stale or failed target and how to rerun it by hand.
+"""
+import re
+import time
+
+import pytest
+
+from hivehealth.gather_more import more_number
+from hivehealth.parsers import ParseError, systemd
+from hivehealth.verdict import Verdict
+
+ALERT = "(none: hive's zabbix does not watch backups; hive-builder.md §6/§10)"
+FAIL_LINE = re.compile(r"\bFAIL\b")
+
+
+@pytest.mark.roles("repository")
+def test_backup(server, verify):
+    verify(backup_fresh, server)
+
+
+def parse_backup_files(text: str) -> dict:
+    """The `backup_files` section: script, dir, now, links {name: (mtime|None, target)},
+    expected {link: service}, services [names of /var/lib/hive-backup.d files]."""
+    out = {"script": None, "dir": None, "now": None, "nodir": False, "links": {}, "expected": {},
+           "services": []}
+    for n, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        key = parts[0]
+        try:
+            if key == "script":
+                out["script"] = None if parts[1] == "-" else parts[1]
+            elif key == "dir":
+                out["dir"] = line.split(" ", 1)[1]
+            elif key == "now":
+                out["now"] = int(parts[1])
+            elif key == "nodir":
+                out["nodir"] = True
+            elif key == "link":
+                mtime = None if parts[2] == "-" else int(parts[2])
+                out["links"][parts[1]] = (mtime, " ".join(parts[3:]))
+            elif key == "service":
+                if parts[1] != "-":
+                    out["services"].append(parts[1])
+            elif key == "expect":
+                out["expected"].setdefault(parts[2], parts[1])
+            else:
+                raise ValueError(key)
+        except (IndexError, ValueError):
+            raise ParseError("backup probe", f"line {n}: unexpected {line.strip()[:120]!r}") from None
+    return out
+
+
+def _target(link: str, expected: dict) -> str:
+    """The hive-backup.sh -l target that writes this link: the /var/lib/hive-backup.d file that
+    names it, else the <name> of backup-<name>-latest.<ext> (hive-zabbix, hive-registry)."""
+    svc = expected.get(link)
+    if svc and svc != "-":
+        return svc
+    m = re.match(r"backup-(.+)-latest\.", link)
+    return m.group(1) if m else link
+
+
+def _target_of_name(name: str, expected: dict) -> str:
+    """The -l target for a backup_scripts name (as in `FAIL backup for <name>`)."""
+    for link, svc in expected.items():
+        if link.startswith(f"backup-{name}-latest.") and svc != "-":
+            return svc
+    return name
+
+
+def _age(seconds: float) -> str:
+    h = seconds / 3600
+    return f"{h:.1f} h" if h < 48 else f"{h / 24:.1f} days"
+
+
+def backup_fresh(ctx, server) -> Verdict:
+    max_h = more_number(ctx, "backup_max_age")
+    v = Verdict(server.name, alert=ALERT)
+    files = ctx.section(v, server, "backup_files")
+    if files is None:
+        return v
+    try:
+        b = parse_backup_files(files.stdout)
+    except ParseError as e:
+        v.unknown(f"cannot read the backup state: {e}")
+        return v
+    if b["script"] is None:
+        v.skip(f"{server.name}: /usr/bin/hive-backup.sh is not installed: this repository server "
+               f"has no hive-builder backups to check")
+        return v
+    rerun = "rerun on the repository server (hive ssh): hive-backup.sh -l {t}"
+
+    # 1. every -latest link is young enough, and every link the scripts write exists
+    now = b["now"] or time.time()
+    stale = []
+    if b["nodir"]:
+        v.fail(f"backup directory {b['dir']} does not exist: no backup was ever written "
+               f"(limit {max_h:g} h)")
+    for link, (mtime, target) in sorted(b["links"].items()):
+        t = _target(link, b["expected"])
+        if mtime is None:
+            v.fail(f"{link} -> {target} is a dangling link: the backup file is gone "
+                   f"(limit {max_h:g} h); {rerun.format(t=t)}")
+            stale.append(t)
+            continue
+        age = now - mtime
+        if age > max_h * 3600:
+            v.fail(f"backup of {t} is stale: {link} -> {target} is {_age(age)} old "
+                   f"(limit backup_max_age {max_h:g} h); {rerun.format(t=t)}")
+            stale.append(t)
+    for link, svc in sorted(b["expected"].items()):
+        if link not in b["links"]:
+            t = _target(link, b["expected"])
+            v.fail(f"backup of {t} was never written: no {b['dir']}/{link} "
+                   f"(limit {max_h:g} h); {rerun.format(t=t)}")
+            stale.append(t)
+    if not b["links"] and not b["expected"] and not b["nodir"]:
+        v.fail(f"no backup-*-latest.* link in {b['dir']}: no backup has been written "
+               f"(limit {max_h:g} h); rerun on the repository server: hive-backup.sh")
+
+    # 2. the timer that runs it
+    units = ctx.section(v, server, "backup_units")
+    last_start = None
+    if units is not None:
+        try:
+            blocks = {u.get("Id"): u for u in systemd.parse_show(units.stdout)}
+        except ParseError as e:
+            v.unknown(f"cannot read backup.timer/backup.service: {e}")
+            blocks = {}
+        timer = blocks.get("backup.timer")
+        if blocks and timer is None:
+            v.unknown("systemctl show did not report backup.timer")
+        elif timer is not None:
+            if timer.get("LoadState") != "loaded":
+                v.fail(f"backup.timer is {timer.get('LoadState')} (expected loaded, enabled, active): "
+                       f"hive-backup.sh is installed but nothing runs it; rerun setup-hosts "
+                       f"(hive setup-hosts) or: sudo systemctl enable --now backup.timer")
+            else:
+                if timer.get("ActiveState") != "active":
+                    v.fail(f"backup.timer is {timer.get('ActiveState')}/{timer.get('SubState')} "
+                           f"(expected active): the nightly backup does not run; "
+                           f"sudo systemctl enable --now backup.timer")
+                if timer.get("UnitFileState") not in ("enabled", "enabled-runtime", "static",
+                                                      "linked", "alias", "generated"):
+                    v.fail(f"backup.timer is {timer.get('UnitFileState')} (expected enabled): "
+                           f"it will not run after a reboot; sudo systemctl enable --now backup.timer")
+        service = blocks.get("backup.service")
+        if service is not None:
+            last_start = service.get("ExecMainStartTimestamp") or None
+            if service.get("Result") not in (None, "success"):
+                v.fail(f"the last backup.service run ({last_start or 'time unknown'}) ended with "
+                       f"result {service.get('Result')} (exit status {service.get('ExecMainStatus')}); "
+                       f"journalctl -u backup.service; then hive-backup.sh")
+
+    # 3. the last run's output: its exit code does not tell a failed target
+    journal = ctx.section(v, server, "backup_journal", quiet=True)
+    if last_start:
+        if journal is None:
+            r = ctx.host(server).get("backup_journal")
+            v.unknown(f"cannot read the output of the last backup.service run ({last_start}): "
+                      f"{r.failure() if r else 'not gathered'}")
+        elif not journal.stdout.strip():
+            v.unknown(f"the output of the last backup.service run ({last_start}) is not in the "
+                      f"journal: cannot tell whether a target printed FAIL")
+        else:
+            current = None
+            for line in journal.stdout.splitlines():
+                enter = re.search(r"ENTER SERVICE (\S+) for", line)
+                if enter:
+                    current = enter.group(1)
+                if not FAIL_LINE.search(line):
+                    continue
+                m = re.search(r"FAIL (?:backup|restore) for (?:host )?(\S+)", line)
+                t = current or (_target_of_name(m.group(1), b["expected"]) if m else "<svc>")
+                v.fail(f"the last backup run ({last_start}) printed `{line.strip()[:200]}`; "
+                       f"{rerun.format(t=t)}")
+                stale.append(t)
+    v.data["stale"] = sorted(set(stale))
+    v.data["links"] = {k: m for k, (m, _) in b["links"].items()}
+    return v

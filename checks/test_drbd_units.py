@@ -1,0 +1,78 @@
+"""drbd-resource@<vol>.service on every hive (hive-builder.md §3, §10).
+
+build-volumes enables and starts `drbd-resource@<vol>.service` for every DRBD volume on every
+hive (diskless clients included), with `RequiredBy=docker.service` and `Before=docker.service`:
+docker.service *requires* each of them, so one resource that fails to come up at boot keeps
+docker from starting on that hive ("Dependency failed"), and every service on it with it.
+Zabbix counts failed units only after they failed, and never a unit that is merely inactive.
+
+The volumes are those of `drbd_device_map` in .hive/persistents.yml for this stage.
+Not applicable (skip): a stage whose drbd_device_map is empty (no DRBD volumes).
+"""
+import pytest
+
+from hivehealth.parsers import ParseError, systemd
+from hivehealth.verdict import Verdict
+
+ALERT = "At least one of the services is in a failed state (only once a unit has failed)"
+
+
+@pytest.mark.roles("hive")
+def test_drbd_units(server, verify):
+    verify(drbd_units_active, server)
+
+
+def unit_name(vol: str) -> str:
+    return f"drbd-resource@{vol}.service"
+
+
+def drbd_units_active(ctx, server) -> Verdict:
+    v = Verdict(server.name, alert=ALERT)
+    vols = sorted(ctx.site.drbd_device_map)
+    if not vols:
+        v.skip(f"{server.name}: drbd_device_map in .hive/persistents.yml is empty for stage "
+               f"{ctx.site.stage or '?'}: no DRBD volume, no drbd-resource@ unit to check")
+        return v
+    r = ctx.section(v, server, "drbd_units")
+    if r is None:
+        return v
+    try:
+        units = {b.get("Id"): b for b in systemd.parse_show(r.stdout)}
+    except ParseError as e:
+        v.unknown(f"cannot read the drbd-resource@ units: {e}")
+        return v
+    boot = "docker.service requires it: at the next boot docker will not start on this hive"
+    bad = []
+    for vol in vols:
+        name = unit_name(vol)
+        u = units.get(name)
+        if u is None:
+            v.fail(f"{name} is unknown here (no /etc/drbd.d/{vol}.res, not required by docker, "
+                   f"not loaded) for volume {vol} of drbd_device_map (expected active): "
+                   f"build-volumes did not run on this hive; run hive build-volumes -l {vol}")
+            bad.append(vol)
+            continue
+        state = f"{u.get('ActiveState')}/{u.get('SubState')}"
+        if u.get("LoadState") != "loaded":
+            v.fail(f"{name} is {u.get('LoadState')} (expected loaded and active): the unit file "
+                   f"drbd-resource@.service is missing; {boot}; rerun hive setup-hosts")
+            bad.append(vol)
+        elif u.get("ActiveState") != "active":
+            result = u.get("Result") or "?"
+            v.fail(f"{name} is {state} (result {result}; expected active): DRBD resource {vol} is "
+                   f"not up on {server.short}, and {boot}; see journalctl -u {name}, then "
+                   f"sudo systemctl restart {name} (runbook 7.7 if DRBD is not UpToDate)")
+            bad.append(vol)
+        elif u.get("UnitFileState") not in ("enabled", "enabled-runtime", "static", "linked",
+                                            "linked-runtime", "generated", "indirect"):
+            v.fail(f"{name} is active but {u.get('UnitFileState')} (expected enabled): it will not "
+                   f"bring {vol} up at the next boot; sudo systemctl enable {name}")
+            bad.append(vol)
+    extra = sorted(n for n in units if n and n.startswith("drbd-resource@")
+                   and n[len("drbd-resource@"):].removesuffix(".service") not in vols)
+    if extra:
+        v.notes.append("units of volumes not in drbd_device_map (leftovers of a deleted volume, "
+                       "FAQ 7.22): " + ", ".join(extra))
+    v.data["units"] = {n: units[n].get("ActiveState") for n in units if n}
+    v.data["bad"] = bad
+    return v

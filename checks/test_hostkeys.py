@@ -1,0 +1,97 @@
+"""Host keys (FAQ 7.18): a server whose key no longer matches known_hosts is never accepted.
+
+The SSH transport (hivehealth/remote.py) honours the site's ssh_config exactly as `hive ssh`:
+with `StrictHostKeyChecking yes` a changed or unknown key refuses the connection, and the
+server's facts carry `unreachable: host key of ... does not match ...` (or `... is not in ...`).
+This check turns that into the runbook's recovery, and cross-checks that the context dir's
+known_hosts holds an entry for every server (keyed by HostName, or [HostName]:port).
+
+FAQ 7.18 recovery, on the mother, only after making sure the server really was rebuilt (a
+changed key is also what an intercepted connection looks like):
+  rm .hive/<stage>/known_hosts   (and ~/.ssh/known_hosts)
+  hive build-infra               (re-scans the keys)
+  hive ssh -t <server>           (to test)
+Not applicable (skip): servers not reached through a hive ssh_config, and servers whose
+ssh_config does not pin keys (vagrant: UserKnownHostsFile /dev/null, StrictHostKeyChecking no).
+"""
+import os
+
+import paramiko
+import pytest
+
+from hivehealth.verdict import Verdict
+
+ALERT = "Host key verification failed. (FAQ 7.18)"
+
+
+@pytest.mark.roles("all")
+def test_hostkeys(server, verify):
+    verify(host_key, server)
+
+
+def recovery(ctx, server) -> str:
+    stage = ctx.site.stage or "<stage>"
+    kh = f"{ctx.site.context_dir}/known_hosts" if ctx.site.context_dir else f".hive/{stage}/known_hosts"
+    return (f"FAQ 7.18: first make sure {server.name} was really rebuilt (a changed key is also "
+            f"what an intercepted connection looks like); then on the mother: rm {kh} "
+            f"(and ~/.ssh/known_hosts), hive build-infra, then hive ssh -t {server.name}")
+
+
+def ssh_options(server) -> dict:
+    cfg = paramiko.SSHConfig.from_path(server.ssh_config)
+    return cfg.lookup(server.name)
+
+
+def known_entry(files: list[str], host: str, port: int) -> tuple[bool, list[str]]:
+    """Whether any known_hosts file has a key for host (or [host]:port); the files read."""
+    name = host if port == 22 else f"[{host}]:{port}"
+    read = []
+    for f in files:
+        f = os.path.expanduser(f)
+        if not os.path.exists(f):
+            continue
+        keys = paramiko.HostKeys()
+        try:
+            keys.load(f)
+        except (OSError, paramiko.SSHException):
+            continue
+        read.append(f)
+        if keys.lookup(name) is not None:
+            return True, read
+    return False, read
+
+
+def host_key(ctx, server) -> Verdict:
+    v = Verdict(server.name, alert=ALERT)
+    if ctx.site.kind != "hive" or server.spec != "hive" or not server.ssh_config:
+        v.skip(f"{server.name} is not reached through a hive ssh_config: no known_hosts to check")
+        return v
+    try:
+        o = ssh_options(server)
+    except OSError as e:
+        v.unknown(f"cannot read ssh_config {server.ssh_config}: {e.strerror}")
+        return v
+    files = (o.get("userknownhostsfile") or "~/.ssh/known_hosts").split()
+    strict = str(o.get("stricthostkeychecking", "ask")).lower()
+    if files == ["/dev/null"] or strict in ("no", "off"):
+        v.skip(f"ssh_config does not pin {server.name}'s host key (UserKnownHostsFile "
+               f"{' '.join(files)}, StrictHostKeyChecking {strict}; vagrant or shared repository): "
+               f"nothing to verify")
+        return v
+    host, port = o.get("hostname", server.name), int(o.get("port", 22))
+    why = ctx.host(server).unreachable or ""
+    if "host key of" in why:
+        v.fail(f"host key refused, not accepted: {why.split(' Runbook FAQ')[0].split(' (runbook')[0].strip()}; "
+               f"{recovery(ctx, server)}")
+        v.data["refused"] = True
+        return v
+    present, read = known_entry(files, host, port)
+    if not present:
+        where = " ".join(files)
+        v.fail(f"no key for {host if port == 22 else f'[{host}]:{port}'} in {where}"
+               f"{'' if read else ' (file missing)'} (expected one entry per server): with "
+               f"StrictHostKeyChecking {strict} the connection is refused; {recovery(ctx, server)}")
+        return v
+    if why:
+        v.unknown(f"cannot verify the host key: {why}")
+    return v

@@ -1,0 +1,86 @@
+"""The LVM thin pool under the DRBD volumes (hive-builder.md §3, §10): drbdvg/drbdpool.
+
+build-volumes carves every DRBD volume as a thin LV of `drbd.size` from the pool `drbdpool` in
+VG `drbdvg`, so the volumes can together promise more than the pool holds. A full pool
+(data or metadata) stops every DRBD volume on the hive, and zabbix never looks at it: its
+filesystem template sees only mounted filesystems, and skips /var/lib/docker anyway.
+Limits: `thinpool_data_max` and `thinpool_metadata_max` (80 %); the pool: `thinpool`.
+
+Not applicable (skip): a hive without LVM (`lvs` not installed) or without the VG (the hive lab,
+or a hive with `hive_no_mirrored_device` that only holds diskless clients). A VG without the
+pool, or a pool whose use cannot be read (not active), is a fault.
+"""
+import pytest
+
+from hivehealth.gather_more import more_ini, more_number
+from hivehealth.parsers import ParseError
+from hivehealth.parsers.lvm import parse_lvs_json
+from hivehealth.sizes import human_kib
+from hivehealth.verdict import Verdict
+
+ALERT = "(none: hive's zabbix does not watch the LVM thin pool; hive-builder.md §10)"
+NOT_INSTALLED = 127
+
+
+@pytest.mark.roles("hive")
+def test_thinpool(server, verify):
+    verify(thinpool_usage, server)
+
+
+def thinpool_usage(ctx, server) -> Verdict:
+    pool_name = str(more_ini(ctx, "thinpool")).strip() or "drbdvg/drbdpool"
+    vg, _, lv = pool_name.partition("/")
+    data_max = more_number(ctx, "thinpool_data_max")
+    meta_max = more_number(ctx, "thinpool_metadata_max")
+    v = Verdict(f"{server.name} thin pool {pool_name}", alert=ALERT)
+    raw = ctx.host(server).get("lvs")
+    if raw is not None and not ctx.host(server).unreachable and raw.rc == NOT_INSTALLED:
+        v.cite(server.name, raw)
+        v.skip(f"{server.name}: lvs is not installed: this hive has no LVM, so no thin pool "
+               f"{pool_name} to check")
+        return v
+    r = ctx.section(v, server, "lvs")
+    if r is None:
+        return v
+    try:
+        lvs = parse_lvs_json(r.stdout)
+    except ParseError as e:
+        v.unknown(f"cannot read lvs: {e}")
+        return v
+    in_vg = [x for x in lvs if x.vg == vg]
+    if not in_vg:
+        vgs = sorted({x.vg for x in lvs})
+        v.skip(f"{server.name}: no VG {vg} here (lvs shows {', '.join(vgs) or 'no LV at all'}): "
+               f"this hive holds no DRBD thin volumes")
+        return v
+    pool = next((x for x in in_vg if x.name == lv), None)
+    if pool is None:
+        v.fail(f"VG {vg} has no LV {lv}: the thin pool build-volumes carves DRBD volumes from "
+               f"is missing (LVs in {vg}: {', '.join(x.name for x in in_vg)})")
+        return v
+    if not pool.is_thin_pool:
+        v.fail(f"{pool_name} is not a thin pool (lv_attr {pool.attr})")
+        return v
+    thin = [x for x in in_vg if x.pool == lv]
+    promised = sum(x.size or 0 for x in thin)
+    v.data.update(data_percent=pool.data_percent, metadata_percent=pool.metadata_percent,
+                  size=pool.size, promised=promised, volumes=[x.name for x in thin])
+    if pool.data_percent is None or pool.metadata_percent is None:
+        v.unknown(f"{pool_name} reports no data/metadata use (lv_attr {pool.attr}: "
+                  f"{'not active' if not pool.active else 'no usage reported'})")
+        return v
+    over = ""
+    if pool.size and promised > pool.size:
+        over = (f"; its {len(thin)} thin volumes promise {human_kib(promised / 1024)} of "
+                f"{human_kib(pool.size / 1024)} ({promised / pool.size:.0%}, overcommitted)")
+    if pool.data_percent >= data_max:
+        v.fail(f"{pool_name} data is {pool.data_percent:g} % used (limit thinpool_data_max "
+               f"{data_max:g} %){over}: when it fills, every DRBD volume on {server.short} stops "
+               f"taking writes; extend the pool (lvextend) or move volumes (runbook 7.4 needs free pool space)")
+    if pool.metadata_percent >= meta_max:
+        v.fail(f"{pool_name} metadata is {pool.metadata_percent:g} % used (limit "
+               f"thinpool_metadata_max {meta_max:g} %): extend it with "
+               f"lvextend --poolmetadatasize +<size> {pool_name}")
+    if v.ok and over:
+        v.notes.append(over.lstrip("; "))
+    return v

@@ -1,0 +1,101 @@
+"""Clocks (FAQ 7.15): every server within `clock_skew_max` seconds of the mother, chronyd active.
+
+A skewed clock makes build-images fail with "Release file ... is not valid yet" (FAQ 7.15) and
+breaks TLS between the servers; zabbix's built-in trigger fires only at 60 s.
+
+How the skew is measured: each server prints `date +%s.%N` inside the one probe the suite runs
+on it. The mother's clock is read just before the probe is sent (HostFacts.gathered_at) and the
+probe took HostFacts.seconds, so the server's reading was taken at some mother time within
+[gathered_at, gathered_at + seconds]: the skew is the distance from that window (0 inside it).
+A window wider than the limit cannot show a skew below the limit: that is reported, not passed.
+
+Time sync: chronyd (hive-builder installs chrony; Debian names it chrony.service with the alias
+chronyd, which `systemctl show chronyd.service` resolves). systemd-timesyncd, where chrony is
+absent, is accepted with a note. Remedy (fixes/time.py): systemctl restart chronyd [safe].
+"""
+import pytest
+
+from hivehealth.gather_more import more_number
+from hivehealth.parsers import ParseError, systemd
+from hivehealth.verdict import Verdict
+
+ALERT_SKEW = "System time is out of sync (diff with Zabbix server > 60s)"   # Linux by Zabbix agent
+FAQ = "FAQ 7.15: on the server run sudo systemctl restart chronyd"
+
+
+@pytest.mark.roles("all")
+def test_time(server, verify):
+    verify(clock_skew, server)
+
+
+def measure_skew(server_time: float, start: float, seconds: float) -> float:
+    """Signed skew: server clock minus the mother's window [start, start + seconds]."""
+    end = start + max(0.0, seconds)
+    if server_time < start:
+        return server_time - start
+    if server_time > end:
+        return server_time - end
+    return 0.0
+
+
+def clock_skew(ctx, server) -> Verdict:
+    limit = more_number(ctx, "clock_skew_max")
+    v = Verdict(server.name)
+    host = ctx.host(server)
+
+    # 1. the skew
+    r = ctx.section(v, server, "clock")
+    if r is not None:
+        try:
+            t = float(r.stdout.strip())
+        except ValueError:
+            v.unknown(f"cannot read the clock: `date +%s.%N` printed {r.stdout.strip()[:60]!r}")
+            t = None
+        if t is not None:
+            if not host.gathered_at:
+                v.unknown("the mother's clock at gather time was not recorded (a replay of old "
+                          "facts?): cannot measure the skew")
+            else:
+                skew = measure_skew(t, host.gathered_at, host.seconds)
+                v.data.update(skew=skew, window=host.seconds)
+                if abs(skew) > limit:
+                    way = "ahead of" if skew > 0 else "behind"
+                    v.alert = ALERT_SKEW
+                    v.data["skewed"] = True
+                    v.fail(f"clock is {abs(skew):.1f} s {way} the mother's (limit clock_skew_max "
+                           f"{limit:g} s): build-images fails with \"Release file ... is not valid "
+                           f"yet\"; {FAQ}")
+                elif host.seconds > limit:
+                    v.unknown(f"the probe took {host.seconds:.1f} s, longer than clock_skew_max "
+                              f"{limit:g} s: the clock cannot be compared to within the limit "
+                              f"(|skew| <= {host.seconds:.1f} s)")
+
+    # 2. the time sync daemon
+    ts = ctx.section(v, server, "timesync")
+    if ts is not None:
+        try:
+            units = systemd.parse_show(ts.stdout)
+        except ParseError as e:
+            v.unknown(f"cannot read chronyd's state: {e}")
+            return v
+        chrony = next((u for u in units if u.get("Id", "").startswith("chrony")), None)
+        timesyncd = next((u for u in units if u.get("Id") == "systemd-timesyncd.service"), None)
+        if chrony is not None and chrony.get("LoadState") == "loaded":
+            v.data["timesync_unit"] = chrony.get("Id")
+            if chrony.get("ActiveState") != "active":
+                if timesyncd is not None and timesyncd.get("ActiveState") == "active":
+                    v.notes.append(f"{chrony.get('Id')} is {chrony.get('ActiveState')}; "
+                                   f"systemd-timesyncd keeps the time instead")
+                else:
+                    v.fail(f"{chrony.get('Id')} (chronyd) is {chrony.get('ActiveState')}/"
+                           f"{chrony.get('SubState')} (expected active): nothing keeps this clock "
+                           f"in sync; {FAQ}")
+                    v.data["chronyd_inactive"] = True
+        elif timesyncd is not None and timesyncd.get("ActiveState") == "active":
+            v.notes.append("chronyd is not installed; systemd-timesyncd keeps the time")
+        else:
+            v.fail("no time sync daemon: chronyd is not installed (LoadState "
+                   f"{chrony.get('LoadState') if chrony else 'not reported'}) and systemd-timesyncd "
+                   "is not active (expected chronyd active, as hive-builder installs it)")
+            v.data["no_timesync"] = True
+    return v

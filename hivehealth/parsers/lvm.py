@@ -1,0 +1,60 @@
+"""`lvs --reportformat json`: {"report": [{"lv": [{"vg_name": ..., "lv_name": ..., ...}]}]}.
+
+Every value is a string (sizes with --units b --nosuffix are byte counts; data_percent and
+metadata_percent are "" where they do not apply or the LV is not active).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import ParseError
+from ._json import load
+
+WHAT = "lvs --reportformat json"
+
+
+@dataclass
+class LV:
+    vg: str
+    name: str
+    attr: str
+    size: int | None            # bytes (with --units b --nosuffix)
+    pool: str                   # the thin pool of a thin volume, "" otherwise
+    data_percent: float | None
+    metadata_percent: float | None
+
+    @property
+    def is_thin_pool(self) -> bool:
+        return self.attr[:1] == "t"
+
+    @property
+    def active(self) -> bool:
+        return len(self.attr) > 4 and self.attr[4] == "a"
+
+
+def _num(value, cast):
+    value = (value or "").strip().rstrip("Bb%")
+    if not value:
+        return None
+    try:
+        return cast(float(value)) if cast is int else cast(value)
+    except ValueError:
+        raise ParseError(WHAT, f"not a number: {value!r}") from None
+
+
+def parse_lvs_json(text: str) -> list[LV]:
+    data = load(text, WHAT)
+    if not isinstance(data, dict) or not isinstance(data.get("report"), list):
+        raise ParseError(WHAT, "expected an object with a 'report' list")
+    out = []
+    for report in data["report"]:
+        if not isinstance(report, dict):
+            raise ParseError(WHAT, "a report entry is not an object")
+        for row in report.get("lv", []):
+            if not isinstance(row, dict) or "lv_name" not in row:
+                raise ParseError(WHAT, f"an lv row has no lv_name: {str(row)[:80]}")
+            out.append(LV(row.get("vg_name", ""), row["lv_name"], row.get("lv_attr", ""),
+                          _num(row.get("lv_size"), int), row.get("pool_lv", ""),
+                          _num(row.get("data_percent"), float),
+                          _num(row.get("metadata_percent"), float)))
+    return out

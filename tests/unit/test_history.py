@@ -237,3 +237,52 @@ def test_cli(tmp_path):
     assert r.returncode == 0, r.stderr
     assert Path(r.stdout.strip()) == tmp_path / "index.html"
     assert len(load_runs(tmp_path)) == 4
+
+
+def test_cron_wrapper_keeps_pytest_exit_code_and_writes_index_and_textfile(tmp_path):
+    """bin/hive-health-cron in a copy of the repo layout with a stand-in pytest."""
+    import os
+    import shutil
+    import textwrap
+    repo = tmp_path / "repo"
+    (repo / "bin").mkdir(parents=True)
+    shutil.copy2(REPO / "bin" / "hive-health-cron", repo / "bin" / "hive-health-cron")
+    (repo / "hivehealth").symlink_to(REPO / "hivehealth")
+    (repo / "pytest.ini").write_text("[pytest]\nreport_dir = out\n")
+    (repo / ".venv" / "bin").mkdir(parents=True)
+    fake = repo / ".venv" / "bin" / "pytest"
+    d = doc(datetime.now().replace(microsecond=0), healthy_checks(), exitstatus=1)
+    stamp = datetime.fromisoformat(d["started"]).strftime("%Y%m%d-%H%M%S")
+    fake.write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        echo "args: $*" > "$PWD/args.txt"
+        mkdir -p out
+        cat > out/latest.json <<'JSON'
+        {json.dumps(d)}
+        JSON
+        cp out/latest.json out/run-{stamp}.json
+        exit 1
+    """))
+    fake.chmod(0o755)
+    (repo / "out").mkdir()
+    old = save(repo / "out", doc(datetime(2020, 1, 1, 2, 15), healthy_checks()))
+    env = dict(os.environ, HIVE_ROOT="/home/admin/my site", HH_KEEP_DAYS="30",
+               HH_TEXTFILE=str(tmp_path / "tf" / "hive_health.prom"), HH_PYTHON=sys.executable)
+    r = subprocess.run(["/bin/sh", str(repo / "bin" / "hive-health-cron"), "-k", "drbd"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert (repo / "args.txt").read_text().strip() == "args: -k drbd --hive-root /home/admin/my site"
+    assert (repo / "out" / "index.html").exists()
+    assert not (repo / "out" / f"run-{old}.json").exists()          # pruned
+    assert len(parse(repo / "out" / "index.html").rows) == 1
+    prom = (tmp_path / "tf" / "hive_health.prom").read_text()
+    assert 'hive_health_run_exit_status{site="lab",stage="staging"} 1' in prom
+
+    # a run that wrote no report (e.g. a usage error) keeps its exit code and leaves the textfile alone
+    fake.write_text("#!/bin/sh\nexit 4\n")
+    before = (tmp_path / "tf" / "hive_health.prom").stat().st_mtime_ns
+    r = subprocess.run(["/bin/sh", str(repo / "bin" / "hive-health-cron")], cwd=tmp_path, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 4
+    assert "textfile not updated" in r.stderr
+    assert (tmp_path / "tf" / "hive_health.prom").stat().st_mtime_ns == before

@@ -71,6 +71,8 @@ def clock_skew(ctx, server) -> Verdict:
                               f"(|skew| <= {host.seconds:.1f} s)")
 
     # 2. the time sync daemon
+    if host.unreachable:
+        return v
     ts = ctx.section(v, server, "timesync")
     if ts is not None:
         try:

@@ -66,6 +66,17 @@ def _lab_pids():
             continue
         if RUNTIME_DIR in cmd or (ENGINE_ROOT in cmd and "dockerd" in cmd):
             pids.append(int(d))
+    # the containers' own init processes (children of the shims) survive a killed shim
+    shims = set(pids)
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            ppid = int(open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid in shims and int(d) not in shims:
+            pids.append(int(d))
     return pids
 
 

@@ -3,10 +3,10 @@
 A skewed clock makes build-images fail with "Release file ... is not valid yet" (FAQ 7.15) and
 breaks TLS between the servers; zabbix's built-in trigger fires only at 60 s.
 
-How the skew is measured: each server prints `date +%s.%N` inside the one probe the suite runs
-on it. The mother's clock is read just before the probe is sent (HostFacts.gathered_at) and the
-probe took HostFacts.seconds, so the server's reading was taken at some mother time within
-[gathered_at, gathered_at + seconds]: the skew is the distance from that window (0 inside it).
+How the skew is measured: each server prints `date +%s.%N` as the first line of the one probe
+the suite runs on it. The mother's clock is read just before the probe is sent
+(HostFacts.gathered_at) and again when that first line arrives (HostFacts.clock_window later),
+so the server's reading was taken within that window: the skew is the distance from it.
 A window wider than the limit cannot show a skew below the limit: that is reported, not passed.
 
 Time sync: chronyd (hive-builder installs chrony; Debian names it chrony.service with the alias
@@ -56,8 +56,9 @@ def clock_skew(ctx, server) -> Verdict:
                 v.unknown("the mother's clock at gather time was not recorded (a replay of old "
                           "facts?): cannot measure the skew")
             else:
-                skew = measure_skew(t, host.gathered_at, host.seconds)
-                v.data.update(skew=skew, window=host.seconds)
+                window = host.clock_window if host.clock_window is not None else host.seconds
+                skew = measure_skew(t, host.gathered_at, window)
+                v.data.update(skew=skew, window=window)
                 if abs(skew) > limit:
                     way = "ahead of" if skew > 0 else "behind"
                     v.alert = ALERT_SKEW
@@ -65,10 +66,10 @@ def clock_skew(ctx, server) -> Verdict:
                     v.fail(f"clock is {abs(skew):.1f} s {way} the mother's (limit clock_skew_max "
                            f"{limit:g} s): build-images fails with \"Release file ... is not valid "
                            f"yet\"; {FAQ}")
-                elif host.seconds > limit:
-                    v.unknown(f"the probe took {host.seconds:.1f} s, longer than clock_skew_max "
-                              f"{limit:g} s: the clock cannot be compared to within the limit "
-                              f"(|skew| <= {host.seconds:.1f} s)")
+                elif window > limit:
+                    v.unknown(f"the clock reading took {window:.1f} s to arrive, longer than "
+                              f"clock_skew_max {limit:g} s: the clock cannot be compared to within "
+                              f"the limit (|skew| <= {window:.1f} s)")
 
     # 2. the time sync daemon
     if host.unreachable:

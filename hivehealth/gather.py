@@ -96,18 +96,20 @@ class HostFacts:
     unreachable: str | None = None
     gathered_at: float = 0.0
     seconds: float = 0.0
+    clock_window: float | None = None   # the server read its clock within gathered_at + this
 
     def get(self, name: str) -> CommandResult | None:
         return self.results.get(name)
 
     def to_dict(self) -> dict:
         return {"server": self.server, "unreachable": self.unreachable, "gathered_at": self.gathered_at,
-                "seconds": self.seconds, "results": {k: v.to_dict() for k, v in self.results.items()}}
+                "seconds": self.seconds, "clock_window": self.clock_window, "results": {k: v.to_dict() for k, v in self.results.items()}}
 
     @classmethod
     def from_dict(cls, d: dict) -> "HostFacts":
         return cls(d["server"], {k: CommandResult(**v) for k, v in d["results"].items()},
-                   d.get("unreachable"), d.get("gathered_at", 0.0), d.get("seconds", 0.0))
+                   d.get("unreachable"), d.get("gathered_at", 0.0), d.get("seconds", 0.0),
+                   d.get("clock_window"))
 
 
 def probe_script(names: list[str], timeout: float) -> tuple[str, str]:
@@ -118,6 +120,8 @@ def probe_script(names: list[str], timeout: float) -> tuple[str, str]:
         "set +e",
         'if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi',
         "export SUDO LC_ALL=C",
+        # the clock first, before anything else runs: the mother knows when this line arrived
+        f"printf '{marker} clock %s\\n' \"$(date +%s.%N)\"",
         'd=$(mktemp -d) || exit 97',
         "trap 'rm -rf \"$d\"' EXIT",
     ]
@@ -140,6 +144,9 @@ def parse_probe_output(stdout: str, marker: str, names: list[str]) -> dict[str, 
     results = {}
     for line in stdout.splitlines():
         parts = line.split(" ")
+        if len(parts) == 3 and parts[0] == marker and parts[1] == "clock":
+            results["clock"] = CommandResult("clock", "date +%s.%N", 0, parts[2] + "\n", "")
+            continue
         if len(parts) < 3 or parts[0] != marker or parts[1] not in SECTIONS:
             continue
         name, rc = parts[1], parts[2]
@@ -171,6 +178,10 @@ class Gatherer:
             facts.unreachable = str(e)
         else:
             facts.results = parse_probe_output(r.stdout, marker, names)
+            if server.spec == "local":
+                facts.clock_window = 0.0          # the mother's own clock
+            elif r.first_output_at:
+                facts.clock_window = r.first_output_at - start
             missing = [n for n in names if n not in facts.results]
             if missing and not facts.results:
                 why = (r.stderr.strip() or r.stdout.strip() or f"exit {r.rc}").splitlines()[-1:]

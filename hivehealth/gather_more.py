@@ -98,7 +98,6 @@ MORE_SECTIONS: dict[str, tuple[str, str]] = {
     "backup_journal": ("repository", _BACKUP_JOURNAL),
     "drbd_units": ("hive", _DRBD_UNITS),
     "lvs": ("hive", _LVS),
-    "clock": ("all", "date +%s.%N"),
     "timesync": ("all", _TIMESYNC),
     "registry_api": ("repository", _REGISTRY_API),
 }

@@ -17,6 +17,7 @@ import pytest
 from . import objects, recording
 from .context import Context
 from .gather import Gatherer, HostFacts
+from .gather_more import MORE_INI
 from .inventory import InventoryError, Site, discover
 from .remedy import RemedyPlugin
 from .remote import Pool
@@ -37,6 +38,7 @@ INI = {
     "node_down_grace": ("--fix: seconds a swarm node must be Down before it may be removed", "600"),
     "service_stable_seconds": ("services: seconds a task must stay up to end a restart loop", "30"),
 }
+INI.update(MORE_INI)      # the thresholds of the checks beyond the runbook
 INI_LINES = {
     "units_ignore": ("units: regexes of failed units a site accepts (zabbix's blacklist)",
                      [r"^kdump\.service$", r"^ec2-instance-connect\.service$", r"^cloud-config\.service$",

@@ -14,6 +14,7 @@ import shlex
 import socket
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 
 import paramiko
@@ -30,6 +31,7 @@ class ExecResult:
     rc: int
     stdout: str
     stderr: str
+    first_output_at: float | None = None   # when the first stdout byte arrived (clock window)
 
 
 def _known_hosts_files(opts: dict) -> list[str]:
@@ -119,7 +121,7 @@ class SSHTransport:
             chan.exec_command("sh -s")
             chan.sendall(script.encode())
             chan.shutdown_write()
-            out, err = _drain(chan)
+            out, err, first = _drain(chan)
             rc = chan.recv_exit_status()
             chan.close()
         except (socket.timeout, TimeoutError):
@@ -128,7 +130,7 @@ class SSHTransport:
         except (OSError, paramiko.SSHException, EOFError) as e:
             self.close()
             raise Unreachable(f"connection to {self.server.name} failed: {e or type(e).__name__}") from None
-        return ExecResult(rc, out, err)
+        return ExecResult(rc, out, err, first)
 
     def close(self):
         if self._client is not None:
@@ -136,12 +138,20 @@ class SSHTransport:
             self._client = None
 
 
-def _drain(chan) -> tuple[str, str]:
-    """Read stdout, then stderr. The probe keeps every command's stderr in its own section, so
-    the channel's stderr stays far below the window that could block stdout."""
-    out = chan.makefile("rb").read()
+def _drain(chan) -> tuple[str, str, float | None]:
+    """Read stdout, then stderr, noting when stdout's first bytes arrived. The probe keeps every
+    command's stderr in its own section, so the channel's stderr stays far below the window
+    that could block stdout."""
+    out, first = [], None
+    while True:
+        data = chan.recv(65536)
+        if not data:
+            break
+        if first is None:
+            first = time.time()
+        out.append(data)
     err = chan.makefile_stderr("rb").read()
-    return out.decode(errors="replace"), err.decode(errors="replace")
+    return b"".join(out).decode(errors="replace"), err.decode(errors="replace"), first
 
 
 class LocalTransport:

@@ -90,9 +90,13 @@ def stop():
         end = time.time() + 30
         while time.time() < end and os.path.exists(f"/proc/{pid}"):
             time.sleep(0.3)
-    # leftovers of a killed run: its containerd and shims (matched by our exec-root path)
+    # leftovers of a killed run: its containerd and shims (matched by our exec-root path) and
+    # the containers' inits (children of the shims; systemd ignores SIGTERM, so the set is
+    # computed once, before the shims die and their children are reparented)
+    first = [p for p in _lab_pids() if p != os.getpid()]
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        pids = [p for p in _lab_pids() if p != os.getpid()]
+        pids = sorted(set(first) | {p for p in _lab_pids() if p != os.getpid()})
+        pids = [p for p in pids if os.path.exists(f"/proc/{p}")]
         if not pids:
             break
         for p in pids:

@@ -71,6 +71,9 @@ def node_state(ctx, name) -> Verdict:
 
 def leader_state(ctx, _) -> Verdict:
     v = Verdict("swarm managers")
+    if not ctx.site.hives or ctx.site.kind == "local":
+        v.skip(f"{ctx.site.describe()} has no hives, so no swarm to check")
+        return v
     views = _views(ctx, v)
     leaders = {m: sorted(n.hostname for n in nodes if n.manager_status == "Leader") for m, nodes in views.items()}
     if not leaders:

@@ -74,6 +74,10 @@ def clock_skew(ctx, server) -> Verdict:
     # 2. the time sync daemon
     if host.unreachable:
         return v
+    raw = host.get("timesync")
+    if raw is not None and "has not been booted with systemd" in raw.stderr:
+        v.notes.append("systemd is not the init system here: no chronyd unit to check")
+        return v
     ts = ctx.section(v, server, "timesync")
     if ts is not None:
         try:

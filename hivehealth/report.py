@@ -4,6 +4,7 @@ Runs in the controlling process only; xdist forwards every worker's test reports
 """
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import time
@@ -81,10 +82,11 @@ class JsonReport:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix, summary, postfix):
-        rows = "".join(f"<tr><td>{s.name}</td><td>{', '.join(sorted(s.roles))}</td></tr>"
+        e = html.escape
+        rows = "".join(f"<tr><td>{e(s.name)}</td><td>{e(', '.join(sorted(s.roles)))}</td></tr>"
                        for s in self.site.servers)
-        prefix.append(f"<p>Site <b>{self.site.name or '-'}</b>, stage <b>{self.site.stage or '-'}</b>"
-                      f" ({self.site.describe()})</p><table><tr><th>server</th><th>roles</th></tr>"
+        prefix.append(f"<p>Site <b>{e(self.site.name or '-')}</b>, stage <b>{e(self.site.stage or '-')}</b>"
+                      f" ({e(self.site.describe())})</p><table><tr><th>server</th><th>roles</th></tr>"
                       f"{rows}</table>")
 
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from . import objects, recording
+from . import objects, recording, routines
 from .context import Context
 from .gather import Gatherer, HostFacts
 from .gather_more import MORE_INI
@@ -22,7 +22,7 @@ from .inventory import InventoryError, Site, discover
 from .remedy import RemedyPlugin
 from .remote import Pool
 from .report import JsonReport
-from .verdict import SKIP, Verdict
+from .verdict import FAIL, SKIP, UNKNOWN, WARN, Verdict
 
 INI = {
     # name: (help, default)
@@ -34,6 +34,8 @@ INI = {
     "report_dir": ("where reports are written, relative to the rootdir", "reports"),
     "service_restart_max": ("services: failed tasks within service_restart_window that make a restart loop", "3"),
     "service_restart_window": ("services: seconds of task history a restart loop is counted in", "300"),
+    "report_keep_days": ("days of dated reports kept for reports/index.html", "30"),
+    "prometheus_textfile": ("write a Prometheus textfile (node_exporter textfile collector) here", ""),
     "fix_lock_wait": ("--fix: seconds to wait for another run's fix to finish", "300"),
     "node_down_grace": ("--fix: seconds a swarm node must be Down before it may be removed", "600"),
     "service_stable_seconds": ("services: seconds a task must stay up to end a restart loop", "30"),
@@ -91,6 +93,7 @@ def pytest_addoption(parser):
                      "on the production stage give the stage name: --allow-destructive=production")
     g.addoption("--record", metavar="DIR", help="save every command the checks ran, per server, to DIR")
     g.addoption("--replay", metavar="DIR", help="check a recording made with --record; no server is contacted")
+    routines.add_options(g, parser)
     for name, (help_, default) in INI.items():
         parser.addini(name, help_, default=default)
     for name, (help_, default) in INI_LINES.items():
@@ -109,6 +112,8 @@ def pytest_configure(config):
                                        "(all, hive, repository)")
     if _wants_no_site(config):
         return
+    loaded_waivers = routines.configure(config)
+    config.pluginmanager.register(routines.Waivers(loaded_waivers), "hivehealth-waivers")
     if config.option.fix or config.option.fix_plan:
         config.pluginmanager.register(RemedyPlugin(config), "hivehealth-remedy")
     workerinput = getattr(config, "workerinput", None)
@@ -219,11 +224,13 @@ def verify(request):
     def run(evaluate, obj):
         verdict = evaluate(state.context(), obj)
         hook = request.config.pluginmanager.get_plugin("hivehealth-remedy")
-        if hook is not None and not verdict.ok and verdict.status != SKIP:
+        if hook is not None and verdict.status in (FAIL, UNKNOWN):
             verdict = hook.remedy(request, state, evaluate, obj, verdict)
         record(request.node, verdict)
         if verdict.status == SKIP:
             pytest.skip(verdict.message())
+        if verdict.status == WARN and not request.config.option.gate:
+            return
         if not verdict.ok:
             pytest.fail(verdict.full_report(), pytrace=False)
     return run

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from . import history, prometheus, routines
 from .inventory import Site
 
 
@@ -40,7 +41,17 @@ class JsonReport:
                 entry["subject"] = value.get("subject")
                 entry.update({k: v for k, v in value.items() if k not in ("subject", "status")})
                 entry["status"] = value.get("status")
-        if report.failed:
+            elif key == "hivehealth-fix":
+                entry["fixed"] = value["fixed"]
+                entry["fix"] = value
+            elif key == "hivehealth-waived":
+                entry["waived"] = value
+            elif key == "hivehealth-waiver-expired":
+                entry.setdefault("expired_waivers", []).append(value)
+        if entry.get("waived"):
+            entry["outcome"] = "waived"
+            entry["message"] = _text(report)
+        elif report.failed:
             entry["outcome"] = "failed" if report.when == "call" else "error"
             entry["message"] = _text(report)
         elif report.skipped and entry["outcome"] == "passed":
@@ -64,9 +75,22 @@ class JsonReport:
             "duration": round(time.time() - self.started, 3),
             "exitstatus": int(exitstatus),
             "summary": self.summary(),
+            "unreachable": sorted(n for n, f in self.facts().items() if f.unreachable),
             "checks": list(self.entries.values()),
         }
         (self.dir / "latest.json").write_text(json.dumps(doc, indent=1))
+        textfile = self.config.getini("prometheus_textfile").strip()
+        if textfile:
+            prometheus.write(doc, Path(self.config.rootpath) / textfile)
+
+    def facts(self) -> dict:
+        from .plugin import STATE
+        state = self.config.stash.get(STATE, None)
+        return state.facts if state else {}
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.config.option.gate:
+            terminalreporter.write_line(routines.gate_line(list(self.entries.values())), bold=True)
 
     def pytest_unconfigure(self, config):
         """Dated copies, once pytest-html has written its file (it does so at sessionfinish)."""
@@ -75,6 +99,7 @@ class JsonReport:
             src = self.dir / name
             if src.exists() and src.stat().st_mtime >= self.started - 1:
                 shutil.copy2(src, self.dir / name.replace("latest", f"run-{stamp}"))
+        history.update(self.dir, int(config.getini("report_keep_days")))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report):

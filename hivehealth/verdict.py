@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from .gather import CommandResult
 
-OK, FAIL, UNKNOWN, SKIP = "ok", "fail", "unknown", "skip"
+OK, WARN, FAIL, UNKNOWN, SKIP = "ok", "warn", "fail", "unknown", "skip"
 
 
 @dataclass
@@ -44,6 +44,13 @@ class Verdict:
         self.problems.append(problem)
         if self.status in (OK, SKIP):
             self.status = FAIL
+
+    def warn(self, problem: str):
+        """Transient and self-healing (a resync, a drained node, a service converging): the nightly
+        run notes it, the maintenance gate (--gate) counts it as not ready."""
+        self.problems.append(problem)
+        if self.status in (OK, SKIP):
+            self.status = WARN
 
     def unknown(self, problem: str):
         """A state the check cannot read is reported, never passed."""

@@ -1,0 +1,214 @@
+"""Remedies' plans and guards on constructed states: what a careful operator would refuse."""
+import json
+import types
+
+import pytest
+
+from hivehealth.context import Context
+from hivehealth.gather import CommandResult, HostFacts
+from hivehealth.inventory import Server, Site
+from hivehealth.lock import LockTimeout, SiteLock
+from hivehealth.parsers.drbd import parse_status_text
+from hivehealth.redact import Redactor
+from hivehealth.remedy import DESTRUCTIVE, RISKY, SAFE, Plan, allowed
+from hivehealth.verdict import Verdict
+
+from fixes import drbd as drbd_fixes
+from fixes import registry as registry_fixes
+from fixes import services as service_fixes
+from fixes import swarm as swarm_fixes
+from fixes import units as unit_fixes
+
+
+def site(stage="staging", device_map=None):
+    hives = [Server(f"s-hive{i}.lab", frozenset({"hive"} | ({"first_hive"} if i == 0 else set())), "hive")
+             for i in range(3)]
+    repo = Server("s-hive3.lab", frozenset({"repository"}), "hive")
+    return Site("hive", hives + [repo], name="lab", stage=stage, drbd_device_map=device_map or {"ldap_data": 1})
+
+
+def ctx(s, facts=None, ini=None):
+    values = {"service_stable_seconds": "30", "node_down_grace": "600",
+              "units_not_needed": ["dnf-makecache.timer", "getty@tty1.service"], **(ini or {})}
+    facts = facts or {}
+    for srv in s.servers:
+        facts.setdefault(srv.name, HostFacts(srv.name))
+    return Context(s, facts, lambda name: values[name])
+
+
+def result(name, out, rc=0):
+    return CommandResult(name, name, rc, out, "")
+
+
+def planner(fixture):
+    return fixture.remedy.planner
+
+
+OUTDATED = "ldap_data role:Secondary\n  disk:Outdated open:no\n  {a} role:Secondary\n    peer-disk:Outdated\n  {b} role:Secondary\n    peer-disk:Outdated\n"
+UPTODATE = "ldap_data role:Secondary\n  disk:UpToDate open:no\n  {a} role:Secondary\n    peer-disk:Outdated\n  {b} role:Secondary\n    peer-disk:Outdated\n"
+
+
+def views(texts):
+    names = ["s-hive0.lab", "s-hive1.lab", "s-hive2.lab"]
+    out = {}
+    for n, t in zip(names, texts):
+        others = [o for o in names if o != n]
+        out[n] = parse_status_text(t.format(a=others[0], b=others[1]))[0]
+    return out
+
+
+def outdated_verdict(v):
+    verdict = Verdict("DRBD resource ldap_data", status="fail")
+    verdict.data.update(shape="all-outdated", views=v)
+    return verdict
+
+
+def test_all_outdated_plan_follows_runbook_7_7a():
+    s = site()
+    plan = planner(drbd_fixes.force_primary_all_outdated)(ctx(s), "ldap_data",
+                                                          outdated_verdict(views([OUTDATED] * 3)))
+    assert plan.refused is None
+    commands = [(st.host, st.command) for st in plan.steps]
+    assert commands[0] == ("s-hive0.lab", "$SUDO drbdadm primary --force ldap_data")
+    assert ("s-hive1.lab", "$SUDO drbdadm disconnect ldap_data; $SUDO drbdadm connect ldap_data") in commands
+    assert commands[-1] == ("s-hive0.lab", "$SUDO drbdadm secondary ldap_data")
+
+
+def test_all_outdated_refused_while_a_copy_is_uptodate():
+    plan = planner(drbd_fixes.force_primary_all_outdated)(
+        ctx(site()), "ldap_data", outdated_verdict(views([OUTDATED, UPTODATE, OUTDATED])))
+    assert "s-hive1.lab still has an UpToDate copy" in plan.refused
+
+
+def test_all_outdated_refused_when_a_copy_cannot_be_seen():
+    v = views([OUTDATED] * 3)
+    v["s-hive2.lab"] = "unreachable: connect timed out"
+    plan = planner(drbd_fixes.force_primary_all_outdated)(ctx(site()), "ldap_data", outdated_verdict(v))
+    assert "cannot see every copy (s-hive2.lab)" in plan.refused
+
+
+def test_all_outdated_refused_on_standalone():
+    text = "ldap_data role:Secondary\n  disk:Outdated open:no\n  {a} connection:StandAlone\n  {b} role:Secondary\n    peer-disk:Outdated\n"
+    plan = planner(drbd_fixes.force_primary_all_outdated)(
+        ctx(site()), "ldap_data", outdated_verdict(views([text, OUTDATED, OUTDATED])))
+    assert "StandAlone" in plan.refused and "split brain" in plan.refused
+
+
+def test_split_brain_is_explained_not_fixed():
+    verdict = Verdict("x", status="fail", data={"shape": "standalone"})
+    plan = planner(drbd_fixes.explain_split_brain)(ctx(site()), "ldap_data", verdict)
+    assert "--discard-my-data ldap_data" in plan.refused
+
+
+def test_xfs_repair_refused_while_mounted():
+    s = site()
+    df = "Filesystem Type 1024-blocks Used Available Capacity Mounted on\n" \
+         "/dev/drbd1 xfs 262144 18480 243664 8% /var/lib/docker/volumes/ldap_data/_data\n"
+    c = ctx(s, {"s-hive1.lab": HostFacts("s-hive1.lab", {"df": result("df", df)})})
+    verdict = Verdict("service ldap", status="fail", data={"errors": [
+        "failed to mount local volume: mount /dev/drbd1:/var/lib/docker/volumes/ldap_data/_data: invalid argument"]})
+    plan = planner(service_fixes.repair_corrupt_volume)(c, "ldap", verdict)
+    assert plan.refused == "/dev/drbd1 is mounted on s-hive1.lab; never repair a mounted filesystem"
+
+
+def test_xfs_repair_plan_scales_down_repairs_and_scales_back():
+    s = site()
+    drbd = "ldap_data role:Secondary\n  disk:UpToDate open:no\n"
+    spec = json.dumps({"Name": "ldap", "Mode": {"Replicated": {"Replicas": 1}},
+                       "TaskTemplate": {"ContainerSpec": {"Mounts": [{"Type": "volume", "Source": "ldap_data"}]}}})
+    c = ctx(s, {"s-hive0.lab": HostFacts("s-hive0.lab", {"drbd_text": result("drbd_text", drbd),
+                                                          "service_specs": result("service_specs", spec)})})
+    verdict = Verdict("service ldap", status="fail", data={"manager": "s-hive0.lab", "errors": [
+        "failed to mount local volume: mount /dev/drbd1:/var/lib/docker/volumes/ldap_data/_data: invalid argument"]})
+    plan = planner(service_fixes.repair_corrupt_volume)(c, "ldap", verdict)
+    cmds = [st.command for st in plan.steps]
+    assert cmds[0] == "$SUDO docker service scale -d ldap=0"
+    assert "xfs_repair /dev/drbd1" in cmds[1] and "/proc/mounts" in cmds[1]
+    assert cmds[2] == "$SUDO docker service scale -d ldap=1"
+
+
+def test_leftover_drbd_unit_is_reset_only_for_deleted_volumes():
+    verdict = Verdict("s-hive1.lab", status="fail",
+                      data={"failed": ["drbd-resource@old_data.service", "drbd-resource@ldap_data.service"]})
+    plan = planner(unit_fixes.reset_leftover_drbd_units)(ctx(site()), site().servers[1], verdict)
+    assert plan.steps[0].command == "$SUDO systemctl reset-failed drbd-resource@old_data.service"
+    risky = planner(unit_fixes.restart_failed_units)(ctx(site()), site().servers[1], verdict)
+    assert [st.command for st in risky.steps] == ["$SUDO systemctl restart drbd-resource@ldap_data.service"]
+    assert unit_fixes.restart_failed_units.remedy.tier == RISKY
+
+
+def test_tiers_need_their_flags():
+    def config(risky=False, destructive=None):
+        return types.SimpleNamespace(option=types.SimpleNamespace(allow_risky=risky, allow_destructive=destructive))
+    assert allowed(config(), Plan(tier=SAFE), "staging") is None
+    assert allowed(config(), Plan(tier=RISKY), "staging") == "--allow-risky"
+    assert allowed(config(risky=True), Plan(tier=RISKY), "staging") is None
+    assert allowed(config(risky=True), Plan(tier=DESTRUCTIVE), "staging") == "--allow-destructive"
+    assert allowed(config(destructive="yes"), Plan(tier=DESTRUCTIVE), "staging") is None
+    assert "--allow-destructive=production" in allowed(config(destructive="yes"), Plan(tier=DESTRUCTIVE), "production")
+    assert allowed(config(destructive="production"), Plan(tier=DESTRUCTIVE), "production") is None
+    assert registry_fixes.registry_wipe.remedy.tier == DESTRUCTIVE
+
+
+def _down_node_ctx(updated_ago, reachable_over_ssh=False, leaders=("s-hive0",), down=("s-hive2",)):
+    import time
+    from datetime import datetime, timezone
+    s = site()
+    stamp = datetime.fromtimestamp(time.time() - updated_ago, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.123456789Z")
+    nodes = "\n".join(json.dumps({"ID": f"id{i}", "Hostname": f"s-hive{i}", "Status": "Down" if f"s-hive{i}" in down else "Ready",
+                                  "Availability": "Active", "ManagerStatus": "Unreachable" if f"s-hive{i}" in down
+                                  else ("Leader" if f"s-hive{i}" in leaders else "Reachable"), "Self": i == 0,
+                                  "EngineVersion": "26"}) for i in range(3))
+    inspect = json.dumps([{"ID": "id2", "UpdatedAt": stamp, "Spec": {"Role": "manager"},
+                           "Description": {"Hostname": "s-hive2"}}])
+    facts = {"s-hive0.lab": HostFacts("s-hive0.lab", {"nodes": result("nodes", nodes),
+                                                      "nodes_inspect": result("nodes_inspect", inspect)})}
+    if not reachable_over_ssh:
+        facts["s-hive2.lab"] = HostFacts("s-hive2.lab", unreachable="connect timed out")
+    verdict = Verdict("swarm node s-hive2", status="fail", data={"seen": {"s-hive0.lab": ("Down", "Active", "Unreachable")}})
+    return ctx(s, facts), verdict
+
+
+def test_down_node_removal_waits_for_grace():
+    c, verdict = _down_node_ctx(60)
+    plan = planner(swarm_fixes.remove_down_node)(c, "s-hive2", verdict)
+    assert "less than node_down_grace 600 s" in plan.refused
+
+
+def test_down_node_removal_refused_while_it_answers_ssh():
+    c, verdict = _down_node_ctx(3600, reachable_over_ssh=True)
+    plan = planner(swarm_fixes.remove_down_node)(c, "s-hive2", verdict)
+    assert "still answers over SSH" in plan.refused
+
+
+def test_down_node_removal_refused_without_quorum():
+    c, verdict = _down_node_ctx(3600, down=("s-hive1", "s-hive2"))
+    plan = planner(swarm_fixes.remove_down_node)(c, "s-hive2", verdict)
+    assert "lost quorum" in plan.refused
+
+
+def test_down_node_removal_plan_and_rebuild_steps():
+    c, verdict = _down_node_ctx(3600)
+    plan = planner(swarm_fixes.remove_down_node)(c, "s-hive2", verdict)
+    assert [st.command for st in plan.steps] == ["$SUDO docker node demote id2", "$SUDO docker node rm id2"]
+    assert "hive set no_format true" in plan.notes[0] and "hive set no_format false" in plan.notes[0]
+
+
+def test_second_fixer_waits_then_names_the_holder(tmp_path):
+    s = site()
+    s.context_dir = str(tmp_path)
+    config = types.SimpleNamespace(getini=lambda n: "0.5", rootpath=tmp_path)
+    with SiteLock(s, config, "checks/test_drbd.py::test_drbd[ldap_data]"):
+        with pytest.raises(LockTimeout, match=r"fixing checks/test_drbd.py::test_drbd\[ldap_data\]"):
+            with SiteLock(s, config, "other"):
+                pass
+    with SiteLock(s, config, "after"):      # released: the next one gets it at once
+        pass
+
+
+def test_redaction_of_secrets(tmp_path):
+    (tmp_path / "registry_password").write_text("Zq9xP2mLk7Rt4Ws\n")
+    r = Redactor.for_site(types.SimpleNamespace(context_dir=str(tmp_path)))
+    text = r("curl -u hive:Zq9xP2mLk7Rt4Ws https://x:5000/v2/ password=abc SWMTKN-1-abc-def")
+    assert "Zq9xP2mLk7Rt4Ws" not in text and "abc" not in text.split("password=")[1]
+    assert "SWMTKN-1-***" in text

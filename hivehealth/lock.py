@@ -23,16 +23,22 @@ class SiteLock:
         self.wait = float(config.getini("fix_lock_wait"))
         self.check_id = check_id
         self.fd = None
+        self.waited: str | None = None     # who held the lock, when this run had to wait
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.time() + self.wait
+        start = time.time()
+        deadline = start + self.wait
+        holder = None
         while True:
             try:
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if holder:
+                    self.waited = f"waited {time.time() - start:.0f} s for {holder}"
                 break
             except BlockingIOError:
+                holder = holder or self._holder()
                 if time.time() >= deadline:
                     holder = self._holder()
                     os.close(self.fd)

@@ -123,33 +123,36 @@ class RemedyPlugin:
         self.audit = Audit(config)
 
     def remedy(self, request, state, evaluate, obj, verdict: Verdict) -> Verdict:
-        ctx = state.context()
         names = _REGISTRY.get(evaluate.__name__, [])
-        plans = []
-        for name in names:
-            rem = request.getfixturevalue(name)
-            plan = rem.plan(ctx, obj, verdict)
-            if plan is not None:
-                plans.append(plan)
-        if not plans:
-            if names:
-                verdict.notes.append("--fix: no remedy applies to this failure")
-            return verdict
         log = FixLog(before=verdict.message())
-        for plan in plans:
+        planned = False
+        for rem in (request.getfixturevalue(n) for n in names):
+            plan = rem.plan(state.context(), obj, verdict)
+            if plan is None:
+                continue
+            planned = True
             log.plans.append(plan.render())
-            if plan.refused:
-                verdict.notes.append(f"--fix: {plan.remedy} refused: {plan.refused}")
-                continue
-            need = allowed(self.config, plan, state.site.stage)
-            if need:
-                verdict.notes.append(f"--fix: {plan.remedy} is {plan.tier}; held back: add {need} to run it")
-                continue
-            if self.plan_only:
-                verdict.notes.append("--fix-plan: would run " + plan.render())
+            held = self._held_back(plan, state)
+            if held:
+                verdict.notes.append(held)
                 continue
             try:
-                with SiteLock(state.site, self.config, request.node.nodeid):
+                with SiteLock(state.site, self.config, request.node.nodeid) as lock:
+                    if lock.waited:
+                        # another fixer held the site: look again before acting on old facts
+                        state.regather(state.site.servers)
+                        fresh = evaluate(state.context(), obj)
+                        if fresh.ok:
+                            fresh.notes.append(f"--fix: healthy once the site lock was free ({lock.waited})")
+                            log.after = "healthy (fixed meanwhile by another run)"
+                            verdict = fresh
+                            break
+                        plan = rem.plan(state.context(), obj, fresh)
+                        held = "--fix: no longer applies" if plan is None else self._held_back(plan, state)
+                        if held:
+                            fresh.notes.append(held)
+                            verdict = fresh
+                            continue
                     ok = self._apply(request, state, plan, log)
                     if plan.settle:
                         time.sleep(plan.settle)
@@ -168,11 +171,26 @@ class RemedyPlugin:
                                   f" but the check still fails")
             for step in plan.diagnose:
                 out = run_step(state, state.site.server(step.host), step).output.strip()
-                after.notes.append(f"{step.why}:\n" + "\n".join("    " + l for l in out.splitlines()))
+                after.notes.append(f"{step.why}:\n" + "\n".join("    " + line for line in out.splitlines()))
             verdict = after
+        if not planned:
+            if names:
+                verdict.notes.append("--fix: no remedy applies to this failure")
+            return verdict
         request.node.add_report_section("call", "hive-health fix", log.render())
         request.node.user_properties.append(("hivehealth-fix", log.to_dict(verdict.ok)))
         return verdict
+
+    def _held_back(self, plan: Plan, state) -> str | None:
+        """Why this plan does not run now: a guard, the operator's flags, or plan-only mode."""
+        if plan.refused:
+            return f"--fix: {plan.remedy} refused: {plan.refused}"
+        need = allowed(self.config, plan, state.site.stage)
+        if need:
+            return f"--fix: {plan.remedy} is {plan.tier}; held back: add {need} to run it"
+        if self.plan_only:
+            return "--fix-plan: would run " + plan.render()
+        return None
 
     def _apply(self, request, state, plan: Plan, log: "FixLog") -> bool:
         for step in plan.steps:

@@ -88,3 +88,40 @@ def fault():
     yield inject
     if injected:
         lab("heal")
+
+
+def ssh(site, host, command, timeout=60):
+    """Run a command on a lab server the way an operator does: ssh -F <ctx>/ssh_config."""
+    cfg = Path(site) / ".hive" / "staging" / "ssh_config"
+    p = subprocess.run(["ssh", "-F", str(cfg), host, command], capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise AssertionError(f"ssh {host} {command!r} failed ({p.returncode}): {p.stderr}")
+    return p.stdout
+
+
+class LdapVolume:
+    """Reads and writes a file inside the ldap service's DRBD volume, through its running task."""
+
+    def __init__(self, site):
+        self.site = site
+
+    def _task(self):
+        node = ssh(self.site, "s-hive0.lab", "sudo docker service ps ldap --filter desired-state=running "
+                                              "--format '{{.Node}} {{.CurrentState}}'").split()
+        assert node and node[1] == "Running", f"ldap is not running: {node}"
+        host = f"{node[0]}.lab"
+        container = ssh(self.site, host, "sudo docker ps -q -f label=com.docker.swarm.service.name=ldap").split()[0]
+        return host, container
+
+    def write(self, name, text):
+        host, c = self._task()
+        ssh(self.site, host, f"echo {text} | sudo docker exec -i {c} sh -c 'cat > /data/{name} && sync'")
+
+    def checksum(self, name):
+        host, c = self._task()
+        return ssh(self.site, host, f"sudo docker exec {c} md5sum /data/{name}").split()[0]
+
+
+@pytest.fixture
+def ldap_volume(site):
+    return LdapVolume(site)

@@ -1,0 +1,118 @@
+"""The routines around the checks, end to end: the maintenance gate, an alert to its checks,
+two fixers at once, and the data on a DRBD volume surviving its remedy."""
+import subprocess
+import sys
+import threading
+import time
+
+from conftest import REPO, lab, ssh
+
+DRBD = "checks/test_drbd.py::test_drbd[ldap_data]"
+SERVICE = "checks/test_services.py::test_service[ldap]"
+ALERT = "Problem: DRBD resource ldap_data status is not UpToDate/Diskless client (lab)"
+
+
+def slow_resync(seconds):
+    """The DRBD stand-in resyncs in a few seconds; slow it so a resync can be watched."""
+    sys.path.insert(0, str(REPO))
+    from lab import site as labsite
+    sim = labsite.drbdsim()
+    with sim.Locked(labsite.drbd_state_path()) as st:
+        st["resources"]["ldap_data"]["sync_seconds"] = float(seconds)
+
+
+def test_gate_ready_on_a_healthy_lab(suite):
+    r = suite.run("--gate")
+    assert r.rc == 0, r
+    assert "GATE: READY for maintenance" in r.output
+
+
+def test_gate_not_ready_during_a_resync_the_nightly_run_only_notes(suite, fault):
+    fault("drbd-peer-down", "s-hive2.lab")
+    slow_resync(90)
+    try:
+        ssh(suite.site, "s-hive2.lab", "sudo drbdadm adjust ldap_data")
+        gate = suite.run("--gate")
+        nightly = suite.run()
+    finally:
+        slow_resync(4)
+    assert gate.rc == 1, gate
+    assert "GATE: NOT READY" in gate.output and "resync" in gate.output
+    assert "resync in progress" in gate.failed()[DRBD]
+    assert nightly.rc == 0, nightly
+    entry = next(c for c in nightly.checks if c["id"] == DRBD)
+    assert entry["outcome"] == "passed" and entry["status"] == "warn"
+
+
+def test_gate_refuses_fixes(suite):
+    r = suite.run("--gate", "--fix")
+    assert r.rc == 4 and "--gate only looks" in r.output
+
+
+def test_alert_selects_and_fixes_exactly_its_object(suite, fault):
+    fault("drbd-one-sided")
+    r = suite.run("--alert", ALERT, "--fix")
+    assert r.rc == 0, r
+    assert [c["id"] for c in r.checks] == [DRBD]
+    assert r.checks[0].get("fixed") is True
+
+
+def test_unknown_alert_lists_the_known_ones(suite):
+    r = suite.run("--alert", "Problem: something nobody monitors")
+    assert r.rc == 4
+    assert "DRBD resource <vol> status is not UpToDate/Diskless client" in r.output
+
+
+def test_two_fixers_one_waits_and_nothing_runs_twice(suite, fault, tmp_path):
+    fault("drbd-outdated")
+    audit = suite.reports / "audit.jsonl"
+    before = audit.read_text().count("primary --force") if audit.exists() else 0
+    results = {}
+
+    def run(name, delay):
+        time.sleep(delay)
+        results[name] = suite.__class__(suite.site, tmp_path / name).run("--fix", "--allow-risky", "-k", "drbd",
+                                                                        "-o", f"report_dir={suite.reports}")
+    threads = [threading.Thread(target=run, args=("a", 0)), threading.Thread(target=run, args=("b", 1))]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert results["a"].rc == 0 and results["b"].rc == 0, results
+    assert audit.read_text().count("primary --force") - before == 1, "the remedy ran twice"
+
+
+def test_xfs_repair_keeps_the_data(suite, fault, ldap_volume):
+    ldap_volume.write("hh-marker", "written-before-the-fault")
+    before = ldap_volume.checksum("hh-marker")
+    fault("xfs-corrupt")
+    fixed = suite.run("--fix", "--allow-risky", "-k", "service")
+    assert fixed.rc == 0, fixed
+    assert ldap_volume.checksum("hh-marker") == before
+
+
+def test_all_outdated_remedy_keeps_the_data(suite, fault, ldap_volume):
+    ldap_volume.write("hh-marker2", "written-before-outdated")
+    before = ldap_volume.checksum("hh-marker2")
+    fault("drbd-outdated")
+    fixed = suite.run("--fix", "--allow-risky", "-k", "drbd")
+    assert fixed.rc == 0, fixed
+    lab("heal")
+    assert ldap_volume.checksum("hh-marker2") == before
+
+
+def test_fix_plan_changes_nothing(suite, fault):
+    fault("drbd-one-sided")
+    status = lambda: ssh(suite.site, "s-hive0.lab", "sudo drbdadm status ldap_data") + \
+        ssh(suite.site, "s-hive1.lab", "sudo drbdadm status ldap_data")
+    before = status()
+    plan = suite.run("--fix-plan", "-k", "drbd")
+    assert plan.rc == 1 and "would run" in plan.failed()[DRBD]
+    assert status() == before
+
+
+def test_remedy_runs_once_under_xdist(suite, fault):
+    fault("leftover-drbd-unit", "s-hive1.lab")
+    audit = suite.reports / "audit.jsonl"
+    before = audit.read_text().count("reset-failed drbd-resource@old_data") if audit.exists() else 0
+    r = suite.run("--fix", "-n", "2")
+    assert r.rc == 0, r
+    assert audit.read_text().count("reset-failed drbd-resource@old_data") - before == 1

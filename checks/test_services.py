@@ -11,6 +11,8 @@ from hivehealth.parsers import docker as dockerp
 from hivehealth.verdict import Verdict
 
 FAILED_STATES = ("Failed", "Rejected")
+# a task on its way to Running (docker's task states before "running")
+CONVERGING_STATES = ("New", "Pending", "Assigned", "Accepted", "Preparing", "Ready", "Starting")
 
 
 def test_service(service, verify):
@@ -40,9 +42,15 @@ def service_state(ctx, name) -> Verdict:
     if svc.replicas_running is None or svc.replicas_desired is None:
         v.unknown(f"cannot read replicas from {svc.replicas!r}")
     elif svc.replicas_running < svc.replicas_desired:
-        v.fail(f"{svc.replicas_running} of {svc.replicas_desired} replicas running")
+        starting = [t for t in tasks if t.desired_state == "Running"
+                    and state_and_age(t.current_state)[0] in CONVERGING_STATES]
+        if starting and not _recent_failures(ctx, tasks):
+            v.warn(f"converging: {svc.replicas_running} of {svc.replicas_desired} replicas running, "
+                   f"{len(starting)} starting")
+        else:
+            v.fail(f"{svc.replicas_running} of {svc.replicas_desired} replicas running")
     failed = [t for t in tasks if state_and_age(t.current_state)[0] in FAILED_STATES]
-    if _looping(ctx, tasks, failed):
+    if _looping(ctx, tasks):
         v.alert = f"Service {name} restarted ({hive})"
         v.fail(f"restart loop: {len(failed)} failed tasks in the last "
                f"{ctx.number('service_restart_window'):g} s and no task stable yet")
@@ -55,12 +63,18 @@ def service_state(ctx, name) -> Verdict:
     return v
 
 
-def _looping(ctx, tasks, failed) -> bool:
+def _recent_failures(ctx, tasks) -> list:
+    """Tasks that failed or were rejected within service_restart_window."""
+    window = ctx.number("service_restart_window")
+    return [t for t in tasks if state_and_age(t.current_state)[0] in FAILED_STATES
+            and (state_and_age(t.current_state)[1] or 0) <= window]
+
+
+def _looping(ctx, tasks) -> bool:
     """Converged, yet failing again and again: enough recent failures and no task that has
     stayed up for service_stable_seconds."""
-    window, stable = ctx.number("service_restart_window"), ctx.number("service_stable_seconds")
-    recent = [t for t in failed if (state_and_age(t.current_state)[1] or 0) <= window]
-    if len(recent) < ctx.number("service_restart_max"):
+    stable = ctx.number("service_stable_seconds")
+    if len(_recent_failures(ctx, tasks)) < ctx.number("service_restart_max"):
         return False
     running = [state_and_age(t.current_state) for t in tasks if t.desired_state == "Running"]
     return not any(s == "Running" and (age or 0) >= stable for s, age in running)

@@ -3,7 +3,6 @@ the runbook's words, run the documented fix command, see the lab healthy again."
 import re
 import time
 
-import pytest
 
 DRBD = "checks/test_drbd.py::test_drbd[ldap_data]"
 SERVICE = "checks/test_services.py::test_service[ldap]"

@@ -29,7 +29,7 @@ def test_k_words_select_their_area(suite):
 
 
 def test_reports_are_written(suite):
-    r = suite.run()
+    assert suite.run().doc is not None
     html = (suite.reports / "latest.html").read_text()
     assert "s-hive0.lab" in html and "staging" in html
     dated = list(suite.reports.glob("run-*.json"))

@@ -1,6 +1,5 @@
 """The routines around the checks, end to end: the maintenance gate, an alert to its checks,
 two fixers at once, and the data on a DRBD volume surviving its remedy."""
-import subprocess
 import sys
 import threading
 import time

@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 HIVE_ROOT ?=
 ARGS    ?=
 
-.PHONY: venv run test unit lab-test demo clean
+.PHONY: venv run test unit demo clean
 
 $(BIN)/pytest: requirements.txt
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,14 @@ unit: venv
 
 test: venv
 	./tests/run-all.sh
+
+# the hive lab on this machine (root), then the suite against it; the lab stays up for more
+demo: venv
+	bash lab/install-deps.sh
+	site=$$($(BIN)/python -m lab up | tail -n 1) && \
+	  $(BIN)/pytest --hive-root "$$site" $(ARGS); \
+	  echo "lab site: $$site (python3 -m lab inject FAULT / heal / down)"; \
+	  echo "report: $(CURDIR)/reports/latest.html"
 
 clean:
 	rm -rf $(VENV) reports/*.html reports/*.json

@@ -12,13 +12,13 @@ import argparse
 import configparser
 import html
 import json
-import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from .files import write_atomic
 
 __all__ = ["update", "load_runs", "render", "classify", "unreachable_servers", "Run", "CATEGORIES"]
 
@@ -426,21 +426,6 @@ footer {{ color: #8c959f; font-size: 12px; margin-top: 14px; }}
 """
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def update(report_dir: Path, keep_days: int, now: datetime | None = None) -> Path:
     """Delete runs older than keep_days, then write report_dir/index.html; returns its path."""
     report_dir = Path(report_dir)
@@ -448,7 +433,7 @@ def update(report_dir: Path, keep_days: int, now: datetime | None = None) -> Pat
     prune(report_dir, keep_days, now)
     runs = load_runs(report_dir)
     out = report_dir / "index.html"
-    _write_atomic(out, render(runs, generated=now, keep_days=keep_days))
+    write_atomic(out, render(runs, generated=now, keep_days=keep_days))
     return out
 
 

@@ -15,13 +15,12 @@ Metrics (all gauges; labels site and stage on each):
 from __future__ import annotations
 
 import math
-import os
 import re
 import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from .files import write_atomic
 from .history import unreachable_servers
 
 __all__ = ["render", "write", "escape_label", "healthy"]
@@ -136,23 +135,7 @@ def render(doc: dict) -> str:
 def write(doc: dict, path) -> Path:
     """Write atomically: a temp file in the same directory, then rename (the collector must
     never read a half-written file; its glob is *.prom so the temp name is ignored)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(render(doc))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return write_atomic(path, render(doc))
 
 
 def main(argv=None) -> int:

@@ -72,8 +72,8 @@ _UNCOVERED_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("Z5", re.compile(r"Error Log Detected for Services")),
     ("Z6", re.compile(rf"Service \S+ in container \S+ restarted{_HIVE}")),
     ("Z9", re.compile(rf"At least one of the services in standalone type container \S+ is in a failed state{_HIVE}")),
-    ("Z11", re.compile(rf"Service \S+: High CPU usage .*")),
-    ("Z12", re.compile(rf"Service \S+: High memory usage .*")),
+    ("Z11", re.compile(r"Service \S+: High CPU usage .*")),
+    ("Z12", re.compile(r"Service \S+: High memory usage .*")),
 ]
 
 _PREFIX = re.compile(r"^(?:Problem|PROBLEM|Resolved|RESOLVED|OK|Problem has been resolved"

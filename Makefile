@@ -13,7 +13,13 @@ $(BIN)/pytest: requirements.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
-venv: $(BIN)/pytest
+# pytest.ini loads the engine with `-p hivehealth.plugin` (so that its options, like
+# --hive-root DIR, are known before pytest looks for test paths): make it importable
+$(VENV)/hive-health.pth: $(BIN)/pytest
+	$(BIN)/python -c 'import site, sys; open(site.getsitepackages()[0] + "/hive-health.pth", "w").write(sys.argv[1] + "\n")' "$(CURDIR)"
+	touch $@
+
+venv: $(BIN)/pytest $(VENV)/hive-health.pth
 
 run: venv
 	$(BIN)/pytest $(if $(HIVE_ROOT),--hive-root $(HIVE_ROOT)) $(ARGS); \

@@ -1,0 +1,73 @@
+"""The suite as an operator runs it, on this machine and on broken hive projects: bad input is
+one clear line and pytest's usage-error exit code, never a traceback."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_inventory import make_project
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def suite(*args, cwd=REPO):
+    p = subprocess.run([sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
+                        "-p", "no:randomly", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda root: (root / ".hive" / "persistents.yml").write_text("stage: [oops\n"),
+     "persistents.yml: not valid YAML at line 2: expected ',' or ']'"),
+    (lambda root: (root / ".hive" / "staging" / "ssh_config").unlink(), "ssh_config: file not found"),
+    (lambda root: (root / ".hive" / "staging" / "ssh_config").write_text("\n"), "no 'Host' entries"),
+    (lambda root: (root / "inventory" / "hive.yml").write_text("stages: {production: {}}\n"),
+     "stage 'staging' is not defined"),
+])
+def test_broken_project_is_one_clear_line(tmp_path, breakage, message):
+    make_project(tmp_path)
+    breakage(tmp_path)
+    rc, out = suite("--hive-root", str(tmp_path), "-o", f"report_dir={tmp_path / 'reports'}")
+    assert rc == 4, out
+    assert message in out and "Traceback" not in out
+    error_lines = [line for line in out.splitlines() if "hive-health:" in line]
+    assert len(error_lines) == 1, out
+
+
+def test_unknown_stage_option(tmp_path):
+    make_project(tmp_path)
+    rc, out = suite("--hive-root", str(tmp_path), "--stage", "production", "-o", f"report_dir={tmp_path}")
+    assert rc == 4 and "stage 'production' is not defined" in out and "Traceback" not in out
+
+
+def test_unreachable_site_fails_fast_with_reasons(tmp_path):
+    """Every server of this project points at a closed port on loopback."""
+    make_project(tmp_path)
+    cfg = tmp_path / ".hive" / "staging" / "ssh_config"
+    cfg.write_text(cfg.read_text().replace("HostName 192.0.2.", "Port 1\n  HostName 127.0.0."))
+    rc, out = suite("--hive-root", str(tmp_path), "-o", f"report_dir={tmp_path / 'r'}", "-k", "disk")
+    doc = json.loads((tmp_path / "r" / "latest.json").read_text())
+    assert rc == 1
+    assert {c["outcome"] for c in doc["checks"]} == {"failed"}
+    assert all("unreachable: cannot connect to" in c["message"] for c in doc["checks"])
+    assert sorted(doc["unreachable"]) == [f"s-hive{i}.pdns" for i in range(4)]
+
+
+def test_local_run_writes_both_reports_and_replays_the_same(tmp_path):
+    rec = tmp_path / "recording"
+    rc, out = suite("--connection", "local", "-o", f"report_dir={tmp_path / 'a'}", "--record", str(rec))
+    assert rc in (0, 1), out
+    first = json.loads((tmp_path / "a" / "latest.json").read_text())
+    assert (tmp_path / "a" / "latest.html").exists() and list((tmp_path / "a").glob("run-*.json"))
+    assert (rec / "site.json").exists()
+    rc2, out2 = suite("--replay", str(rec), "-o", f"report_dir={tmp_path / 'b'}")
+    second = json.loads((tmp_path / "b" / "latest.json").read_text())
+    outcomes = lambda d: {c["id"]: c["outcome"] for c in d["checks"]}
+    assert rc2 == rc and outcomes(second) == outcomes(first), out2
+
+
+def test_replay_refuses_fix(tmp_path):
+    rc, out = suite("--replay", str(tmp_path), "--fix")
+    assert rc == 4 and "cannot run on a --replay" in out

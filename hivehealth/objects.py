@@ -6,12 +6,16 @@ of the area silently having no items.
 """
 from __future__ import annotations
 
+import re
+
 from .context import Context
 from .parsers import ParseError
 from .parsers import docker as dockerp
 from .parsers import drbd as drbdp
+from .parsers import fs
 
 NO_MANAGER = "(no-manager-answered)"
+VOLUME_MOUNT = re.compile(r"^/var/lib/docker/volumes/([^/]+)/_data$")
 
 
 def drbd_views(ctx: Context, host) -> list | str:
@@ -77,7 +81,21 @@ def swarm_nodes(ctx: Context) -> list[str]:
 
 
 def drbd_volumes(ctx: Context) -> list[str]:
-    return sorted(set(ctx.site.drbd_device_map))
+    """The site's DRBD volumes (drbd_device_map), and any /dev/drbd* docker volume mounted."""
+    names = set(ctx.site.drbd_device_map)
+    for h in ctx.site.hives:
+        r = ctx.host(h).get("df")
+        if r is None or not r.ok:
+            continue
+        try:
+            mounts = fs.parse_df_posix(r.stdout)
+        except ParseError:
+            continue
+        for f in mounts:
+            m = VOLUME_MOUNT.match(f.target)
+            if m and f.source.startswith("/dev/drbd"):
+                names.add(m.group(1))
+    return sorted(names)
 
 
 FINDERS = {

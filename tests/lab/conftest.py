@@ -4,6 +4,7 @@ The lab is brought up by tests/run-all.sh (make test) and its project directory 
 HH_SITE; these tests inject faults, run the suite as an operator would (a separate pytest
 process with --hive-root), read reports/latest.json, and always heal the lab afterwards.
 """
+import hashlib
 import json
 import os
 import subprocess
@@ -114,12 +115,15 @@ class LdapVolume:
         return host, container
 
     def write(self, name, text):
+        """Write text + newline; returns the md5 the file must keep."""
         host, c = self._task()
         ssh(self.site, host, f"echo {text} | sudo docker exec -i {c} sh -c 'cat > /data/{name} && sync'")
+        return hashlib.md5(f"{text}\n".encode()).hexdigest()
 
     def checksum(self, name):
+        """md5 of the file as read back through the service (its image has no md5sum)."""
         host, c = self._task()
-        return ssh(self.site, host, f"sudo docker exec {c} md5sum /data/{name}").split()[0]
+        return hashlib.md5(ssh(self.site, host, f"sudo docker exec {c} cat /data/{name}").encode()).hexdigest()
 
 
 @pytest.fixture

@@ -80,8 +80,9 @@ def test_two_fixers_one_waits_and_nothing_runs_twice(suite, fault, tmp_path):
 
 
 def test_xfs_repair_keeps_the_data(suite, fault, ldap_volume):
-    ldap_volume.write("hh-marker", "written-before-the-fault")
+    written = ldap_volume.write("hh-marker", "written-before-the-fault")
     before = ldap_volume.checksum("hh-marker")
+    assert before == written
     fault("xfs-corrupt")
     fixed = suite.run("--fix", "--allow-risky", "-k", "service")
     assert fixed.rc == 0, fixed
@@ -89,8 +90,9 @@ def test_xfs_repair_keeps_the_data(suite, fault, ldap_volume):
 
 
 def test_all_outdated_remedy_keeps_the_data(suite, fault, ldap_volume):
-    ldap_volume.write("hh-marker2", "written-before-outdated")
+    written = ldap_volume.write("hh-marker2", "written-before-outdated")
     before = ldap_volume.checksum("hh-marker2")
+    assert before == written
     fault("drbd-outdated")
     fixed = suite.run("--fix", "--allow-risky", "-k", "drbd")
     assert fixed.rc == 0, fixed

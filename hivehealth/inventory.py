@@ -239,6 +239,23 @@ def explicit_hosts(specs: list[str], ssh_config: str | None, connection: str | N
     return Site("hosts", servers)
 
 
+def from_ssh_config(path: str) -> Site:
+    """--ssh-config alone: its Host entries in order, read like a hive context's ssh_config
+    (the last one is the repository server, the others hives, the first one first_hive)."""
+    try:
+        names = host_lines(Path(path).read_text())
+    except OSError as e:
+        raise InventoryError(path, f"cannot read: {e.strerror}") from None
+    if not names:
+        raise InventoryError(path, "no 'Host' entries: no servers to check")
+    servers = []
+    for i, n in enumerate(names):
+        last = i == len(names) - 1 and len(names) > 1
+        roles = {REPOSITORY} if last else {HIVE} | ({FIRST_HIVE} if i == 0 else set())
+        servers.append(Server(n, frozenset(roles), "hive", str(Path(path).resolve())))
+    return Site("hive", servers, context_dir=str(Path(path).resolve().parent))
+
+
 def local_site() -> Site:
     import socket
     return Site("local", [Server(socket.gethostname(), frozenset({"local"}), "local")])
@@ -253,6 +270,8 @@ def discover(hosts: str | None, ssh_config: str | None, connection: str | None,
         return explicit_hosts(specs, ssh_config, connection)
     if connection == "local":
         return local_site()
+    if ssh_config:
+        return from_ssh_config(ssh_config)
     root = Path(hive_root or os.getcwd())
     if hive_root and not root.is_dir():
         raise InventoryError(root, "hive root directory not found")

@@ -29,16 +29,16 @@ INI = {
     "disk_usage_max": ("disk: highest use % of a server's filesystem (zabbix: 80)", "80"),
     "volume_usage_max": ("volumes: highest use % of a DRBD-backed docker volume (zabbix: 90)", "90"),
     "registry_max_size": ("registry: largest registry_regdata, e.g. 20G; empty = 50 % of its filesystem", ""),
-    "command_timeout": ("seconds a remote command may take", "30"),
-    "connect_timeout": ("seconds to open an SSH connection", "10"),
-    "report_dir": ("where reports are written, relative to the rootdir", "reports"),
     "service_restart_max": ("services: failed tasks within service_restart_window that make a restart loop", "3"),
     "service_restart_window": ("services: seconds of task history a restart loop is counted in", "300"),
-    "report_keep_days": ("days of dated reports kept for reports/index.html", "30"),
-    "prometheus_textfile": ("write a Prometheus textfile (node_exporter textfile collector) here", ""),
+    "service_stable_seconds": ("services: seconds a task must stay up to end a restart loop", "30"),
+    "command_timeout": ("seconds a remote command may take", "30"),
+    "connect_timeout": ("seconds to open an SSH connection", "10"),
     "fix_lock_wait": ("--fix: seconds to wait for another run's fix to finish", "300"),
     "node_down_grace": ("--fix: seconds a swarm node must be Down before it may be removed", "600"),
-    "service_stable_seconds": ("services: seconds a task must stay up to end a restart loop", "30"),
+    "report_dir": ("where reports are written, relative to the rootdir", "reports"),
+    "report_keep_days": ("days of dated reports kept for reports/index.html", "30"),
+    "prometheus_textfile": ("write a Prometheus textfile (node_exporter textfile collector) here", ""),
 }
 INI.update(MORE_INI)      # the thresholds of the checks beyond the runbook
 INI_LINES = {

@@ -136,3 +136,13 @@ def test_explicit_hosts_get_the_connection_scheme():
     site = discover("web1,root@web2:2222", None, "ssh", None, None)
     assert [s.spec for s in site.servers] == ["ssh://web1", "ssh://root@web2:2222"]
     assert [s.name for s in site.servers] == ["web1", "web2"]
+
+
+def test_ssh_config_alone_lists_its_hosts_in_order(tmp_path):
+    make_project(tmp_path)
+    cfg = tmp_path / ".hive" / "staging" / "ssh_config"
+    site = discover(None, str(cfg), None, None, None)
+    assert [s.name for s in site.servers] == [f"s-hive{i}.pdns" for i in range(4)]
+    assert site.repository.name == "s-hive3.pdns" and [s.short for s in site.hives] == ["s-hive0", "s-hive1", "s-hive2"]
+    with pytest.raises(InventoryError, match="cannot read"):
+        discover(None, str(tmp_path / "missing"), None, None, None)

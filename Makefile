@@ -44,6 +44,7 @@ clean:
 
 # benchmarks (issue 6): the suite against a shell loop and Ansible ad-hoc on labs of 4, 8 and 16
 # servers, bare and +20 ms RTT; takes the lab lock per size; bench/results/latest.md
+.PHONY: bench
 bench: venv
 	bash lab/install-deps.sh
 	$(PY) bench/run.py

@@ -20,8 +20,11 @@ from .remote import Pool, Unreachable
 TIMED_OUT = 124   # exit code of coreutils timeout
 
 # Commands that need root go through $SUDO, which is empty when already root.
+# Who runs a section: all servers, every hive, the repository server, or one manager (the
+# swarm's services are the same from every manager: asking one saves each other hive its docker
+# CLI calls, which dominate a probe's cost; if it does not answer, the next hive is asked).
 SECTIONS: dict[str, tuple[str, str]] = {
-    # name: (who runs it: all|hive|repository, shell command)
+    # name: (who runs it: all|hive|repository|manager, shell command)
     "uname": ("all", "uname -n"),
     # as root: df silently leaves out mounts it cannot stat (docker volumes are root-only)
     "df": ("all", "$SUDO df -P -T -k"),
@@ -36,15 +39,15 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "drbd_text": ("hive", "$SUDO drbdadm status"),
     "swarm_info": ("hive", "$SUDO docker info --format '{{json .Swarm}}'"),
     "nodes": ("hive", "$SUDO docker node ls --format json"),
-    "services": ("hive", "$SUDO docker service ls --format json"),
-    "tasks": ("hive",
+    "services": ("manager", "$SUDO docker service ls --format json"),
+    "tasks": ("manager",
               "s=$($SUDO docker service ls -q) || exit $?; [ -z \"$s\" ] || "
               "$SUDO docker service ps --no-trunc --format json $s"),
     "containers": ("hive", "$SUDO docker ps --no-trunc --format json"),
-    "service_specs": ("hive",
+    "service_specs": ("manager",
                       "s=$($SUDO docker service ls -q) || exit $?; [ -z \"$s\" ] || "
                       "$SUDO docker service inspect --format '{{json .Spec}}' $s"),
-    "nodes_inspect": ("hive", "n=$($SUDO docker node ls -q) || exit $?; $SUDO docker node inspect $n"),
+    "nodes_inspect": ("manager", "n=$($SUDO docker node ls -q) || exit $?; $SUDO docker node inspect $n"),
     "registry_du": ("repository", "$SUDO du -s -k /var/lib/docker/volumes/registry_regdata"),
     "registry_df": ("repository", "$SUDO df -P -T -k /var/lib/docker/volumes/registry_regdata"),
 }
@@ -53,17 +56,29 @@ from .gather_more import MORE_SECTIONS  # noqa: E402  (beyond-the-runbook checks
 
 SECTIONS.update(MORE_SECTIONS)
 
-# Sections that only make sense on a swarm manager are read from every hive: a check then
-# compares what the managers say (issue 2: "managers that disagree are reported").
+# `docker node ls` is read from every hive: test_swarm compares what the managers say
+# (issue 2: "managers that disagree are reported").
+
+
+def managers_in_order(site: Site) -> list[Server]:
+    """The hives a manager-only section is asked of, in turn: first_hive first."""
+    return sorted(site.hives, key=lambda s: "first_hive" not in s.roles)
+
+
+def manager_sections() -> list[str]:
+    return [n for n, (who, _) in SECTIONS.items() if who == "manager"]
 
 
 def sections_for(server: Server, site: Site) -> list[str]:
     if site.kind == "local":
         # the local machine answers the host-level questions only
         return [n for n, (who, _) in SECTIONS.items() if who == "all"]
+    managers = managers_in_order(site)
+    first = managers[0].name if managers else None
     return [n for n, (who, _) in SECTIONS.items()
             if who == "all" or (who == "hive" and server.is_hive)
-            or (who == "repository" and server.is_repository)]
+            or (who == "repository" and server.is_repository)
+            or (who == "manager" and server.name == first)]
 
 
 @dataclass
@@ -194,4 +209,25 @@ class Gatherer:
         if not servers:
             return {}
         with ThreadPoolExecutor(max_workers=min(32, len(servers))) as ex:
-            return dict(zip((s.name for s in servers), ex.map(self.gather_host, servers)))
+            facts = dict(zip((s.name for s in servers), ex.map(self.gather_host, servers)))
+        self._ask_next_manager(facts)
+        return facts
+
+    def _ask_next_manager(self, facts: dict[str, HostFacts]):
+        """If the first manager did not answer the manager-only sections, ask the next hives."""
+        names = manager_sections()
+        managers = [m for m in managers_in_order(self.site) if m.name in facts]
+        if self.site.kind == "local" or not managers:
+            return
+
+        def answered(f: HostFacts) -> bool:
+            return not f.unreachable and all(f.get(n) is not None and f.get(n).ok for n in names)
+        if answered(facts[managers[0].name]):
+            return
+        for hive in managers[1:]:
+            f = facts[hive.name]
+            if f.unreachable:
+                continue
+            f.results.update(self.gather_host(hive, names).results)
+            if answered(f):
+                return

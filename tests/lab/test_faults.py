@@ -26,12 +26,12 @@ def assert_fails_exactly(result, required: dict, allowed=()):
     assert result.rc == 1
 
 
-def wait_for_failure(suite, check_id, *args, timeout=90):
-    """Some faults take time to show (a killed node is Down after ~25 s)."""
+def wait_for_failure(suite, check_id, *args, showing="", timeout=90):
+    """Some faults take time to show (a killed node is Unreachable at once, Down after ~25 s)."""
     deadline = time.time() + timeout
     while True:
         r = suite.run(*args)
-        if check_id in r.failed() or time.time() > deadline:
+        if showing in r.failed().get(check_id, "\0") or time.time() > deadline:
             return r
         time.sleep(5)
 
@@ -123,7 +123,7 @@ def test_xfs_corrupt_service_loop_is_repaired(suite, fault):
 def test_node_down_is_reported_and_not_removed_within_grace(suite, fault):
     fault("node-down", "s-hive2.lab")
     node = "checks/test_swarm.py::test_swarm_node[s-hive2]"
-    r = wait_for_failure(suite, node)
+    r = wait_for_failure(suite, node, showing="status Down")
     assert_fails_exactly(r, {node: ["status Down"], "checks/test_disk.py::test_disk[s-hive2.lab]": ["unreachable:"]},
                          allowed=[per_host("s-hive2.lab"), re.compile(r"test_drbd\[|test_volume\[|test_service\[")])
     refused = suite.run("--fix", "--allow-destructive", "-k", "swarm_node")

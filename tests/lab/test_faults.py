@@ -31,7 +31,8 @@ def wait_for_failure(suite, check_id, *args, showing="", timeout=90):
     deadline = time.time() + timeout
     while True:
         r = suite.run(*args)
-        if showing in r.failed().get(check_id, "\0") or time.time() > deadline:
+        failed = r.failed()
+        if (check_id in failed and showing in failed[check_id]) or time.time() > deadline:
             return r
         time.sleep(5)
 

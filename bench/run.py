@@ -391,7 +391,9 @@ def accepted_since(servers: list[dict], since: float, until: float) -> dict:
 
 # ------------------------------------------------------------------ one size
 def suite_cmd(extra=()) -> list[str]:
-    return [PYTEST, "--hive-root", str(SITE), "-q", "-p", "no:randomly",
+    # --hive-root=DIR, one word: as two words pytest takes DIR for a path argument and picks its
+    # rootdir and pytest.ini from DIR's ancestors (another checkout's, when the lab belongs to one)
+    return [PYTEST, f"--hive-root={SITE}", "-q", "-p", "no:randomly",
             "-o", f"report_dir={RAW / 'reports'}", *extra]
 
 

@@ -151,6 +151,7 @@ def measure(cmd: list[str], env=None, cwd=REPO, out_path: Path | None = None, ti
     th = threading.Thread(target=sample, daemon=True)
     th.start()
     killer = threading.Timer(timeout, lambda: p.kill())
+    killer.daemon = True
     killer.start()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t
@@ -348,7 +349,7 @@ def cleanup_latency():
 
 def _on_signal(signum, frame):
     cleanup_latency()
-    raise SystemExit(128 + signum)
+    raise SystemExit(128 + signum)          # the size section's finally restores the default lab
 
 
 atexit.register(cleanup_latency)

@@ -21,8 +21,9 @@ $(VENV)/hive-health.pth: $(BIN)/pytest
 
 venv: $(BIN)/pytest $(VENV)/hive-health.pth
 
+# HIVE_ROOT goes to the suite through the environment (see bin/hive-health for why not --hive-root)
 run: venv
-	$(BIN)/pytest $(if $(HIVE_ROOT),--hive-root $(HIVE_ROOT)) $(ARGS); \
+	HIVE_ROOT="$(HIVE_ROOT)" $(BIN)/pytest $(ARGS); \
 	  status=$$?; echo "reports: $(CURDIR)/reports/latest.html  $(CURDIR)/reports/latest.json"; exit $$status
 
 unit: venv
@@ -35,7 +36,7 @@ test: venv
 demo: venv
 	bash lab/install-deps.sh
 	site=$$($(BIN)/python -m lab up | tail -n 1) && \
-	  $(BIN)/pytest --hive-root "$$site" $(ARGS); \
+	  HIVE_ROOT="$$site" $(BIN)/pytest $(ARGS); \
 	  echo "lab site: $$site (python3 -m lab inject FAULT / heal / down)"; \
 	  echo "report: $(CURDIR)/reports/latest.html"
 

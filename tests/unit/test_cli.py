@@ -71,3 +71,13 @@ def test_local_run_writes_both_reports_and_replays_the_same(tmp_path):
 def test_replay_refuses_fix(tmp_path):
     rc, out = suite("--replay", str(tmp_path), "--fix")
     assert rc == 4 and "cannot run on a --replay" in out
+
+
+def test_wrapper_runs_from_the_site_directory(tmp_path):
+    """bin/hive-health inside a hive project: the project is the site, the suite's config is used."""
+    make_project(tmp_path)
+    (tmp_path / ".hive" / "persistents.yml").write_text("stage: {global: staging}\nfirst_hive: {staging: 9}\n")
+    p = subprocess.run([str(REPO / "bin" / "hive-health"), "-o", f"report_dir={tmp_path / 'r'}"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 4, p.stdout + p.stderr
+    assert f"{tmp_path}/.hive/persistents.yml: first_hive 9 is outside the 3 hives" in p.stdout + p.stderr

@@ -255,7 +255,7 @@ def test_cron_wrapper_keeps_pytest_exit_code_and_writes_index_and_textfile(tmp_p
     stamp = datetime.fromisoformat(d["started"]).strftime("%Y%m%d-%H%M%S")
     fake.write_text(textwrap.dedent(f"""\
         #!/bin/sh
-        echo "args: $*" > "$PWD/args.txt"
+        echo "args: $* site: $HIVE_ROOT" > "$PWD/args.txt"
         mkdir -p out
         cat > out/latest.json <<'JSON'
         {json.dumps(d)}
@@ -271,7 +271,8 @@ def test_cron_wrapper_keeps_pytest_exit_code_and_writes_index_and_textfile(tmp_p
     r = subprocess.run(["/bin/sh", str(repo / "bin" / "hive-health-cron"), "-k", "drbd"],
                        cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.returncode == 1, r.stdout + r.stderr
-    assert (repo / "args.txt").read_text().strip() == "args: -k drbd --hive-root /home/admin/my site"
+    # the site travels in HIVE_ROOT: as `--hive-root DIR` pytest would take DIR for a test path
+    assert (repo / "args.txt").read_text().strip() == "args: -k drbd site: /home/admin/my site"
     assert (repo / "out" / "index.html").exists()
     assert not (repo / "out" / f"run-{old}.json").exists()          # pruned
     assert len(parse(repo / "out" / "index.html").rows) == 1

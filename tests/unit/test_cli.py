@@ -81,3 +81,34 @@ def test_wrapper_runs_from_the_site_directory(tmp_path):
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert p.returncode == 4, p.stdout + p.stderr
     assert f"{tmp_path}/.hive/persistents.yml: first_hive 9 is outside the 3 hives" in p.stdout + p.stderr
+
+
+def _unreachable_project(tmp_path):
+    make_project(tmp_path)
+    cfg = tmp_path / ".hive" / "staging" / "ssh_config"
+    cfg.write_text(cfg.read_text().replace("HostName 192.0.2.", "Port 1\n  HostName 127.0.0."))
+    return tmp_path
+
+
+@pytest.mark.parametrize("expires, rc, outcome", [("2999-12-31", 0, "waived"), ("2000-01-01", 1, "failed")])
+def test_waiver_keeps_a_failure_from_failing_the_run_until_it_expires(tmp_path, expires, rc, outcome):
+    site = _unreachable_project(tmp_path / "site")
+    waivers = tmp_path / "waivers.yml"
+    waivers.write_text(f"waivers:\n  - check: test_disk\n    justification: servers being replaced\n"
+                       f"    expires: {expires}\n")
+    got, out = suite("--hive-root", str(site), "-k", "disk", "-o", f"report_dir={tmp_path / 'r'}",
+                     "-o", f"waivers_file={waivers}")
+    doc = json.loads((tmp_path / "r" / "latest.json").read_text())
+    assert got == rc, out
+    assert {c["outcome"] for c in doc["checks"]} == {outcome}
+    if outcome == "waived":
+        assert all(c["waived"]["reason"] == "servers being replaced" for c in doc["checks"])
+    else:
+        assert all(c["expired_waivers"][0]["expires"] == "2000-01-01" for c in doc["checks"])
+
+
+def test_malformed_waiver_file_is_a_usage_error(tmp_path):
+    waivers = tmp_path / "waivers.yml"
+    waivers.write_text("waivers:\n  - check: test_disk\n    expires: 2999-01-01\n")
+    rc, out = suite("--connection", "local", "-o", f"waivers_file={waivers}", "-o", f"report_dir={tmp_path}")
+    assert rc == 4 and "waiver #1" in out and "justification" in out and "Traceback" not in out

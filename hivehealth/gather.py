@@ -19,7 +19,9 @@ from .remote import Pool, Unreachable
 
 TIMED_OUT = 124   # exit code of coreutils timeout
 
-# Commands that need root go through $SUDO, which is empty when already root.
+# Commands that need root go through $SUDO, which is empty when already root. docker goes through
+# $DOCKER: plain `docker` when the user may use the socket (hive-builder's admin is in group
+# docker), else with sudo: a sudo per docker call is a good part of a probe's cost.
 # Who runs a section: all servers, every hive, the repository server, or one manager (the
 # swarm's services are the same from every manager: asking one saves each other hive its docker
 # CLI calls, which dominate a probe's cost; if it does not answer, the next hive is asked).
@@ -37,17 +39,17 @@ SECTIONS: dict[str, tuple[str, str]] = {
                    "-p LoadState -p StateChangeTimestamp $u"),
     "drbd_json": ("hive", "$SUDO drbdsetup status --json"),
     "drbd_text": ("hive", "$SUDO drbdadm status"),
-    "swarm_info": ("hive", "$SUDO docker info --format '{{json .Swarm}}'"),
-    "nodes": ("hive", "$SUDO docker node ls --format json"),
-    "services": ("manager", "$SUDO docker service ls --format json"),
+    "swarm_info": ("hive", "$DOCKER info --format '{{json .Swarm}}'"),
+    "nodes": ("hive", "$DOCKER node ls --format json"),
+    "services": ("manager", "$DOCKER service ls --format json"),
     "tasks": ("manager",
-              "s=$($SUDO docker service ls -q) || exit $?; [ -z \"$s\" ] || "
-              "$SUDO docker service ps --no-trunc --format json $s"),
-    "containers": ("hive", "$SUDO docker ps --no-trunc --format json"),
+              "s=$($DOCKER service ls -q) || exit $?; [ -z \"$s\" ] || "
+              "$DOCKER service ps --no-trunc --format json $s"),
+    "containers": ("hive", "$DOCKER ps --no-trunc --format json"),
     "service_specs": ("manager",
-                      "s=$($SUDO docker service ls -q) || exit $?; [ -z \"$s\" ] || "
-                      "$SUDO docker service inspect --format '{{json .Spec}}' $s"),
-    "nodes_inspect": ("manager", "n=$($SUDO docker node ls -q) || exit $?; $SUDO docker node inspect $n"),
+                      "s=$($DOCKER service ls -q) || exit $?; [ -z \"$s\" ] || "
+                      "$DOCKER service inspect --format '{{json .Spec}}' $s"),
+    "nodes_inspect": ("manager", "n=$($DOCKER node ls -q) || exit $?; $DOCKER node inspect $n"),
     "registry_du": ("repository", "$SUDO du -s -k /var/lib/docker/volumes/registry_regdata"),
     "registry_df": ("repository", "$SUDO df -P -T -k /var/lib/docker/volumes/registry_regdata"),
 }
@@ -134,7 +136,8 @@ def probe_script(names: list[str], timeout: float) -> tuple[str, str]:
     lines = [
         "set +e",
         'if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi',
-        "export SUDO LC_ALL=C",
+        'if [ -w /var/run/docker.sock ]; then DOCKER=docker; else DOCKER="$SUDO docker"; fi',
+        "export SUDO DOCKER LC_ALL=C",
         # the clock first, before anything else runs: the mother knows when this line arrived
         f"printf '{marker} clock %s\\n' \"$(date +%s.%N)\"",
         'd=$(mktemp -d) || exit 97',
@@ -149,6 +152,11 @@ def probe_script(names: list[str], timeout: float) -> tuple[str, str]:
         lines.append(f"printf '{marker} {name} %s %s %s\\n' \"$(cat \"$d/{i}.rc\")\" "
                      f"\"$(base64 -w0 <\"$d/{i}.o\")\" \"$(base64 -w0 <\"$d/{i}.e\")\"")
     return "\n".join(lines) + "\n", marker
+
+
+def shown(command: str) -> str:
+    """A section's command as an operator would type it."""
+    return command.replace("$SUDO ", "sudo ").replace("$DOCKER ", "docker ")
 
 
 def _sq(s: str) -> str:
@@ -171,7 +179,7 @@ def parse_probe_output(stdout: str, marker: str, names: list[str]) -> dict[str, 
             code = int(rc)
         except ValueError:
             code = -1
-        results[name] = CommandResult(name, SECTIONS[name][1].replace("$SUDO ", "sudo "), code, out, err)
+        results[name] = CommandResult(name, shown(SECTIONS[name][1]), code, out, err)
     return results
 
 

@@ -85,10 +85,10 @@ class SSHTransport:
         client.set_missing_host_key_policy(HostKeyPolicy(o.get("stricthostkeychecking"), files))
         keys = [os.path.expanduser(k) for k in o.get("identityfile", [])]
         only = str(o.get("identitiesonly", "no")).lower() == "yes"
-        sock = paramiko.ProxyCommand(o["proxycommand"]) if o.get("proxycommand") else None
         timeout = float(o.get("connecttimeout", self.connect_timeout))
         where = f"{self.server.name} ({host}:{port})"
         try:
+            sock = paramiko.ProxyCommand(o["proxycommand"]) if o.get("proxycommand") else _tcp(host, port, timeout)
             client.connect(host, port, username=o.get("user"), key_filename=keys or None,
                            look_for_keys=not only and not keys, allow_agent=not only,
                            timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, sock=sock)
@@ -136,6 +136,14 @@ class SSHTransport:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _tcp(host: str, port: int, timeout: float) -> socket.socket:
+    """The TCP connection, with Nagle off as OpenSSH does: the SSH handshake is a string of
+    small messages, and on a link with latency each would otherwise wait for a delayed ACK."""
+    sock = socket.create_connection((host, port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def _drain(chan) -> tuple[str, str, float | None]:

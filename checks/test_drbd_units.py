@@ -59,9 +59,14 @@ def drbd_units_active(ctx, server) -> Verdict:
             bad.append(vol)
         elif u.get("ActiveState") != "active":
             result = u.get("Result") or "?"
-            v.fail(f"{name} is {state} (result {result}; expected active): DRBD resource {vol} is "
-                   f"not up on {server.short}, and {boot}; see journalctl -u {name}, then "
-                   f"sudo systemctl restart {name} (runbook 7.7 if DRBD is not UpToDate)")
+            # `start`, never `restart`: docker.service Requires= the unit, so restarting it
+            # restarts docker (every container on this hive) too; start only runs its ExecStart
+            # (drbdadm adjust), which is harmless when the resource is already up
+            # the unit's state only: whether the resource itself is up now is test_drbd's
+            v.fail(f"{name} is {state} (result {result}; expected active): it did not bring DRBD "
+                   f"resource {vol} up on {server.short}, and {boot}; see journalctl -u {name}, then "
+                   f"sudo systemctl start {name} (not restart: that restarts docker too; "
+                   f"runbook 7.7 if DRBD is not UpToDate)")
             bad.append(vol)
         elif u.get("UnitFileState") not in ("enabled", "enabled-runtime", "static", "linked",
                                             "linked-runtime", "generated", "indirect"):

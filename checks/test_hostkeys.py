@@ -81,7 +81,7 @@ def host_key(ctx, server) -> Verdict:
     host, port = o.get("hostname", server.name), int(o.get("port", 22))
     why = ctx.host(server).unreachable or ""
     if "host key of" in why:
-        v.fail(f"host key refused, not accepted: {why.split(' Runbook FAQ')[0].split(' (runbook')[0].strip()}; "
+        v.fail(f"host key refused, not accepted: {why.split(' Runbook FAQ')[0].split(' (runbook')[0].strip().rstrip('.')}; "
                f"{recovery(ctx, server)}")
         v.data["refused"] = True
         return v

@@ -14,6 +14,8 @@ from __future__ import annotations
 # backup (repository server): the script, the -latest links with their targets' age, and the
 # link names the backup scripts write (literal `backup-<name>-latest.<ext>` in the script and
 # in each /var/lib/hive-backup.d/<service> file). Age is measured on the server's own clock.
+# `lastrun`: when the last backup.service run ended (epoch; systemctl prints it in TZ, which
+# date -d cannot always read back, e.g. JST: hence TZ=UTC for both).
 _BACKUP_FILES = r"""s=/usr/bin/hive-backup.sh
 if [ ! -e "$s" ]; then echo "script -"; exit 0; fi
 echo "script $s"
@@ -23,6 +25,8 @@ h=; [ -n "$u" ] && h=$(getent passwd "$u" | cut -d: -f6)
 d="$h/backup"
 echo "dir $d"
 echo "now $(date +%s)"
+x=$(TZ=UTC LC_ALL=C systemctl show -p ExecMainExitTimestamp --value backup.service 2>/dev/null)
+[ -z "$x" ] || { x=$(TZ=UTC date -d "$x" +%s 2>/dev/null) && echo "lastrun $x"; }
 [ -d "$d" ] || { echo "nodir"; }
 for f in "$d"/backup-*-latest.*; do
   [ -L "$f" ] || [ -e "$f" ] || continue

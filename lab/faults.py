@@ -392,6 +392,171 @@ def heal_log_bloat(lab, s, rec):
     sx(s, f"truncate -s {rec.get('orig', 0)} {rec['path']}", check=False)
 
 
+# ---------------------------------------------------------------- issue 7: beyond the runbook
+BACKUP_DIR = "/home/admin/backup"
+REG_LINK = f"{BACKUP_DIR}/backup-hive-registry-latest.tar.gz"
+SPREAD_SVC = "spread-demo"
+TIMER = "backup.timer"
+
+
+def inj_backup_stale(lab, target):
+    s = site.repo_of(lab)
+    f = sx(s, f"readlink -f {REG_LINK}").stdout.strip()
+    orig = int(sx(s, f"stat -c %Y {f}").stdout.strip())
+    sx(s, f"touch -d '30 hours ago' {f}")
+    return s, (f"{REG_LINK} -> {os.path.basename(f)} dated 30 h ago (the nightly backup stopped "
+               "writing it)"), {"file": f, "mtime": orig}
+
+
+def heal_backup_stale(lab, s, rec):
+    # the file's own date back (a rerun may already have moved the link to a newer file)
+    sx(s, f"[ -e {rec['file']} ] && touch -d @{rec['mtime']} {rec['file']}; true", check=False)
+
+
+def _run_backup_service(s):
+    sx(s, "systemctl reset-failed backup.service 2>/dev/null; systemctl start backup.service",
+       check=False, timeout=120)
+
+
+def inj_backup_failed(lab, target):
+    s = site.repo_of(lab)
+    # the nightly run happens while the backup directory is read-only (a full or broken disk):
+    # tar fails, hive-backup.sh prints its FAIL line and still exits 0
+    sx(s, f"mkdir -p {BACKUP_DIR} && mount --bind {BACKUP_DIR} {BACKUP_DIR} && "
+          f"mount -o remount,bind,ro {BACKUP_DIR}")
+    try:
+        _run_backup_service(s)
+    finally:
+        sx(s, f"umount {BACKUP_DIR}", check=False)
+    out = sx(s, "journalctl --no-pager -q -o cat _SYSTEMD_INVOCATION_ID="
+                "$(systemctl show -p InvocationID --value backup.service) | grep FAIL; true"
+             ).stdout.strip()
+    return s, (f"the last backup.service run on {s['full']} printed {out or '(no FAIL line?)'!r} "
+               "and exited 0 (backup directory was read-only during the run)"), {}
+
+
+def heal_backup_failed(lab, s, rec):
+    sx(s, f"while mountpoint -q {BACKUP_DIR}; do umount {BACKUP_DIR} || break; done", check=False)
+    _run_backup_service(s)
+
+
+def inj_backup_timer_stopped(lab, target):
+    s = site.repo_of(lab)
+    sx(s, f"systemctl stop {TIMER}")
+    return s, f"{TIMER} stopped on {s['full']}: no nightly backup", {}
+
+
+def heal_backup_timer_stopped(lab, s, rec):
+    sx(s, f"systemctl enable --now {TIMER} >/dev/null 2>&1", check=False)
+
+
+def inj_chronyd_stopped(lab, target):
+    s = _default(lab, target, "second-hive")
+    sx(s, "systemctl stop chrony.service")
+    return s, f"chrony.service (chronyd) stopped on {s['full']}", {}
+
+
+def heal_chronyd_stopped(lab, s, rec):
+    sx(s, "systemctl start chrony.service", check=False)
+
+
+def _registry_answers(s):
+    return sx(s, "curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:5000/v2/",
+              check=False).stdout.strip() == "200"
+
+
+def inj_registry_down(lab, target):
+    s = site.repo_of(lab)
+    sx(s, "docker stop registry >/dev/null")
+    return s, f"container registry stopped on {s['full']}: nothing listens on :5000", {}
+
+
+def heal_registry_down(lab, s, rec):
+    sx(s, "docker start registry >/dev/null", check=False)
+    util.wait_for(lambda: _registry_answers(s), 60, what="the registry to answer /v2/")
+
+
+def _spread_nodes(lab):
+    r = sx(_alive_hive(lab), f"docker service ps {SPREAD_SVC} --filter desired-state=running "
+                            "--format '{{.Node}} {{.CurrentState}}'", check=False)
+    rows = [x.split() for x in r.stdout.splitlines() if x.strip()]
+    return [x[0] for x in rows if len(x) > 1 and x[1] == "Running"]
+
+
+def inj_spread(lab, target):
+    s = _default(lab, target, "second-hive")
+    h = _alive_hive(lab)
+    c = f"node.hostname=={s['short']}"
+    # placed while pinned to one node (as when the other nodes were down), then the pin is
+    # relaxed: swarm keeps running tasks where they are (a constraint-only change whose node
+    # still satisfies it restarts nothing), so both replicas stay on one node
+    sx(h, f"docker service create -d --name {SPREAD_SVC} --replicas 2 --no-resolve-image "
+          f"--constraint '{c}' hive-lab/busybox:latest sleep 1000000 >/dev/null")
+    util.wait_for(lambda: _spread_nodes(lab) == [s["short"]] * 2, 90,
+                  what=f"2 {SPREAD_SVC} tasks running on {s['short']}")
+    sx(h, f"docker service update -d --constraint-rm '{c}' {SPREAD_SVC} >/dev/null")
+    time.sleep(5)
+    nodes = _spread_nodes(lab)
+    if nodes != [s["short"]] * 2:
+        raise RuntimeError(f"{SPREAD_SVC} tasks moved when the constraint was removed: {nodes}")
+    return s, (f"service {SPREAD_SVC} (2 replicas, no constraint left) runs both tasks on "
+               f"{s['short']}"), {}
+
+
+def heal_spread(lab, s, rec):
+    h = _alive_hive(lab)
+    sx(h, f"docker service rm {SPREAD_SVC} >/dev/null 2>&1; true", check=False)
+    util.wait_for(lambda: not sx(h, f"docker service ls -q -f name={SPREAD_SVC}",
+                                 check=False).stdout.strip(), 30, what=f"{SPREAD_SVC} removed")
+
+
+DROPIN = "/run/systemd/system/drbd-resource@{vol}.service.d/hh-lab.conf"
+
+
+def inj_drbd_unit_failed(lab, target):
+    s = _default(lab, target, "second-hive")
+    vol = lab["volume"]
+    unit = f"drbd-resource@{vol}.service"
+    d = DROPIN.format(vol=vol)
+    # the unit inactive while the resource stays up and docker keeps running: its ExecStop
+    # (drbdadm down) is masked for the stop, and the stop does not propagate to docker.service
+    sx(s, f"mkdir -p {os.path.dirname(d)} && printf '[Service]\\nExecStop=\\n' > {d} && "
+          f"systemctl daemon-reload && systemctl stop --job-mode=ignore-dependencies {unit}; "
+          f"rc=$?; rm -f {d}; systemctl daemon-reload; exit $rc")
+    state = sx(s, f"systemctl is-active {unit}; drbdadm role {vol}; systemctl is-active docker",
+               check=False).stdout.split()
+    return s, (f"{unit} on {s['full']} is {state[0] if state else '?'} while {vol} stays up "
+               f"and docker runs ({' '.join(state[1:])})"), {}
+
+
+def heal_drbd_unit_failed(lab, s, rec):
+    vol = lab["volume"]
+    sx(s, f"rm -f {DROPIN.format(vol=vol)}; systemctl daemon-reload; "
+          f"systemctl reset-failed drbd-resource@{vol}.service 2>/dev/null; "
+          f"systemctl start drbd-resource@{vol}.service", check=False)
+
+
+def _persistents():
+    return os.path.join(util.SITE_DIR, ".hive", "persistents.yml")
+
+
+def inj_no_format_left(lab, target):
+    import yaml
+    path = _persistents()
+    with open(path) as f:
+        text = f.read()
+    doc = yaml.safe_load(text) or {}
+    doc.setdefault("no_format", {})["global"] = True
+    with open(path, "w") as f:
+        yaml.safe_dump(doc, f, default_flow_style=False, sort_keys=False)
+    return None, f"no_format: {{global: true}} left in {path} after a recovery", {"orig": text}
+
+
+def heal_no_format_left(lab, s, rec):
+    with open(_persistents(), "w") as f:
+        f.write(rec["orig"])
+
+
 FAULTS = {
     "failed-unit": (inj_failed_unit, heal_failed_unit,
                     "a real unit hh-lab-broken.service (ExecStart=/bin/false) failed [s-hive1]"),
@@ -418,6 +583,22 @@ FAULTS = {
                          "SSH to a server times out (tcp/22 dropped) [last hive]"),
     "hostkey-changed": (inj_hostkey_changed, heal_hostkey_changed,
                         "a server's SSH host keys regenerated [s-hive1]"),
+    "backup-stale": (inj_backup_stale, heal_backup_stale,
+                     "the file behind backup-hive-registry-latest.tar.gz dated 30 h ago [repository]"),
+    "backup-failed": (inj_backup_failed, heal_backup_failed,
+                      "last backup.service run printed `FAIL backup for hive-registry` [repository]"),
+    "backup-timer-stopped": (inj_backup_timer_stopped, heal_backup_timer_stopped,
+                             "backup.timer stopped [repository]"),
+    "chronyd-stopped": (inj_chronyd_stopped, heal_chronyd_stopped,
+                        "chrony.service (chronyd) stopped [s-hive1]"),
+    "registry-down": (inj_registry_down, heal_registry_down,
+                      "the registry container stopped: /v2/ refused [repository]"),
+    "spread": (inj_spread, heal_spread,
+               "service spread-demo, 2 replicas both on one node, others eligible [s-hive1]"),
+    "drbd-unit-failed": (inj_drbd_unit_failed, heal_drbd_unit_failed,
+                         "drbd-resource@ldap_data.service inactive, resource still up [s-hive1]"),
+    "no-format-left": (inj_no_format_left, heal_no_format_left,
+                       "no_format: {global: true} left in .hive/persistents.yml"),
 }
 
 

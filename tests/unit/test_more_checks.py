@@ -142,6 +142,30 @@ def test_backup_fail_line_in_last_run_fails_although_exit_was_0():
     assert "hive-backup.sh -l hive-zabbix" in v.message()
 
 
+def test_backup_fail_line_is_cleared_only_by_a_rerun_after_that_run():
+    # edit: the registry target FAILed in the last backup.service run (its real message); the
+    # operator then reran `hive-backup.sh -l hive-registry`, which does not go through
+    # backup.service: its journal keeps the FAIL, the -latest file is newer than the run's end
+    journal = lab("backup_journal-repo-healthy.txt").replace(
+        "INFO: hive-backup.sh: backup for hive-registry done", "INFO: hive-backup.sh: FAIL backup for hive-registry")
+    files = lab("backup_files-repo-healthy.txt")
+    mtime = parse_backup_files(files)["links"]["backup-hive-registry-latest.tar.gz"][0]
+    assert parse_backup_files(files + f"lastrun {mtime - 60}\n")["lastrun"] == mtime - 60
+    # no rerun since (the file is older than the run's end), or the end is unknown: still a failure
+    for extra in (f"lastrun {mtime + 5}\n", ""):
+        v = backup_fresh(backup_ctx(files=files + extra, journal=journal), REPO)
+        assert v.status == FAIL, v.message()
+        assert "FAIL backup for hive-registry" in v.message() and "hive-backup.sh -l hive-registry" in v.message()
+    v = backup_fresh(backup_ctx(files=files + f"lastrun {mtime - 60}\n", journal=journal), REPO)
+    assert v.status == OK, v.message()
+    assert any("written after that run ended" in n for n in v.notes)
+    # a FAIL of another target is not cleared by the registry's newer file
+    other = journal + "INFO: hive-backup.sh: FAIL backup for hive-zabbix\n"
+    v = backup_fresh(backup_ctx(files=files + f"lastrun {mtime - 60}\n", journal=other), REPO)
+    assert v.status == FAIL and "hive-backup.sh -l hive-zabbix" in v.message()
+    assert "hive-backup.sh -l hive-registry" not in v.message()
+
+
 @pytest.mark.parametrize("capture, expect", [
     ("backup_units-timer-disabled.txt", "backup.timer is inactive/dead (expected active)"),
     ("backup_units-timer-masked.txt", "backup.timer is masked (expected loaded, enabled, active)"),
@@ -192,6 +216,9 @@ def test_drbd_unit_inactive_fails_and_says_docker_will_not_start():
     assert v.status == FAIL
     assert "s-hive1.lab" in msg and "drbd-resource@ldap_data.service is inactive/dead" in msg
     assert "expected active" in msg and "docker will not start" in msg
+    # start, not restart: docker.service Requires= the unit, so a restart restarts docker too
+    assert "sudo systemctl start drbd-resource@ldap_data.service" in msg
+    assert "systemctl restart drbd-resource" not in msg
 
 
 def test_drbd_unit_unknown_on_hive_fails_and_empty_map_skips():
@@ -434,6 +461,7 @@ def test_hostkeys_changed_key_fails_with_faq_recovery(tmp_path):
     v = host_key(ctx, servers[0])
     msg = v.message()
     assert v.status == FAIL and "host key refused, not accepted" in msg
+    assert "not accepted; FAQ 7.18" in msg            # one separator, not "accepted.;"
     assert f"rm {tmp_path}/known_hosts" in msg and "hive build-infra" in msg and "FAQ 7.18" in msg
 
 

@@ -236,6 +236,8 @@ class Gatherer:
             f = facts[hive.name]
             if f.unreachable:
                 continue
-            f.results.update(self.gather_host(hive, names).results)
+            # only the manager sections: its clock and the rest belong to the first probe
+            extra = self.gather_host(hive, names).results
+            f.results.update({n: r for n, r in extra.items() if n in names})
             if answered(f):
                 return

@@ -40,3 +40,26 @@ def test_unreachable_server_is_reported_not_raised(tmp_path):
     site = Site("hive", [Server("ghost.lab", frozenset({"hive"}), "hive", str(cfg))])
     facts = Gatherer(site, Pool(connect_timeout=3), 5).gather()
     assert "cannot connect to ghost.lab (127.0.0.1:1)" in facts["ghost.lab"].unreachable
+
+
+def test_next_manager_is_asked_only_for_the_manager_sections(monkeypatch):
+    """first_hive unreachable: the next hive answers the swarm's services; its own facts (the
+    clock of its first probe above all) are kept."""
+    import hivehealth.gather as g
+    hives = [Server(f"h{i}", frozenset({"hive"} | ({"first_hive"} if i == 0 else set())), "hive") for i in range(2)]
+    site = Site("hive", hives)
+    gatherer = Gatherer(site, Pool(), 5)
+    calls = []
+
+    def fake(server, names=None):
+        names = names or g.sections_for(server, site)
+        calls.append((server.name, sorted(names)))
+        if server.name == "h0":
+            return g.HostFacts("h0", unreachable="down")
+        return g.HostFacts(server.name, {n: g.CommandResult(n, n, 0, f"{n} of probe {len(calls)}", "")
+                                         for n in names + ["clock"]})
+    monkeypatch.setattr(gatherer, "gather_host", fake)
+    facts = gatherer.gather()
+    assert calls[-1] == ("h1", sorted(g.manager_sections()))
+    assert facts["h1"].get("services").stdout == f"services of probe {len(calls)}"
+    assert facts["h1"].get("clock").stdout != f"clock of probe {len(calls)}"

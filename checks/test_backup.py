@@ -50,11 +50,11 @@ def parse_backup_files(text: str) -> dict:
             elif key == "now":
                 out["now"] = int(parts[1])
             elif key == "lastrun":
-                out["lastrun"] = int(parts[1])
+                out["lastrun"] = float(parts[1])
             elif key == "nodir":
                 out["nodir"] = True
             elif key == "link":
-                mtime = None if parts[2] == "-" else int(parts[2])
+                mtime = None if parts[2] == "-" else float(parts[2])
                 out["links"][parts[1]] = (mtime, " ".join(parts[3:]))
             elif key == "service":
                 if parts[1] != "-":

@@ -14,8 +14,10 @@ from __future__ import annotations
 # backup (repository server): the script, the -latest links with their targets' age, and the
 # link names the backup scripts write (literal `backup-<name>-latest.<ext>` in the script and
 # in each /var/lib/hive-backup.d/<service> file). Age is measured on the server's own clock.
-# `lastrun`: when the last backup.service run ended (epoch; systemctl prints it in TZ, which
-# date -d cannot always read back, e.g. JST: hence TZ=UTC for both).
+# `lastrun`: when the last backup.service run ended (epoch, in microseconds where systemd
+# >= 248 prints them, else whole seconds; printed in UTC because date -d cannot read back every
+# zone name, e.g. JST). Link mtimes are to the nanosecond: a rerun by hand can end in the same
+# second as the nightly run.
 _BACKUP_FILES = r"""s=/usr/bin/hive-backup.sh
 if [ ! -e "$s" ]; then echo "script -"; exit 0; fi
 echo "script $s"
@@ -25,13 +27,14 @@ h=; [ -n "$u" ] && h=$(getent passwd "$u" | cut -d: -f6)
 d="$h/backup"
 echo "dir $d"
 echo "now $(date +%s)"
-x=$(TZ=UTC LC_ALL=C systemctl show -p ExecMainExitTimestamp --value backup.service 2>/dev/null)
-[ -z "$x" ] || { x=$(TZ=UTC date -d "$x" +%s 2>/dev/null) && echo "lastrun $x"; }
+x=$(systemctl show --timestamp=us+utc -p ExecMainExitTimestamp --value backup.service 2>/dev/null) ||
+  x=$(TZ=UTC LC_ALL=C systemctl show -p ExecMainExitTimestamp --value backup.service 2>/dev/null)
+[ -z "$x" ] || { x=$(TZ=UTC date -d "$x" +%s.%N 2>/dev/null) && echo "lastrun $x"; }
 [ -d "$d" ] || { echo "nodir"; }
 for f in "$d"/backup-*-latest.*; do
   [ -L "$f" ] || [ -e "$f" ] || continue
   t=$(readlink "$f"); [ -n "$t" ] || t=-
-  m=$(stat -L -c %Y "$f" 2>/dev/null) || m=-
+  m=$(date -r "$f" +%s.%N 2>/dev/null) || m=-
   echo "link ${f##*/} $m $t"
 done
 for f in "$s" /var/lib/hive-backup.d/*; do

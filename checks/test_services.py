@@ -5,9 +5,9 @@ A restart loop shows as failed or rejected tasks in the service's history; the f
 the task's error text (e.g. `failed to mount local volume: ... invalid argument`).
 """
 from hivehealth.durations import state_and_age
-from hivehealth.objects import NO_MANAGER, manager_answers
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
+from hivehealth.services import listed_service
 from hivehealth.verdict import Verdict
 
 FAILED_STATES = ("Failed", "Rejected")
@@ -22,22 +22,10 @@ def test_service(service, verify):
 def service_state(ctx, name) -> Verdict:
     hive = ctx.site.name
     v = Verdict(f"service {name}", alert=f"Service {name}: Replica count mismatch ({hive})")
-    answers = manager_answers(ctx, "services")
-    if name == NO_MANAGER or not answers:
-        v.fail("no manager answered `docker service ls`: " + "; ".join(
-            f"{h.name}: {ctx.host(h).unreachable or (ctx.host(h).get('services') and ctx.host(h).get('services').failure())}"
-            for h in ctx.site.hives))
+    found = listed_service(ctx, v, name)
+    if found is None:
         return v
-    manager, r = answers[0]
-    v.cite(manager, r)
-    try:
-        svc = next((s for s in dockerp.parse_services(r.stdout) if s.name == name), None)
-    except ParseError as e:
-        v.unknown(str(e))
-        return v
-    if svc is None:
-        v.fail(f"no longer listed by {manager}")
-        return v
+    manager, svc = found
     tasks = _tasks(ctx, v, manager, name)
     if svc.replicas_running is None or svc.replicas_desired is None:
         v.unknown(f"cannot read replicas from {svc.replicas!r}")

@@ -1,10 +1,12 @@
-"""Swarm service specs (`docker service inspect --format '{{json .Spec}}'`), for remedies."""
+"""Swarm services as the managers list them, and their specs (`docker service inspect`)."""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
-from .objects import manager_answers
+from .objects import NO_MANAGER, manager_answers
+from .parsers import ParseError
+from .parsers import docker as dockerp
 
 
 @dataclass
@@ -38,3 +40,33 @@ def service_spec(ctx, name: str) -> ServiceSpec | None:
 
 def service_using_volume(ctx, volume: str) -> ServiceSpec | None:
     return next((s for s in service_specs(ctx) if volume in s.volumes), None)
+
+
+def listed_service(ctx, v, name: str, cite: bool = True):
+    """(manager, Service) as the first answering manager lists `name`, or None after telling
+    the verdict why not (no manager answered, unreadable output, no such service)."""
+    answers = manager_answers(ctx, "services")
+    if name == NO_MANAGER or not answers:
+        v.fail("no manager answered `docker service ls`: " + "; ".join(
+            f"{h.name}: {_why(ctx, h)}" for h in ctx.site.hives))
+        return None
+    manager, r = answers[0]
+    if cite:
+        v.cite(manager, r)
+    try:
+        svc = next((s for s in dockerp.parse_services(r.stdout) if s.name == name), None)
+    except ParseError as e:
+        v.unknown(str(e))
+        return None
+    if svc is None:
+        v.fail(f"no longer listed by {manager}")
+        return None
+    return manager, svc
+
+
+def _why(ctx, hive) -> str:
+    f = ctx.host(hive)
+    if f.unreachable:
+        return f"unreachable: {f.unreachable}"
+    r = f.get("services")
+    return r.failure() if r is not None else "not asked (another manager was)"

@@ -14,9 +14,10 @@ Global services and services with one replica have nothing to spread.
 """
 import json
 
-from hivehealth.objects import NO_MANAGER, manager_answers
+from hivehealth.objects import manager_answers
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
+from hivehealth.services import listed_service
 from hivehealth.verdict import Verdict
 
 FAQ = "FAQ 7.26"
@@ -93,20 +94,10 @@ def eligible_nodes(nodes: list[dict], constraints: list[str]) -> list[str]:
 
 def service_spread(ctx, name) -> Verdict:
     v = Verdict(f"service {name}", alert=f"(none: zabbix does not see placement; {FAQ})")
-    manager, r = _first(ctx, "services")
-    if name == NO_MANAGER or r is None:
-        v.fail("no manager answered `docker service ls`: " + "; ".join(
-            f"{h.name}: {ctx.host(h).unreachable or (ctx.host(h).get('services') and ctx.host(h).get('services').failure())}"
-            for h in ctx.site.hives))
+    found = listed_service(ctx, v, name, cite=False)
+    if found is None:
         return v
-    try:
-        svc = next((s for s in dockerp.parse_services(r.stdout) if s.name == name), None)
-    except ParseError as e:
-        v.unknown(str(e))
-        return v
-    if svc is None:
-        v.fail(f"no longer listed by {manager}")
-        return v
+    manager, svc = found
     if svc.mode != "replicated":
         v.data["mode"] = svc.mode
         return v               # global services run one task per node by definition

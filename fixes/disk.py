@@ -21,7 +21,7 @@ def prune_docker(ctx, server, verdict):
     has_docker = ctx.host(server).get("containers") is not None or server.is_repository
     if not has_docker and ctx.site.kind != "hive":
         return None
-    return Plan(prune_docker.__name__, SAFE, steps=[
+    return Plan(steps=[
         Step(server.name, "$SUDO docker system prune -f",
              "runbook 7.1: free what docker no longer uses")],
         diagnose=[Step(server.name, BIGGEST_CONSUMERS,

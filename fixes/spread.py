@@ -14,7 +14,7 @@ def rebalance_service(ctx, name, verdict):
     eligible = verdict.data.get("eligible") or []
     if not manager or len(eligible) < 2 or len(verdict.data.get("nodes", [])) != 1:
         return None
-    return Plan(rebalance_service.__name__, RISKY, steps=[
+    return Plan(steps=[
         Step(manager, f"$SUDO docker service update --force --quiet {name}",
              f"FAQ 7.26: restart the tasks of {name} so swarm places them over "
              f"{', '.join(eligible)}", wait=180)], settle=5)

@@ -14,8 +14,8 @@ def restart_chronyd(ctx, server, verdict):
             or verdict.data.get("no_timesync")):
         return None
     if not unit:
-        return Plan(restart_chronyd.__name__, SAFE, refused=(
+        return Plan(refused=(
             "chronyd is not installed on this server: install chrony (hive setup-hosts) first"))
-    return Plan(restart_chronyd.__name__, SAFE, steps=[
+    return Plan(steps=[
         Step(server.name, f"$SUDO systemctl restart {unit}",
              f"FAQ 7.15: restart chronyd ({unit}) so it runs and steps the clock")], settle=5)

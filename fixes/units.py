@@ -18,7 +18,7 @@ def reset_leftover_drbd_units(ctx, server, verdict):
     units = [u for u in verdict.data.get("failed", []) if _leftover(ctx, u)]
     if not units:
         return None
-    return Plan(reset_leftover_drbd_units.__name__, SAFE, steps=[
+    return Plan(steps=[
         Step(server.name, "$SUDO systemctl reset-failed " + " ".join(units),
              "FAQ 7.22: the volume was deleted (not in drbd_device_map); its unit is a leftover")])
 
@@ -31,7 +31,7 @@ def disable_unneeded_units(ctx, server, verdict):
     if not units:
         return None
     names = " ".join(units)
-    return Plan(disable_unneeded_units.__name__, SAFE, steps=[
+    return Plan(steps=[
         Step(server.name, f"$SUDO systemctl disable --now {names} && $SUDO systemctl reset-failed {names}",
              "runbook 7.6: listed in units_not_needed")])
 
@@ -44,6 +44,6 @@ def restart_failed_units(ctx, server, verdict):
     units = [u for u in verdict.data.get("failed", []) if u not in wanted and not _leftover(ctx, u)]
     if not units:
         return None
-    return Plan(restart_failed_units.__name__, RISKY, steps=[
+    return Plan(steps=[
         Step(server.name, f"$SUDO systemctl restart {u}", f"runbook 7.6: {u} failed; try it again")
         for u in units])

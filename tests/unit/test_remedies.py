@@ -212,3 +212,15 @@ def test_redaction_of_secrets(tmp_path):
     text = r("curl -u hive:Zq9xP2mLk7Rt4Ws https://x:5000/v2/ password=abc SWMTKN-1-abc-def")
     assert "Zq9xP2mLk7Rt4Ws" not in text and "abc" not in text.split("password=")[1]
     assert "SWMTKN-1-***" in text
+
+
+def test_plans_carry_their_remedy_name_and_tier():
+    from fixes import disk as disk_fixes
+    s = site()
+    verdict = Verdict("s-hive0.lab", status="fail")
+    plan = disk_fixes.prune_docker.remedy.plan(ctx(s), s.servers[0], verdict)
+    assert (plan.remedy, plan.tier) == ("prune_docker", SAFE)
+    assert plan.render().startswith("prune_docker [safe]:")
+    outdated = drbd_fixes.force_primary_all_outdated.remedy.plan(
+        ctx(s), "ldap_data", outdated_verdict(views([OUTDATED] * 3)))
+    assert (outdated.remedy, outdated.tier) == ("force_primary_all_outdated", RISKY)

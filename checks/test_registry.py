@@ -38,7 +38,11 @@ def registry_size(ctx, server) -> Verdict:
         df = ctx.section(v, server, "registry_df")
         if df is None:
             return v
-        holder = fs.parse_df_posix(df.stdout)[0]
+        filesystems = fs.parse_df_posix(df.stdout)
+        if not filesystems:
+            v.unknown("df named no filesystem holding registry_regdata")
+            return v
+        holder = filesystems[0]
         limit_kib = holder.size_kib // 2
         why = f"50 % of the {human_kib(holder.size_kib)} filesystem {holder.target}"
     v.data.update(used_kib=used_kib, limit_kib=limit_kib)

@@ -111,7 +111,7 @@ class HostFacts:
     server: str
     results: dict[str, CommandResult] = field(default_factory=dict)
     unreachable: str | None = None
-    gathered_at: float = 0.0
+    gathered_at: float = 0.0            # when its commands were sent (mother's clock)
     seconds: float = 0.0
     clock_window: float | None = None   # the server read its clock within gathered_at + this
 
@@ -203,8 +203,11 @@ class Gatherer:
             facts.results = parse_probe_output(r.stdout, marker, names)
             if server.spec == "local":
                 facts.clock_window = 0.0          # the mother's own clock
-            elif r.first_output_at:
-                facts.clock_window = r.first_output_at - start
+            elif r.first_output_at and r.sent_at:
+                # from sending the script on the open connection (a slow connect does not
+                # widen the window) to its first line, the clock reading, arriving
+                facts.gathered_at = r.sent_at
+                facts.clock_window = r.first_output_at - r.sent_at
             missing = [n for n in names if n not in facts.results]
             if missing and not facts.results:
                 why = (r.stderr.strip() or r.stdout.strip() or f"exit {r.rc}").splitlines()[-1:]

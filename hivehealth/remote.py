@@ -31,6 +31,7 @@ class ExecResult:
     rc: int
     stdout: str
     stderr: str
+    sent_at: float | None = None           # when the command was sent, on an open connection
     first_output_at: float | None = None   # when the first stdout byte arrived (clock window)
 
 
@@ -118,6 +119,7 @@ class SSHTransport:
         try:
             chan = self._client.get_transport().open_session(timeout=self.connect_timeout)
             chan.settimeout(timeout)
+            sent = time.time()
             chan.exec_command("sh -s")
             chan.sendall(script.encode())
             chan.shutdown_write()
@@ -130,7 +132,7 @@ class SSHTransport:
         except (OSError, paramiko.SSHException, EOFError) as e:
             self.close()
             raise Unreachable(f"connection to {self.server.name} failed: {e or type(e).__name__}") from None
-        return ExecResult(rc, out, err, first)
+        return ExecResult(rc, out, err, sent, first)
 
     def close(self):
         if self._client is not None:

@@ -9,7 +9,8 @@ status=0
 
 # headless Chromium renders the history page in a unit test (skipped, with its reason, without it)
 if ! command -v chromium >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; } ||
     echo "chromium could not be installed: the history render test will be skipped"
 fi
 

@@ -53,6 +53,11 @@ class SiteLock:
         os.pwrite(self.fd, json.dumps(me).encode(), 0)
         return self
 
+    def wait_free(self) -> str | None:
+        """Wait (bounded) while another fixer holds the site; whom we waited for, or None."""
+        with self as held:
+            return held.waited
+
     def _holder(self) -> str:
         try:
             h = json.loads(self.path.read_text() or "{}")

@@ -124,6 +124,19 @@ class RemedyPlugin:
 
     def remedy(self, request, state, evaluate, obj, verdict: Verdict) -> Verdict:
         names = _REGISTRY.get(evaluate.__name__, [])
+        if names and not self.plan_only:
+            try:
+                waited = SiteLock(state.site, self.config, request.node.nodeid).wait_free()
+            except LockTimeout as e:
+                verdict.notes.append(f"--fix: not run: {e}")
+                return verdict
+            if waited:
+                # another fixer was at work: what this run gathered may show the site mid-change
+                state.regather(state.site.servers)
+                verdict = evaluate(state.context(), obj)
+                if verdict.ok:
+                    verdict.notes.append(f"--fix: healthy once the other fixer was done ({waited})")
+                    return verdict
         log = FixLog(before=verdict.message())
         planned = False
         for rem in (request.getfixturevalue(n) for n in names):

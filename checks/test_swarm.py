@@ -65,9 +65,18 @@ def node_state(ctx, name) -> Verdict:
     others = {m: s for m, s in seen.items() if s != first}
     if others:
         v.fail("managers disagree: " + "; ".join(f"{m} sees {s or 'no such node'}" for m, s in others.items())
-               + f" while {first_manager} sees {first}")
+               + f" while {first_manager} sees {first}" + _settling_hint(seen.values()))
     v.data.update(seen=seen)
     return v
+
+
+def _settling_hint(views) -> str:
+    """A new Leader marks every node Unknown until it reports in again, so for a few seconds
+    after a leader change the managers' answers differ; say so rather than leave it a riddle."""
+    statuses = {s[0] for s in views if s}
+    if "Unknown" in statuses and "Ready" in statuses:
+        return " (every node is Unknown for a few seconds after a Leader change: run again)"
+    return ""
 
 
 def leader_state(ctx, _) -> Verdict:

@@ -135,8 +135,9 @@ def test_no_format_left_true_prints_hive_set(suite, fault, site):
 def test_first_hive_down_prints_hive_set_first_hive(suite, fault):
     fault("node-down", "s-hive0.lab")
     # right after the leader is lost every node is briefly Unknown (no Ready hive to name yet):
-    # wait until the swarm has settled
-    r = wait_for_failure(suite, HIVE_STATE, showing="hive set first_hive 1")
+    # wait until the swarm has settled, every manager seeing the surviving nodes Ready
+    survivors = [f"checks/test_swarm.py::test_swarm_node[{n}]" for n in ("s-hive1", "s-hive2")]
+    r = wait_for_failure(suite, HIVE_STATE, showing="hive set first_hive 1", settled=survivors)
     lost = [per_host("s-hive0.lab"), re.compile(r"test_swarm_node\[s-hive0\]$|test_swarm_leader$"),
             re.compile(r"test_drbd\[|test_volume\[|test_service\[")]
     assert_fails_exactly(r, {HIVE_STATE: ["first_hive is 0 (s-hive0.lab) but its swarm node is",

@@ -20,6 +20,7 @@ from checks.test_hive_state import hive_state  # noqa: E402
 from checks.test_hostkeys import host_key  # noqa: E402
 from checks.test_registry_api import registry_api  # noqa: E402
 from checks.test_spread import service_spread  # noqa: E402
+from checks.test_swarm import node_state  # noqa: E402
 from checks.test_thinpool import thinpool_usage  # noqa: E402
 from checks.test_time import clock_skew, measure_skew  # noqa: E402
 from fixes.spread import rebalance_service  # noqa: E402
@@ -396,6 +397,35 @@ def test_hive_state_first_hive_down_fails_with_index_of_a_ready_hive():
     assert v.status == FAIL
     assert "first_hive is 0 (s-hive0.lab) but its swarm node is Down" in v.message()
     assert "hive set first_hive 1" in v.message()
+
+
+def two_managers_ctx(old: str, new: str):
+    """s-hive0 answers the recorded `docker node ls`; s-hive2 the same with one named edit."""
+    healthy = lab("nodes-hive0.jsonl")
+    edited = healthy.replace(old, new)
+    assert edited != healthy, f"edit {old!r} matched nothing"
+    return ctx_of({HIVES[0].name: [result("nodes", healthy)], HIVES[2].name: [result("nodes", edited)]})
+
+
+def test_swarm_node_managers_disagreeing_right_after_a_leader_change_says_run_again():
+    # edit: s-hive2's answer taken a moment after a new Leader marked every node Unknown, as the
+    # lab's node-down of the leader showed (CI run of 2026-11-29); s-hive0's answer already Ready
+    ctx = two_managers_ctx('"ManagerStatus":"Reachable","Self":false,"Status":"Ready","TLSStatus":"Ready"}\n'
+                           '{"Availability":"Active","EngineVersion":"26.1.5+dfsg1","Hostname":"s-hive2"',
+                           '"ManagerStatus":"Reachable","Self":false,"Status":"Unknown","TLSStatus":"Ready"}\n'
+                           '{"Availability":"Active","EngineVersion":"26.1.5+dfsg1","Hostname":"s-hive2"')
+    v = node_state(ctx, "s-hive1")
+    assert v.status == FAIL
+    assert "managers disagree: s-hive2.lab sees ('Unknown', 'Active', 'Reachable')" in v.message()
+    assert "after a Leader change: run again" in v.message()
+    assert node_state(ctx, "s-hive2").status == OK
+
+
+def test_swarm_node_managers_disagreeing_otherwise_gets_no_settling_hint():
+    ctx = two_managers_ctx('"Availability":"Active","EngineVersion":"26.1.5+dfsg1","Hostname":"s-hive1"',
+                           '"Availability":"Drain","EngineVersion":"26.1.5+dfsg1","Hostname":"s-hive1"')
+    v = node_state(ctx, "s-hive1")
+    assert v.status == FAIL and "managers disagree" in v.message() and "run again" not in v.message()
 
 
 def test_hive_state_local_site_skips():

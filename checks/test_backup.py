@@ -105,13 +105,8 @@ def _age(seconds: float) -> str:
 def backup_fresh(ctx, server) -> Verdict:
     max_h = more_number(ctx, "backup_max_age")
     v = Verdict(server.name, alert=ALERT)
-    files = ctx.section(v, server, "backup_files")
-    if files is None:
-        return v
-    try:
-        b = parse_backup_files(files.stdout)
-    except ParseError as e:
-        v.unknown(f"cannot read the backup state: {e}")
+    b = ctx.parsed(v, server, "backup_files", parse_backup_files, "the backup state")
+    if b is None:
         return v
     if b["script"] is None:
         v.skip(f"{server.name}: /usr/bin/hive-backup.sh is not installed: this repository server "
@@ -148,14 +143,10 @@ def backup_fresh(ctx, server) -> Verdict:
                f"(limit {max_h:g} h); rerun on the repository server: hive-backup.sh")
 
     # 2. the timer that runs it
-    units = ctx.section(v, server, "backup_units")
+    units = ctx.parsed(v, server, "backup_units", systemd.parse_show, "backup.timer/backup.service")
     last_start = None
     if units is not None:
-        try:
-            blocks = {u.get("Id"): u for u in systemd.parse_show(units.stdout)}
-        except ParseError as e:
-            v.unknown(f"cannot read backup.timer/backup.service: {e}")
-            blocks = {}
+        blocks = {u.get("Id"): u for u in units}
         timer = blocks.get("backup.timer")
         if blocks and timer is None:
             v.unknown("systemctl show did not report backup.timer")

@@ -11,7 +11,7 @@ Not applicable (skip): a stage whose drbd_device_map is empty (no DRBD volumes).
 """
 import pytest
 
-from hivehealth.parsers import ParseError, systemd
+from hivehealth.parsers import systemd
 from hivehealth.verdict import Verdict
 
 ALERT = "At least one of the services is in a failed state (only once a unit has failed)"
@@ -33,14 +33,10 @@ def drbd_units_active(ctx, server) -> Verdict:
         v.skip(f"{server.name}: drbd_device_map in .hive/persistents.yml is empty for stage "
                f"{ctx.site.stage or '?'}: no DRBD volume, no drbd-resource@ unit to check")
         return v
-    r = ctx.section(v, server, "drbd_units")
-    if r is None:
+    shown = ctx.parsed(v, server, "drbd_units", systemd.parse_show, "the drbd-resource@ units")
+    if shown is None:
         return v
-    try:
-        units = {b.get("Id"): b for b in systemd.parse_show(r.stdout)}
-    except ParseError as e:
-        v.unknown(f"cannot read the drbd-resource@ units: {e}")
-        return v
+    units = {b.get("Id"): b for b in shown}
     boot = "docker.service requires it: at the next boot docker will not start on this hive"
     bad = []
     for vol in vols:

@@ -13,7 +13,6 @@ pool, or a pool whose use cannot be read (not active), is a fault.
 import pytest
 
 from hivehealth.gather_more import more_ini, more_number
-from hivehealth.parsers import ParseError
 from hivehealth.parsers.lvm import parse_lvs_json
 from hivehealth.sizes import human_kib
 from hivehealth.verdict import Verdict
@@ -39,13 +38,8 @@ def thinpool_usage(ctx, server) -> Verdict:
         v.skip(f"{server.name}: lvs is not installed: this hive has no LVM, so no thin pool "
                f"{pool_name} to check")
         return v
-    r = ctx.section(v, server, "lvs")
-    if r is None:
-        return v
-    try:
-        lvs = parse_lvs_json(r.stdout)
-    except ParseError as e:
-        v.unknown(f"cannot read lvs: {e}")
+    lvs = ctx.parsed(v, server, "lvs", parse_lvs_json, "lvs")
+    if lvs is None:
         return v
     in_vg = [x for x in lvs if x.vg == vg]
     if not in_vg:

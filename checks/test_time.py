@@ -16,7 +16,7 @@ absent, is accepted with a note. Remedy (fixes/time.py): systemctl restart chron
 import pytest
 
 from hivehealth.gather_more import more_number
-from hivehealth.parsers import ParseError, systemd
+from hivehealth.parsers import systemd
 from hivehealth.verdict import Verdict
 
 ALERT_SKEW = "System time is out of sync (diff with Zabbix server > 60s)"   # Linux by Zabbix agent
@@ -78,13 +78,8 @@ def clock_skew(ctx, server) -> Verdict:
     if raw is not None and "has not been booted with systemd" in raw.stderr:
         v.notes.append("systemd is not the init system here: no chronyd unit to check")
         return v
-    ts = ctx.section(v, server, "timesync")
-    if ts is not None:
-        try:
-            units = systemd.parse_show(ts.stdout)
-        except ParseError as e:
-            v.unknown(f"cannot read chronyd's state: {e}")
-            return v
+    units = ctx.parsed(v, server, "timesync", systemd.parse_show, "chronyd's state")
+    if units is not None:
         chrony = next((u for u in units if u.get("Id", "").startswith("chrony")), None)
         timesyncd = next((u for u in units if u.get("Id") == "systemd-timesyncd.service"), None)
         if chrony is not None and chrony.get("LoadState") == "loaded":

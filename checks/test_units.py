@@ -51,11 +51,4 @@ def _failed(ctx, v, server):
     if plain is not None and NO_SYSTEMD in plain.stderr:
         v.skip(f"{server.name}: systemd is not the init system here; there are no units to check")
         return None
-    plain = ctx.section(v, server, "units_failed_plain")
-    if plain is None:
-        return None
-    try:
-        return systemd.parse_list_units_plain(plain.stdout)
-    except ParseError as e:
-        v.unknown(f"cannot read failed units: {e}")
-        return None
+    return ctx.parsed(v, server, "units_failed_plain", systemd.parse_list_units_plain, "failed units")

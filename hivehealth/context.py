@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .gather import CommandResult, HostFacts
 from .inventory import Server, Site
+from .parsers import ParseError
 from .verdict import Verdict
 
 
@@ -54,6 +55,27 @@ class Context:
                 v.unknown(f"{host.server}: cannot read state: {r.failure()}")
             return None
         return r
+
+    def judge(self, evaluate, obj) -> Verdict:
+        """evaluate(self, obj), with output no parser can read made an unknown, never a traceback."""
+        try:
+            return evaluate(self, obj)
+        except ParseError as e:
+            v = Verdict(str(getattr(obj, "name", obj) or evaluate.__name__))
+            v.unknown(f"cannot read the gathered output: {e}")
+            return v
+
+    def parsed(self, v: Verdict, server: Server | str, name: str, parse, what: str):
+        """section(), then parse(stdout): the parsed value, or None after telling the verdict why
+        (unknown "cannot read <what>" when the output does not parse)."""
+        r = self.section(v, server, name)
+        if r is None:
+            return None
+        try:
+            return parse(r.stdout)
+        except ParseError as e:
+            v.unknown(f"cannot read {what}: {e}")
+            return None
 
     def reachable_hives(self) -> list[Server]:
         return [s for s in self.site.hives if not self.host(s).unreachable]

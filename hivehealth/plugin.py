@@ -222,7 +222,7 @@ def verify(request):
     state = request.config.stash[STATE]
 
     def run(evaluate, obj):
-        verdict = evaluate(state.context(), obj)
+        verdict = state.context().judge(evaluate, obj)
         hook = request.config.pluginmanager.get_plugin("hivehealth-remedy")
         if hook is not None and verdict.status in (FAIL, UNKNOWN):
             verdict = hook.remedy(request, state, evaluate, obj, verdict)

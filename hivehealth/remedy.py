@@ -133,7 +133,7 @@ class RemedyPlugin:
             if waited:
                 # another fixer was at work: what this run gathered may show the site mid-change
                 state.regather(state.site.servers)
-                verdict = evaluate(state.context(), obj)
+                verdict = state.context().judge(evaluate, obj)
                 if verdict.ok:
                     verdict.notes.append(f"--fix: healthy once the other fixer was done ({waited})")
                     return verdict
@@ -154,7 +154,7 @@ class RemedyPlugin:
                     if lock.waited:
                         # another fixer held the site: look again before acting on old facts
                         state.regather(state.site.servers)
-                        fresh = evaluate(state.context(), obj)
+                        fresh = state.context().judge(evaluate, obj)
                         if fresh.ok:
                             fresh.notes.append(f"--fix: healthy once the site lock was free ({lock.waited})")
                             log.after = "healthy (fixed meanwhile by another run)"
@@ -170,7 +170,7 @@ class RemedyPlugin:
                     if plan.settle:
                         time.sleep(plan.settle)
                     state.regather(_hosts_of(state, plan))
-                    after = evaluate(state.context(), obj)
+                    after = state.context().judge(evaluate, obj)
             except LockTimeout as e:
                 verdict.notes.append(f"--fix: {plan.remedy} not run: {e}")
                 break

@@ -1,0 +1,48 @@
+"""Output no parser can read is an unknown naming the server and the command, never a traceback
+and never a pass; output that only refines a check (findmnt for df) may be missing."""
+from pathlib import Path
+
+from checks.test_disk import disk_usage
+from checks.test_drbd_units import drbd_units_active
+from hivehealth.verdict import FAIL, OK, UNKNOWN
+from test_more_checks import HIVES, ctx_of, result
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+# a real df -TPk: overlay root 8 % used, /etc/hosts bind-mounted from xfs (samples/SOURCES.md)
+DF = (SAMPLES / "df" / "df-TPk-inside-container-overlay-root.txt").read_text()
+HIVE = HIVES[1]
+
+
+def disk(results, limit="80"):
+    ctx = ctx_of({HIVE.name: results}, ini={"disk_usage_max": limit})
+    return ctx.judge(disk_usage, HIVE)
+
+
+def test_unreadable_df_is_unknown_naming_the_command():
+    v = disk([result("df", "Filesystem Size Used\ngarbage\n")])
+    assert v.status == UNKNOWN
+    assert "cannot read df" in v.message()
+    assert any(e.command.startswith("$SUDO df") for e in v.evidence)
+
+
+def test_unreadable_findmnt_leaves_the_disk_judged_on_df_alone():
+    healthy = disk([result("df", DF), result("findmnt", "{not json")], limit="80")
+    assert healthy.status == OK, healthy.message()
+    full = disk([result("df", DF), result("findmnt", "{not json")], limit="5")
+    assert full.status == FAIL and "is 8 % full (limit 5 %; 6.2 GiB of 79.2 GiB used on /dev/vda4 xfs)" in full.message()
+
+
+def test_a_parse_error_escaping_a_check_becomes_unknown():
+    def careless(ctx, server):          # a check that parses without ctx.parsed
+        from hivehealth.parsers import systemd
+        systemd.parse_show("no key-value lines at all")
+    ctx = ctx_of({HIVE.name: []})
+    v = ctx.judge(careless, HIVE)
+    assert v.status == UNKNOWN and v.subject == HIVE.name
+    assert "cannot read the gathered output" in v.message()
+
+
+def test_unreadable_units_are_unknown_not_ok():
+    ctx = ctx_of({HIVE.name: [result("drbd_units", "\x00\x01 binary noise")]})
+    v = drbd_units_active(ctx, HIVE)
+    assert v.status == UNKNOWN and "cannot read the drbd-resource@ units" in v.message()

@@ -17,7 +17,7 @@ import json
 from hivehealth.objects import manager_answers
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
-from hivehealth.services import listed_service
+from hivehealth.services import listed_service, service_spec
 from hivehealth.verdict import Verdict
 
 FAQ = "FAQ 7.26"
@@ -30,20 +30,6 @@ def test_spread(service, verify):
 def _first(ctx, section):
     answers = manager_answers(ctx, section)
     return answers[0] if answers else (None, None)
-
-
-def _spec(ctx, name) -> dict | None:
-    _, r = _first(ctx, "service_specs")
-    if r is None:
-        return None
-    for line in r.stdout.splitlines():
-        try:
-            spec = json.loads(line)
-        except ValueError:
-            continue
-        if spec.get("Name") == name:
-            return spec
-    return None
 
 
 def _node_facts(ctx) -> list[dict]:
@@ -117,8 +103,8 @@ def service_spread(ctx, name) -> Verdict:
     v.data.update(running=len(tasks), nodes=nodes_of, manager=manager)
     if len(tasks) < 2 or len(nodes_of) > 1:
         return v
-    spec = _spec(ctx, name) or {}
-    constraints = (((spec.get("TaskTemplate") or {}).get("Placement") or {}).get("Constraints")) or []
+    spec = service_spec(ctx, name)
+    constraints = spec.constraints if spec else []
     node_facts = _node_facts(ctx)
     if node_facts:
         eligible = eligible_nodes(node_facts, constraints)

@@ -14,6 +14,7 @@ class ServiceSpec:
     name: str
     replicas: int | None            # None for global services
     volumes: list[str]
+    constraints: list[str]          # placement constraints, e.g. "node.role == manager"
 
 
 def service_specs(ctx) -> list[ServiceSpec]:
@@ -28,9 +29,11 @@ def service_specs(ctx) -> list[ServiceSpec]:
             continue
         mode = spec.get("Mode") or {}
         replicas = (mode.get("Replicated") or {}).get("Replicas") if "Replicated" in mode else None
-        mounts = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Mounts") or []
+        task = spec.get("TaskTemplate") or {}
+        mounts = (task.get("ContainerSpec") or {}).get("Mounts") or []
         specs.append(ServiceSpec(spec.get("Name", "?"), replicas,
-                                 [m.get("Source") for m in mounts if m.get("Type", "volume") == "volume"]))
+                                 [m.get("Source") for m in mounts if m.get("Type", "volume") == "volume"],
+                                 (task.get("Placement") or {}).get("Constraints") or []))
     return specs
 
 

@@ -4,6 +4,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 from conftest import REPO, lab, ssh
 
 DRBD = "checks/test_drbd.py::test_drbd[ldap_data]"
@@ -79,25 +81,20 @@ def test_two_fixers_one_waits_and_nothing_runs_twice(suite, fault, tmp_path):
     assert audit.read_text().count("primary --force") - before == 1, "the remedy ran twice"
 
 
-def test_xfs_repair_keeps_the_data(suite, fault, ldap_volume):
-    written = ldap_volume.write("hh-marker", "written-before-the-fault")
-    before = ldap_volume.checksum("hh-marker")
-    assert before == written
-    fault("xfs-corrupt")
-    fixed = suite.run("--fix", "--allow-risky", "-k", "service")
+@pytest.mark.parametrize("fault_name, selection, then_heal", [
+    ("xfs-corrupt", "service", False),       # xfs_repair on the volume itself
+    ("drbd-outdated", "drbd", True),         # primary --force on one of the Outdated copies
+], ids=["xfs-repair", "all-outdated"])
+def test_risky_remedy_keeps_the_data(suite, fault, ldap_volume, fault_name, selection, then_heal):
+    marker = f"hh-marker-{fault_name}"
+    written = ldap_volume.write(marker, f"written-before-{fault_name}")
+    assert ldap_volume.checksum(marker) == written
+    fault(fault_name)
+    fixed = suite.run("--fix", "--allow-risky", "-k", selection)
     assert fixed.rc == 0, fixed
-    assert ldap_volume.checksum("hh-marker") == before
-
-
-def test_all_outdated_remedy_keeps_the_data(suite, fault, ldap_volume):
-    written = ldap_volume.write("hh-marker2", "written-before-outdated")
-    before = ldap_volume.checksum("hh-marker2")
-    assert before == written
-    fault("drbd-outdated")
-    fixed = suite.run("--fix", "--allow-risky", "-k", "drbd")
-    assert fixed.rc == 0, fixed
-    lab("heal")
-    assert ldap_volume.checksum("hh-marker2") == before
+    if then_heal:
+        lab("heal")
+    assert ldap_volume.checksum(marker) == written
 
 
 def test_fix_plan_changes_nothing(suite, fault):

@@ -98,9 +98,10 @@ def drbd_volumes(ctx: Context) -> list[str]:
     return sorted(names)
 
 
+# fixture -> (finder, what the site has none of when the finder finds nothing)
 FINDERS = {
-    "drbd_resource": drbd_resources,
-    "swarm_node": swarm_nodes,
-    "service": services,
-    "volume": drbd_volumes,
+    "drbd_resource": (drbd_resources, "DRBD resource"),
+    "swarm_node": (swarm_nodes, "swarm node"),
+    "service": (services, "swarm service"),
+    "volume": (drbd_volumes, "DRBD volume"),
 }

@@ -195,11 +195,21 @@ def pytest_generate_tests(metafunc):
         marker = metafunc.definition.get_closest_marker("roles")
         roles = set(marker.args) if marker else {"all"}
         servers = [s for s in state.site.servers if _has_role(s, roles, state.site)]
-        metafunc.parametrize("server", servers, ids=[s.name for s in servers])
-    for fixture, finder in objects.FINDERS.items():
+        _parametrize(metafunc, "server", servers, [s.name for s in servers], state.site,
+                     f"server with role {' or '.join(sorted(roles))}")
+    for fixture, (finder, what) in objects.FINDERS.items():
         if fixture in metafunc.fixturenames:
             names = finder(ctx)
-            metafunc.parametrize(fixture, names, ids=names)
+            _parametrize(metafunc, fixture, names, names, state.site, what)
+
+
+def _parametrize(metafunc, fixture, values, ids, site, what):
+    """One item per object; with none, one skipped item that says what the site lacks (rather
+    than pytest's "got empty parameter set")."""
+    if not values:
+        reason = f"{site.describe()} has no {what} to check"
+        values, ids = [pytest.param(None, marks=pytest.mark.skip(reason=reason))], ["none"]
+    metafunc.parametrize(fixture, values, ids=ids)
 
 
 def _has_role(server, roles: set, site: Site) -> bool:

@@ -68,6 +68,14 @@ def test_local_run_writes_both_reports_and_replays_the_same(tmp_path):
     assert rc2 == rc and outcomes(second) == outcomes(first), out2
 
 
+def test_areas_the_machine_lacks_are_skipped_saying_what_is_missing(tmp_path):
+    rc, out = suite("--connection", "local", "-rs", "-o", f"report_dir={tmp_path}")
+    assert rc in (0, 1), out
+    assert "the local machine has no DRBD resource to check" in out
+    assert "the local machine has no server with role repository to check" in out
+    assert "empty parameter set" not in out
+
+
 def test_replay_refuses_fix(tmp_path):
     rc, out = suite("--replay", str(tmp_path), "--fix")
     assert rc == 4 and "cannot run on a --replay" in out

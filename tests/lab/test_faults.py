@@ -26,18 +26,31 @@ def assert_fails_exactly(result, required: dict, allowed=()):
     assert result.rc == 1
 
 
+def poll(suite, done, *args, timeout=90):
+    """Run the suite every 5 s until done(result) or the timeout; returns the last result."""
+    deadline = time.time() + timeout
+    while True:
+        r = suite.run(*args)
+        if done(r) or time.time() > deadline:
+            return r
+        time.sleep(5)
+
+
 def wait_for_failure(suite, check_id, *args, showing="", settled=(), timeout=90):
     """Some faults take time to show (a killed node is Unreachable at once, Down after ~25 s).
     settled: ids that must pass again first (after a leader change every node is briefly
     Unknown, and the managers' views converge a few seconds apart)."""
-    deadline = time.time() + timeout
-    while True:
-        r = suite.run(*args)
+    def shown(r):
         failed = r.failed()
-        shown = check_id in failed and showing in failed[check_id]
-        if (shown and not any(i in failed for i in settled)) or time.time() > deadline:
-            return r
-        time.sleep(5)
+        return (check_id in failed and showing in failed[check_id]
+                and not any(i in failed for i in settled))
+    return poll(suite, shown, *args, timeout=timeout)
+
+
+def wait_for_green(suite, timeout=90):
+    """A failover leaves the service freshly restarted: with earlier failed tasks still in its
+    history that reads as a restart loop until the new task has stayed up service_stable_seconds."""
+    return poll(suite, lambda r: r.rc == 0, timeout=timeout)
 
 
 def test_failed_unit_is_listed_and_disabled_when_not_needed(suite, fault):

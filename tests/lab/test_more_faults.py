@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 from conftest import lab, ssh
-from test_faults import assert_fails_exactly, per_host, wait_for_failure
+from test_faults import assert_fails_exactly, per_host, wait_for_failure, wait_for_green
 
 REPO_HOST = "s-hive3.lab"
 BACKUP = f"checks/test_backup.py::test_backup[{REPO_HOST}]"
@@ -145,7 +145,8 @@ def test_first_hive_down_prints_hive_set_first_hive(suite, fault):
                          allowed=lost)
     assert "no_format" not in r.failed()[HIVE_STATE]
     lab("heal")                       # s-hive0 back: first_hive 0 is Ready again, nothing to set
-    assert suite.run().rc == 0
+    healed = wait_for_green(suite)
+    assert healed.rc == 0, healed
 
 
 def test_changed_host_key_gets_the_faq_recovery_and_is_never_accepted(suite, fault, site):

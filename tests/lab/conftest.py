@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,22 @@ class Result:
         return f"<suite rc={self.rc}>\n{self.output[-6000:]}"
 
 
+def poll(suite, done, *args, timeout=90):
+    """Run the suite every 5 s until done(result) or the timeout; returns the last result."""
+    deadline = time.time() + timeout
+    while True:
+        r = suite.run(*args)
+        if done(r) or time.time() > deadline:
+            return r
+        time.sleep(5)
+
+
+def wait_for_green(suite, timeout=90):
+    """A failover leaves the service freshly restarted: with earlier failed tasks still in its
+    history that reads as a restart loop until the new task has stayed up service_stable_seconds."""
+    return poll(suite, lambda r: r.rc == 0, timeout=timeout)
+
+
 def lab(*args, check=True, timeout=600):
     p = subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO, capture_output=True,
                        text=True, timeout=timeout)
@@ -79,8 +96,9 @@ def suite(site, tmp_path_factory):
 
 
 @pytest.fixture
-def fault():
-    """inject(name, target=None); the lab is healed after the test whatever happens."""
+def fault(suite):
+    """inject(name, target=None); after the test, whatever happened, the lab is healed and the
+    next scenario starts only from a lab the suite finds all green."""
     injected = []
 
     def inject(name, target=None):
@@ -89,6 +107,8 @@ def fault():
     yield inject
     if injected:
         lab("heal")
+        healed = wait_for_green(suite)
+        assert healed.rc == 0, f"the lab is not green after heal of {', '.join(injected)}\n{healed!r}"
 
 
 def ssh(site, host, command, timeout=60):

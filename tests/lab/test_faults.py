@@ -1,7 +1,8 @@
 """One scenario per runbook section: inject the fault, see exactly the matching checks fail with
 the runbook's words, run the documented fix command, see the lab healthy again."""
 import re
-import time
+
+from conftest import poll
 
 
 DRBD = "checks/test_drbd.py::test_drbd[ldap_data]"
@@ -26,16 +27,6 @@ def assert_fails_exactly(result, required: dict, allowed=()):
     assert result.rc == 1
 
 
-def poll(suite, done, *args, timeout=90):
-    """Run the suite every 5 s until done(result) or the timeout; returns the last result."""
-    deadline = time.time() + timeout
-    while True:
-        r = suite.run(*args)
-        if done(r) or time.time() > deadline:
-            return r
-        time.sleep(5)
-
-
 def wait_for_failure(suite, check_id, *args, showing="", settled=(), timeout=90):
     """Some faults take time to show (a killed node is Unreachable at once, Down after ~25 s).
     settled: ids that must pass again first (after a leader change every node is briefly
@@ -45,12 +36,6 @@ def wait_for_failure(suite, check_id, *args, showing="", settled=(), timeout=90)
         return (check_id in failed and showing in failed[check_id]
                 and not any(i in failed for i in settled))
     return poll(suite, shown, *args, timeout=timeout)
-
-
-def wait_for_green(suite, timeout=90):
-    """A failover leaves the service freshly restarted: with earlier failed tasks still in its
-    history that reads as a restart loop until the new task has stayed up service_stable_seconds."""
-    return poll(suite, lambda r: r.rc == 0, timeout=timeout)
 
 
 def test_failed_unit_is_listed_and_disabled_when_not_needed(suite, fault):

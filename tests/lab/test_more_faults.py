@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from conftest import lab, ssh
-from test_faults import assert_fails_exactly, per_host, wait_for_failure, wait_for_green
+from conftest import lab, ssh, wait_for_green
+from test_faults import assert_fails_exactly, per_host, wait_for_failure
 
 REPO_HOST = "s-hive3.lab"
 BACKUP = f"checks/test_backup.py::test_backup[{REPO_HOST}]"

@@ -5,7 +5,7 @@ manager Leader or Reachable, and the managers must agree on one Leader.
 """
 import json
 
-from hivehealth.objects import manager_answers
+from hivehealth.objects import manager_answers, no_manager_answered
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
 from hivehealth.verdict import Verdict
@@ -28,17 +28,8 @@ def _views(ctx, v: Verdict) -> dict[str, list]:
         except ParseError as e:
             v.unknown(f"{host}: {e}")
     if not views and not v.problems:
-        why = [f"{h.name}: {_why(ctx, h)}" for h in ctx.site.hives]
-        v.fail("no manager answered `docker node ls`: " + "; ".join(why))
+        v.fail(no_manager_answered(ctx, "nodes", "docker node ls"))
     return views
-
-
-def _why(ctx, hive) -> str:
-    f = ctx.host(hive)
-    if f.unreachable:
-        return f"unreachable: {f.unreachable}"
-    r = f.get("nodes")
-    return r.failure() if r else "not gathered"
 
 
 def node_state(ctx, name) -> Verdict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from .context import Context
+from .gather import manager_sections, managers_in_order
 from .parsers import ParseError
 from .parsers import docker as dockerp
 from .parsers import drbd as drbdp
@@ -50,14 +51,30 @@ def drbd_resources(ctx: Context) -> list[str]:
 
 def manager_answers(ctx: Context, section: str) -> list[tuple[str, object]]:
     """(hive, CommandResult) for every hive that answered `section` successfully, first_hive first."""
-    hives = sorted(ctx.site.hives, key=lambda s: "first_hive" not in s.roles)
     out = []
-    for h in hives:
+    for h in managers_in_order(ctx.site):
         f = ctx.host(h)
         r = None if f.unreachable else f.get(section)
         if r is not None and r.ok:
             out.append((h.name, r))
     return out
+
+
+def no_manager_answered(ctx: Context, section: str, command: str) -> str:
+    """The failure when no hive answered a swarm question, with each hive's reason."""
+    return f"no manager answered `{command}`: " + "; ".join(
+        f"{h.name}: {_why_silent(ctx, h, section)}" for h in ctx.site.hives)
+
+
+def _why_silent(ctx: Context, hive, section: str) -> str:
+    f = ctx.host(hive)
+    if f.unreachable:
+        return f"unreachable: {f.unreachable}"
+    r = f.get(section)
+    if r is not None:
+        return r.failure()
+    # a manager-only question goes to one manager at a time (gather._ask_next_manager)
+    return "not asked (another manager was)" if section in manager_sections() else "not gathered"
 
 
 def services(ctx: Context) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .objects import NO_MANAGER, manager_answers
+from .objects import NO_MANAGER, manager_answers, no_manager_answered
 from .parsers import ParseError
 from .parsers import docker as dockerp
 
@@ -50,8 +50,7 @@ def listed_service(ctx, v, name: str, cite: bool = True):
     the verdict why not (no manager answered, unreadable output, no such service)."""
     answers = manager_answers(ctx, "services")
     if name == NO_MANAGER or not answers:
-        v.fail("no manager answered `docker service ls`: " + "; ".join(
-            f"{h.name}: {_why(ctx, h)}" for h in ctx.site.hives))
+        v.fail(no_manager_answered(ctx, "services", "docker service ls"))
         return None
     manager, r = answers[0]
     if cite:
@@ -66,10 +65,3 @@ def listed_service(ctx, v, name: str, cite: bool = True):
         return None
     return manager, svc
 
-
-def _why(ctx, hive) -> str:
-    f = ctx.host(hive)
-    if f.unreachable:
-        return f"unreachable: {f.unreachable}"
-    r = f.get("services")
-    return r.failure() if r is not None else "not asked (another manager was)"

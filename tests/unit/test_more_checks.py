@@ -29,6 +29,7 @@ from hivehealth.context import Context  # noqa: E402
 from hivehealth.gather import SECTIONS, CommandResult, HostFacts  # noqa: E402
 from hivehealth.gather_more import MORE_INI, MORE_SECTIONS, more_ini  # noqa: E402
 from hivehealth.inventory import Server, Site  # noqa: E402
+from hivehealth.objects import no_manager_answered  # noqa: E402
 from hivehealth.parsers.lvm import parse_lvs_json  # noqa: E402
 from hivehealth.verdict import FAIL, OK, SKIP, UNKNOWN  # noqa: E402
 
@@ -426,6 +427,20 @@ def test_swarm_node_managers_disagreeing_otherwise_gets_no_settling_hint():
                            '"Availability":"Drain","EngineVersion":"26.1.5+dfsg1","Hostname":"s-hive1"')
     v = node_state(ctx, "s-hive1")
     assert v.status == FAIL and "managers disagree" in v.message() and "run again" not in v.message()
+
+
+def test_no_manager_answered_gives_each_hive_its_reason():
+    not_manager = "Error response from daemon: This node is not a swarm manager."
+    ctx = ctx_of({HIVES[1].name: [result("nodes", "", rc=1, stderr=not_manager)], HIVES[2].name: []},
+                 unreachable={HIVES[0].name: "connect to s-hive0.lab timed out"})
+    nodes = no_manager_answered(ctx, "nodes", "docker node ls")
+    assert nodes.startswith("no manager answered `docker node ls`: s-hive0.lab: unreachable: connect to")
+    assert f"; s-hive1.lab: `" in nodes and f"node ls --format json` exited 1: {not_manager}" in nodes
+    assert nodes.endswith("s-hive2.lab: not gathered")
+    # a manager-only question is put to one hive at a time: the others were not asked
+    services = no_manager_answered(ctx, "services", "docker service ls")
+    assert services.endswith("s-hive1.lab: not asked (another manager was); "
+                             "s-hive2.lab: not asked (another manager was)")
 
 
 def test_hive_state_local_site_skips():

@@ -131,11 +131,8 @@ class RemedyPlugin:
                 verdict.notes.append(f"--fix: not run: {e}")
                 return verdict
             if waited:
-                # another fixer was at work: what this run gathered may show the site mid-change
-                state.regather(state.site.servers)
-                verdict = state.context().judge(evaluate, obj)
+                verdict = self._look_again(state, evaluate, obj, waited)
                 if verdict.ok:
-                    verdict.notes.append(f"--fix: healthy once the other fixer was done ({waited})")
                     return verdict
         log = FixLog(before=verdict.message())
         planned = False
@@ -152,11 +149,9 @@ class RemedyPlugin:
             try:
                 with SiteLock(state.site, self.config, request.node.nodeid) as lock:
                     if lock.waited:
-                        # another fixer held the site: look again before acting on old facts
-                        state.regather(state.site.servers)
-                        fresh = state.context().judge(evaluate, obj)
+                        # another fixer took the site after wait_free above
+                        fresh = self._look_again(state, evaluate, obj, lock.waited)
                         if fresh.ok:
-                            fresh.notes.append(f"--fix: healthy once the site lock was free ({lock.waited})")
                             log.after = "healthy (fixed meanwhile by another run)"
                             verdict = fresh
                             break
@@ -193,6 +188,16 @@ class RemedyPlugin:
         request.node.add_report_section("call", "hive-health fix", log.render())
         request.node.user_properties.append(("hivehealth-fix", log.to_dict(verdict.ok)))
         return verdict
+
+    @staticmethod
+    def _look_again(state, evaluate, obj, waited: str) -> Verdict:
+        """Another fixer held the site, so what this run gathered may show it mid-change:
+        gather again and judge afresh before planning anything."""
+        state.regather(state.site.servers)
+        fresh = state.context().judge(evaluate, obj)
+        if fresh.ok:
+            fresh.notes.append(f"--fix: healthy once the other fixer was done ({waited})")
+        return fresh
 
     def _held_back(self, plan: Plan, state) -> str | None:
         """Why this plan does not run now: a guard, the operator's flags, or plan-only mode."""

@@ -29,11 +29,8 @@ def drbd_state(ctx, name) -> Verdict:
                   clean_side=getattr(report, "clean_side", None), views=views)
     if report.healthy:
         return v
-    if report.shape == drbd.RESYNC:
-        # self-healing: the nightly run notes it, the maintenance gate waits for it
-        for p in [report.summary(), *report.problems]:
-            v.warn(p)
-        return v
+    # a resync heals itself: the nightly run notes it, the maintenance gate waits for it
+    mark = v.warn if report.shape == drbd.RESYNC else v.fail
     for p in [report.summary(), *report.problems]:
-        v.fail(p)
+        mark(p)
     return v

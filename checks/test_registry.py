@@ -19,14 +19,13 @@ def test_registry(server, verify):
 
 def registry_size(ctx, server) -> Verdict:
     v = Verdict(f"{server.name} {VOLUME}", alert="/: Disk space is low (used > 80%)")
-    du = ctx.section(v, server, "registry_du")
-    if du is None:
+    sizes = ctx.parsed(v, server, "registry_du", fs.parse_du, "the size from du")
+    if sizes is None:
         return v
-    try:
-        used_kib = fs.parse_du(du.stdout)[0][0]
-    except (IndexError, ValueError) as e:
-        v.unknown(f"cannot read the size from du: {e}")
+    if not sizes:
+        v.unknown("du printed no size for registry_regdata")
         return v
+    used_kib = sizes[0][0]
     configured = ctx.ini("registry_max_size").strip()
     if configured:
         try:
@@ -35,10 +34,9 @@ def registry_size(ctx, server) -> Verdict:
             v.unknown(f"pytest.ini registry_max_size = {configured!r} is not a size like 20G")
             return v
     else:
-        df = ctx.section(v, server, "registry_df")
-        if df is None:
+        filesystems = ctx.parsed(v, server, "registry_df", fs.parse_df_posix, "df")
+        if filesystems is None:
             return v
-        filesystems = fs.parse_df_posix(df.stdout)
         if not filesystems:
             v.unknown("df named no filesystem holding registry_regdata")
             return v

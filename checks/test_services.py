@@ -54,8 +54,8 @@ def service_state(ctx, name) -> Verdict:
 def _recent_failures(ctx, tasks) -> list:
     """Tasks that failed or were rejected within service_restart_window."""
     window = ctx.number("service_restart_window")
-    return [t for t in tasks if state_and_age(t.current_state)[0] in FAILED_STATES
-            and (state_and_age(t.current_state)[1] or 0) <= window]
+    ages = ((t, *state_and_age(t.current_state)) for t in tasks)
+    return [t for t, state, age in ages if state in FAILED_STATES and (age or 0) <= window]
 
 
 def _looping(ctx, tasks) -> bool:

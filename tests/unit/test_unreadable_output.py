@@ -4,8 +4,9 @@ from pathlib import Path
 
 from checks.test_disk import disk_usage
 from checks.test_drbd_units import drbd_units_active
+from checks.test_registry import registry_size
 from hivehealth.verdict import FAIL, OK, UNKNOWN
-from test_more_checks import HIVES, ctx_of, result
+from test_more_checks import HIVES, REPO, ctx_of, result
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 # a real df -TPk: overlay root 8 % used, /etc/hosts bind-mounted from xfs (samples/SOURCES.md)
@@ -46,3 +47,21 @@ def test_unreadable_units_are_unknown_not_ok():
     ctx = ctx_of({HIVE.name: [result("drbd_units", "\x00\x01 binary noise")]})
     v = drbd_units_active(ctx, HIVE)
     assert v.status == UNKNOWN and "cannot read the drbd-resource@ units" in v.message()
+
+
+def registry(results, max_size=""):
+    ctx = ctx_of({REPO.name: results}, ini={"registry_max_size": max_size})
+    return ctx.judge(registry_size, REPO)
+
+
+def test_registry_with_no_size_from_du_is_unknown():
+    v = registry([result("registry_du", "")], max_size="20G")
+    assert v.status == UNKNOWN and "du printed no size for registry_regdata" in v.message()
+
+
+def test_registry_with_unreadable_df_is_unknown_naming_it():
+    du = "1048576\t/var/lib/docker/volumes/registry_regdata\n"
+    v = registry([result("registry_du", du), result("registry_df", "no df here\n")])
+    assert v.status == UNKNOWN and "cannot read df" in v.message()
+    assert registry([result("registry_du", du)], max_size="20G").status == OK
+    assert registry([result("registry_du", du)], max_size="512M").status == FAIL

@@ -560,12 +560,17 @@ def main():
         cleanup_latency()
         result["elapsed_s"] = round(time.time() - T0, 1)
         out_json.write_text(json.dumps(result, indent=1))
+    publish(result)
+    log(f"raw: {out_json}; table: bench/results/latest.md; total {time.time() - T0:.0f} s")
+
+
+def publish(result: dict):
+    """The table (bench/results/latest.md, linked from the README) and its compact JSON."""
     import report
     md = report.render(result)
     (BENCH / "results" / "latest.md").write_text(md)
     (BENCH / "results" / "latest.json").write_text(json.dumps(report.compact(result), indent=1) + "\n")
     print(md)
-    log(f"raw: {out_json}; table: bench/results/latest.md; total {time.time() - T0:.0f} s")
 
 
 def machine() -> dict:
@@ -577,11 +582,6 @@ def machine() -> dict:
 if __name__ == "__main__":
     sys.path.insert(0, str(BENCH))
     if sys.argv[1:2] == ["--render"]:     # re-render the table from a raw JSON
-        import report
-        r = json.loads(Path(sys.argv[2]).read_text())
-        md = report.render(r)
-        (BENCH / "results" / "latest.md").write_text(md)
-        (BENCH / "results" / "latest.json").write_text(json.dumps(report.compact(r), indent=1) + "\n")
-        print(md)
+        publish(json.loads(Path(sys.argv[2]).read_text()))
     else:
         main()

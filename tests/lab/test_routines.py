@@ -23,6 +23,12 @@ def slow_resync(seconds):
         st["resources"]["ldap_data"]["sync_seconds"] = float(seconds)
 
 
+def audited(suite, command):
+    """How often the audit log records `command` having run."""
+    audit = suite.reports / "audit.jsonl"
+    return audit.read_text().count(command) if audit.exists() else 0
+
+
 def test_gate_ready_on_a_healthy_lab(suite):
     r = suite.run("--gate")
     assert r.rc == 0, r
@@ -69,8 +75,7 @@ def test_unknown_alert_lists_the_known_ones(suite):
 
 def test_two_fixers_one_waits_and_nothing_runs_twice(suite, fault, tmp_path):
     fault("drbd-outdated")
-    audit = suite.reports / "audit.jsonl"
-    before = audit.read_text().count("primary --force") if audit.exists() else 0
+    before = audited(suite, "primary --force")
     results = {}
 
     def run(name, delay):
@@ -81,7 +86,7 @@ def test_two_fixers_one_waits_and_nothing_runs_twice(suite, fault, tmp_path):
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert results["a"].rc == 0 and results["b"].rc == 0, results
-    assert audit.read_text().count("primary --force") - before == 1, "the remedy ran twice"
+    assert audited(suite, "primary --force") - before == 1, "the remedy ran twice"
 
 
 @pytest.mark.parametrize("fault_name, selection, then_heal", [
@@ -112,8 +117,7 @@ def test_fix_plan_changes_nothing(suite, fault):
 
 def test_remedy_runs_once_under_xdist(suite, fault):
     fault("leftover-drbd-unit", "s-hive1.lab")
-    audit = suite.reports / "audit.jsonl"
-    before = audit.read_text().count("reset-failed drbd-resource@old_data") if audit.exists() else 0
+    before = audited(suite, "reset-failed drbd-resource@old_data")
     r = suite.run("--fix", "-n", "2")
     assert r.rc == 0, r
-    assert audit.read_text().count("reset-failed drbd-resource@old_data") - before == 1
+    assert audited(suite, "reset-failed drbd-resource@old_data") - before == 1

@@ -43,10 +43,7 @@ def test_unknown_stage_option(tmp_path):
 
 
 def test_unreachable_site_fails_fast_with_reasons(tmp_path):
-    """Every server of this project points at a closed port on loopback."""
-    make_project(tmp_path)
-    cfg = tmp_path / ".hive" / "staging" / "ssh_config"
-    cfg.write_text(cfg.read_text().replace("HostName 192.0.2.", "Port 1\n  HostName 127.0.0."))
+    _unreachable_project(tmp_path)
     rc, out = suite("--hive-root", str(tmp_path), "-o", f"report_dir={tmp_path / 'r'}", "-k", "disk")
     doc = json.loads((tmp_path / "r" / "latest.json").read_text())
     assert rc == 1
@@ -92,6 +89,7 @@ def test_wrapper_runs_from_the_site_directory(tmp_path):
 
 
 def _unreachable_project(tmp_path):
+    """A hive project whose every server points at a closed port on loopback."""
     make_project(tmp_path)
     cfg = tmp_path / ".hive" / "staging" / "ssh_config"
     cfg.write_text(cfg.read_text().replace("HostName 192.0.2.", "Port 1\n  HostName 127.0.0."))

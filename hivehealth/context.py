@@ -61,7 +61,8 @@ class Context:
         try:
             return evaluate(self, obj)
         except ParseError as e:
-            v = Verdict(str(getattr(obj, "name", obj) or evaluate.__name__))
+            subject = getattr(obj, "name", obj)     # a server, a resource name, or None (site-wide)
+            v = Verdict(evaluate.__name__ if subject is None else str(subject))
             v.unknown(f"cannot read the gathered output: {e}")
             return v
 

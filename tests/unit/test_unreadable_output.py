@@ -41,6 +41,7 @@ def test_a_parse_error_escaping_a_check_becomes_unknown():
     v = ctx.judge(careless, HIVE)
     assert v.status == UNKNOWN and v.subject == HIVE.name
     assert "cannot read the gathered output" in v.message()
+    assert ctx.judge(careless, None).subject == "careless"      # a site-wide check
 
 
 def test_unreadable_units_are_unknown_not_ok():

@@ -72,6 +72,21 @@ def render(r: dict) -> str:
         L.append(f"| {n} | {f('serial')} | {f('n2')} |")
     L.append("")
 
+    # ---- did the baselines do the suite's work?
+    L += ["## Baselines collected the same facts", "",
+          "Each baseline frames every section with its exit code. A section that fails on the healthy "
+          "lab fails in the suite's own probe too (e.g. `lvs`: the lab has no LVM).", "",
+          "| servers | shell loop: sections / non-zero | Ansible: sections / non-zero | non-zero sections |",
+          "|---|---|---|---|"]
+    for n in sorted(sizes, key=int):
+        c = sizes[n].get("baseline_check") or {}
+        lo, an = c.get("loop", {}), c.get("ansible", {})
+        names = sorted(set(lo.get("nonzero_sections", [])) | set(an.get("nonzero_sections", [])))
+        L.append(f"| {n} | {lo.get('sections_answered', '-')}/{lo.get('expected', '-')} / {lo.get('nonzero', '-')} | "
+                 f"{an.get('sections_answered', '-')}/{an.get('expected', '-')} / {an.get('nonzero', '-')} | "
+                 f"{', '.join(names) or '-'} |")
+    L.append("")
+
     # ---- targets
     L += ["## Targets (issue 6)", "", "| target | measured | verdict |", "|---|---|---|"]
     s4, s16 = sizes.get("4"), sizes.get("16")

@@ -189,18 +189,19 @@ def summary(runs: list[dict]) -> dict:
 
 # ------------------------------------------------------------------ what the suite asks each server
 def site_plan() -> dict:
-    """Servers in ssh_config order with the engine's own sections for each (gather.sections_for)."""
+    """Servers in ssh_config order with the engine's own sections for each (gather.sections_for),
+    and the probe's prelude that sets $SUDO and $DOCKER for them (gather.PRELUDE)."""
     code = r"""
 import json, sys
 from hivehealth.inventory import load_hive_project
-from hivehealth.gather import SECTIONS, sections_for
+from hivehealth.gather import PRELUDE, SECTIONS, sections_for
 site = load_hive_project(sys.argv[1])
-out = {"servers": []}
+out = {"prelude": "; ".join(PRELUDE), "servers": []}
 for s in site.servers:
     names = sections_for(s, site)
     out["servers"].append({"name": s.name, "hive": s.is_hive, "repository": s.is_repository,
                            "ssh_config": s.ssh_config,
-                           "commands": [[n, SECTIONS[n][1].replace("$SUDO", "sudo -n")] for n in names]})
+                           "commands": [[n, SECTIONS[n][1]] for n in names]})
 print(json.dumps(out))
 """
     p = subprocess.run([VPY, "-c", code, str(SITE)], cwd=REPO, capture_output=True, text=True, check=True)
@@ -216,7 +217,7 @@ def shell_loop_script(plan: dict, path: Path) -> int:
         for name, cmd in s["commands"]:
             lines.append(f"echo '=== {s['name']} {name}'")
             lines.append(f"ssh -F {shlex.quote(s['ssh_config'])} {shlex.quote(s['name'])} "
-                         f"{shlex.quote(cmd)} </dev/null; echo \"=== rc $?\"")
+                         f"{shlex.quote(plan['prelude'] + '; ' + cmd)} </dev/null; echo \"=== rc $?\"")
             n += 1
     path.write_text("\n".join(lines) + "\n")
     return n
@@ -231,7 +232,8 @@ def ansible_inventory(plan: dict, path: Path):
              "    ansible_python_interpreter: /usr/bin/python3",
              "  hosts:"]
     for s in plan["servers"]:
-        script = "\n".join(f"echo '=== {name}'; ( {cmd}\n) ; echo \"=== rc $?\"" for name, cmd in s["commands"])
+        script = plan["prelude"] + "\n" + "\n".join(
+            f"echo '=== {name}'; ( {cmd}\n) ; echo \"=== rc $?\"" for name, cmd in s["commands"])
         lines.append(f"    {s['name']}:")
         lines.append(f"      hh_script: !unsafe {json.dumps(script)}")
     path.write_text("\n".join(lines) + "\n")
@@ -390,6 +392,19 @@ def accepted_since(servers: list[dict], since: float, until: float) -> dict:
     return counts
 
 
+def baseline_frames(text: str) -> list[tuple[str, str]]:
+    """(section, exit code) of each command in a baseline's output: `=== [host] section` before
+    it, `=== rc N` after it."""
+    frames, section = [], None
+    for line in text.splitlines():
+        m = re.search(r"=== (?:rc (\d+)|(?:\S+ )?(\w+))$", line)
+        if m and m.group(1) is not None:
+            frames.append((section or "?", m.group(1)))
+        elif m:
+            section = m.group(2)
+    return frames
+
+
 # ------------------------------------------------------------------ one size
 def suite_cmd(extra=()) -> list[str]:
     # --hive-root=DIR, one word: as two words pytest takes DIR for a path argument and picks its
@@ -452,11 +467,13 @@ def bench_size(hives: int, base_runs: int, first: bool) -> dict:
     # did the baselines collect the facts? frames and non-zero exits of the last outputs
     for name in ("loop", "ansible"):
         f = work / f"{name}-{LATENCIES[0]}.out"
-        text = f.read_text(errors="replace") if f.exists() else ""
-        rcs = re.findall(r"=== rc (\d+)", text)
+        frames = baseline_frames(f.read_text(errors="replace") if f.exists() else "")
+        failed = sorted({section for section, rc in frames if rc != "0"})
         res.setdefault("baseline_check", {})[name] = {
-            "sections_answered": len(rcs), "nonzero": sum(1 for x in rcs if x != "0"),
-            "expected": res["commands_per_run"]}
+            "sections_answered": len(frames), "nonzero": sum(1 for _, rc in frames if rc != "0"),
+            "nonzero_sections": failed, "expected": res["commands_per_run"]}
+        if failed:
+            log(f"  {name}: sections that exited non-zero: {', '.join(failed)}")
     res["work_dir"] = str(work)
     return res
 

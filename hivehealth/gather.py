@@ -129,15 +129,21 @@ class HostFacts:
                    d.get("clock_window"))
 
 
+# How a probe sets $SUDO and $DOCKER for the sections (bench/run.py gives its baselines the same).
+PRELUDE = [
+    'if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi',
+    'if [ -w /var/run/docker.sock ]; then DOCKER=docker; else DOCKER="$SUDO docker"; fi',
+    "export SUDO DOCKER LC_ALL=C",
+]
+
+
 def probe_script(names: list[str], timeout: float) -> tuple[str, str]:
     """The one script a server runs; returns (script, marker)."""
     marker = "HH" + secrets.token_hex(6)
     t = max(1, int(timeout))
     lines = [
         "set +e",
-        'if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi',
-        'if [ -w /var/run/docker.sock ]; then DOCKER=docker; else DOCKER="$SUDO docker"; fi',
-        "export SUDO DOCKER LC_ALL=C",
+        *PRELUDE,
         # the clock first, before anything else runs: the mother knows when this line arrived
         f"printf '{marker} clock %s\\n' \"$(date +%s.%N)\"",
         'd=$(mktemp -d) || exit 97',

@@ -394,14 +394,16 @@ def accepted_since(servers: list[dict], since: float, until: float) -> dict:
 
 def baseline_frames(text: str) -> list[tuple[str, str]]:
     """(section, exit code) of each command in a baseline's output: `=== [host] section` before
-    it, `=== rc N` after it."""
+    it, `=== rc N` after it. Ansible prints a host's stderr right after its stdout, so the last
+    rc line may run on into stderr text."""
     frames, section = [], None
     for line in text.splitlines():
-        m = re.search(r"=== (?:rc (\d+)|(?:\S+ )?(\w+))$", line)
-        if m and m.group(1) is not None:
-            frames.append((section or "?", m.group(1)))
-        elif m:
-            section = m.group(2)
+        rc = re.match(r"=== rc (\d+)", line)
+        header = re.match(r"=== (?:\S+ )?(\w+)$", line)
+        if rc:
+            frames.append((section or "?", rc.group(1)))
+        elif header:
+            section = header.group(1)
     return frames
 
 

@@ -24,12 +24,14 @@ def cut_short(text: str) -> str | None:
     Every tool the suite runs ends its output with a newline; output whose last line lacks it was
     cut (the process was killed mid-write, the probe's temporary file hit a full disk, a bundle was
     truncated), so its last token may be cut in half: "/var/lib/docker" read as "/var/li". A JSON
-    document (or the last line of NDJSON) that parses whole is complete with or without it.
+    object or array (or the last line of NDJSON) that parses whole is complete with or without it.
     """
     if not text or text.endswith("\n"):
         return None
     last = text.rsplit("\n", 1)[-1]
     for candidate in (text, last):
+        if not candidate.lstrip().startswith(("{", "[")):
+            continue    # a bare number or word parses as JSON too: "1258" of "12582912"
         try:
             json.loads(candidate)
             return None

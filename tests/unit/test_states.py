@@ -175,17 +175,19 @@ def run_suite(bundle: Path, reports: Path, ini: dict[str, str] | None = None) ->
             "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler"]
     for k, v in (ini or {}).items():
         args += ["-o", f"{k}={v}"]
-    saved_path, saved_modules = list(sys.path), set(sys.modules)
+    # the suite's conftest.py imports as `conftest`: another one the outer session loaded (tests/lab)
+    # must not stand in for it, nor it for that one afterwards
+    outer_conftest = sys.modules.pop("conftest", None)
+    saved_path = list(sys.path)
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out):
             rc = pytest.main(args)
     finally:
-        sys.path[:] = saved_path
-        # keep the checks' modules (they are pure): only the run's own conftest state goes
-        for m in set(sys.modules) - saved_modules:
-            if m == "conftest":
-                del sys.modules[m]
+        sys.path[:] = saved_path        # the checks' modules stay imported: they are pure
+        sys.modules.pop("conftest", None)
+        if outer_conftest is not None:
+            sys.modules["conftest"] = outer_conftest
     latest = reports / "latest.json"
     if not latest.exists():
         pytest.fail(f"the suite wrote no report (pytest exit {int(rc)}):\n{out.getvalue()[-3000:]}",

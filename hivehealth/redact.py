@@ -97,7 +97,7 @@ _RULES: list[tuple[re.Pattern, object]] = [
                 rf"password[ \t]+)(?![=:])(?P<val>{_VALUE})"
                 rf"(?=[ \t]*(?:$|(?:machine|login|account|default|macdef)\b))", re.M), _sub_value),
     # swarm join tokens
-    (re.compile(r"SWMTKN-1-[0-9a-z-]+"), lambda m: "SWMTKN-1-" + MASK),
+    (re.compile(r"SWMTKN-1-[0-9a-zA-Z-]+"), lambda m: "SWMTKN-1-" + MASK),
 ]
 
 
@@ -193,24 +193,22 @@ def redact_output(text: str) -> str:
     back only where something changed, so it still parses; other text by the rules."""
     if not text or not text.strip():
         return text
-    stripped = text.strip()
-    if stripped[0] in "[{":
-        try:
-            doc = json.loads(stripped)
-        except ValueError:
-            pass
-        else:
-            clean = redact_tree(doc)
-            return text if clean == doc else json.dumps(clean, indent=1, ensure_ascii=False) + "\n"
-        lines = text.split("\n")
-        try:
-            docs = [json.loads(line) if line.strip() else None for line in lines]
-        except ValueError:
-            return redact(text)
-        return "\n".join(line if d is None or redact_tree(d) == d
-                         else json.dumps(redact_tree(d), ensure_ascii=False)
+    if text.lstrip()[0] not in "[{":
+        return redact(text)
+    lines = text.split("\n")
+    try:                                    # one document per line (docker --format json)
+        docs = [json.loads(line) if line.strip() else None for line in lines]
+    except ValueError:
+        pass
+    else:
+        return "\n".join(line if d is None or redact_tree(d) == d else json.dumps(redact_tree(d))
                          for line, d in zip(lines, docs))
-    return redact(text)
+    try:                                    # one document over many lines (docker inspect)
+        doc = json.loads(text)
+    except ValueError:
+        return redact(text)
+    clean = redact_tree(doc)
+    return text if clean == doc else json.dumps(clean, indent=4) + "\n"
 
 
 def redact_report(report):

@@ -95,3 +95,139 @@ def test_hostile_names_run_no_script_in_the_html_report(tmp_path):
     ids = [c["id"] for c in doc["checks"]]
     for name in (SERVER, DRBD, SERVICE, NODE):
         assert any(i.endswith(f"[{safe_id(name)}]") for i in ids), (name, ids)
+
+
+# --- secrets: one redaction for every output ---------------------------------------------------
+
+# (text as a server or a command could print it, the secret in it, what must stay readable)
+FORMS = {
+    "docker login -p": ("docker login -u admin -p Zq1loginP registry:5000", "Zq1loginP", "docker login -u admin -p"),
+    "--password X": ("hive-tool --password Zq2passSp --verbose", "Zq2passSp", "--verbose"),
+    "--password=X": ("hive-tool --password=Zq3passEq --verbose", "Zq3passEq", "--password="),
+    "Authorization: Basic": ("curl -H 'Authorization: Basic WnE0YmFzaWM6eA==' https://r/v2/",
+                             "WnE0YmFzaWM6eA==", "Authorization: Basic"),
+    "Authorization: Bearer": ('Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.Zq5bearer.sig', "Zq5bearer", "Bearer"),
+    "curl -u user:pass": ("curl -sS -u admin:Zq6curlU https://r/v2/", "Zq6curlU", "-u admin:"),
+    "curl -u quoted": ("curl -u 'admin:Zq7 curlq charlie' https://r/v2/", "Zq7 curlq charlie", "https://r/v2/"),
+    "netrc password line": ("machine r\n  login admin\n  password Zq8netrc\n", "Zq8netrc", "login admin"),
+    "netrc one line": ("machine r login admin password Zq9netrc", "Zq9netrc", "machine r login admin"),
+    "docker config auth": ('{"auths": {"r:5000": {"auth": "WnExMGRvY2tlcjp4"}}}', "WnExMGRvY2tlcjp4", '"auths"'),
+    "PEM whole": ("key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEZq11wholeAAKCAQEA\n"
+                  "-----END RSA PRIVATE KEY-----\nafter", "MIIEZq11whole", "after"),
+    "PEM cut after BEGIN": ("cat id_rsa\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaZq12begin\nAAAAB3Nz",
+                            "Zq12begin", "cat id_rsa"),
+    "PEM cut before END": ("...output cut\nAAAAB3NzZq13endonlyxyz0123\nQyNTUxOQAAACD\n"
+                           "-----END OPENSSH PRIVATE KEY-----\nlast line", "Zq13endonly", "last line"),
+    "PEM cut before END in JSON": ('{"key": "IBAAKCAQEAZq14json\\nAAAA\\n-----END RSA PRIVATE KEY-----\\n"}',
+                                   "Zq14json", '"key"'),
+    "quoted with spaces": ('export PASSWORD="Zq15 alpha bravo" && run', "Zq15 alpha bravo", "&& run"),
+    "single quoted with spaces": ("password: 'Zq16 delta echo'", "Zq16 delta echo", "password"),
+    "env entry in JSON": ('{"Env": ["DB_PASSWORD=Zq17 foxtrot golf", "API_KEY=Zq18apikey", "LANG=C"]}',
+                          "Zq17 foxtrot golf", "LANG=C"),
+    "env KEY name": ('"Env": ["API_KEY=Zq18apikey"]', "Zq18apikey", "API_KEY="),
+    "swarm join token": ("docker swarm join --token SWMTKN-1-Zq19swarm-abc 10.0.0.1:2377", "Zq19swarm",
+                         "docker swarm join"),
+    "URL credentials": ("pull https://admin:Zq20url@r:5000/v2/", "Zq20url", "@r:5000/v2/"),
+}
+ORDINARY = ["keyboard-setup.service failed", "monkey", "the monkey ate a banana",
+            "Failed password for root from 192.0.2.1 port 22 ssh2",
+            "password authentication failed for user admin", "SecretName: db_pass",
+            "dnf-makecache.timer", "docker login registry:5000", "/etc/ssh/ssh_host_ed25519_key"]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_each_secret_form_is_redacted(form):
+    from hivehealth.redact import Redactor
+    redact = Redactor()
+    text, secret, kept = FORMS[form]
+    out = redact(text)
+    assert not any(word in out for word in secret.split()) and ("***" in out or "<private key redacted>" in out), out
+    assert kept in out, out
+    assert redact(out) == out
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_json_outputs_stay_json(form):
+    from hivehealth.redact import redact_output
+    text, secret, kept = FORMS[form]
+    out = redact_output(text)
+    assert not any(word in out for word in secret.split()) and kept in out, out
+    if text.startswith("{"):
+        json.loads(out)
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_words_stay_readable(text):
+    from hivehealth.redact import Redactor
+    assert Redactor()(text) == text
+
+
+def test_site_registry_password_is_redacted_anywhere(tmp_path):
+    from hivehealth import redact as r
+    (tmp_path / "registry_password").write_text("Zq21literal-pw\n")
+    r.use_site(Site("hive", [], context_dir=str(tmp_path)))
+    assert "Zq21literal-pw" not in r.redact("login said: Zq21literal-pw is wrong")
+
+
+SPEC = (Path(__file__).resolve().parents[1] / "data/captured/lab/service_specs-hive0.jsonl").read_text()
+
+
+def test_record_masks_service_environment_and_still_replays(tmp_path):
+    """docker service inspect's Env values named like a secret are masked; the rest of the JSON
+    is unchanged, and the recording replays."""
+    specs = []
+    for line in SPEC.splitlines():
+        doc = json.loads(line)
+        doc["TaskTemplate"]["ContainerSpec"]["Env"] = ["DB_PASSWORD=Zq22 hotel india", "api_key=Zq23", "LANG=C",
+                                                       "SECRET_TOKEN=Zq24", "HOME=/data"]
+        specs.append(doc)
+    server = Server("s-hive0.lab", frozenset({"hive", "first_hive"}), "hive", None)
+    site = Site("hive", [server], name="lab", stage="staging")
+    text = "\n".join(json.dumps(d) for d in specs) + "\n"
+    facts = {server.name: HostFacts(server.name, {"service_specs": CommandResult(
+        "service_specs", "docker service inspect", 0, text, "")})}
+    recording.save(str(tmp_path / "rec"), site, facts)
+    saved = (tmp_path / "rec" / "host-s-hive0.lab.json").read_text()
+    assert not re.search(r"Zq2[234]", saved)
+    out = json.loads(saved)["results"]["service_specs"]["stdout"]
+    got = [json.loads(line) for line in out.splitlines()]
+    for d in specs:
+        d["TaskTemplate"]["ContainerSpec"]["Env"] = ["DB_PASSWORD=***", "api_key=***", "LANG=C",
+                                                     "SECRET_TOKEN=***", "HOME=/data"]
+    assert got == specs
+    rc, log = suite("--replay", str(tmp_path / "rec"), "-o", f"report_dir={tmp_path / 'r'}", "-k", "services")
+    assert rc in (0, 1) and "broken recording" not in log and "cannot read" not in log, log[-2000:]
+
+
+def unredacted_bundle(directory: Path) -> Path:
+    """A bundle as another site's tool could have written it, secrets in clear: every form
+    above is in the output of a command that failed, so it is a check's message and evidence."""
+    server = Server("s-hive0.lab", frozenset({"hive", "first_hive"}), "hive", None)
+    site = Site("hive", [server], name="lab", stage="staging", root="/nonexistent")
+    secrets = "\n".join(text for text, _, _ in FORMS.values())
+    last = FORMS["curl -u user:pass"][0]              # the line a failure message quotes
+    results = {"df": CommandResult("df", "df -P", 1, "", secrets + "\n" + last + "\n")}
+    directory.mkdir(parents=True)
+    (directory / "site.json").write_text(json.dumps({"format": recording.FORMAT, "site": site.to_dict()}))
+    (directory / "host-s-hive0.lab.json").write_text(json.dumps(HostFacts(server.name, results).to_dict()))
+    return directory
+
+
+def test_no_output_of_a_run_holds_a_secret(tmp_path):
+    bundle = unredacted_bundle(tmp_path / "bundle")
+    reports = tmp_path / "reports"
+    rc, out = suite("--replay", str(bundle), "-o", f"report_dir={reports}", "-o", "prometheus_textfile="
+                    f"{tmp_path / 'hh.prom'}", "--tb=long", "-rA", "--junitxml", str(tmp_path / "junit.xml"),
+                    "-k", "disk")
+    assert rc == 1, out[-3000:]
+    assert "cannot read state" in out and "Zq6curlU" not in out     # the failing check's message
+    outputs = {"terminal": out, "prometheus": (tmp_path / "hh.prom").read_text(),
+               "junit": (tmp_path / "junit.xml").read_text()}
+    outputs.update({p.name: p.read_text() for p in reports.iterdir() if p.is_file()})
+    assert {"latest.json", "latest.html"} <= set(outputs)
+    doc = json.loads(outputs["latest.json"])
+    assert any("Authorization: Basic ***" in c["message"] for c in doc["checks"])   # evidence kept
+    for name, text in outputs.items():
+        for form, (_, secret, _) in FORMS.items():
+            for word in secret.split():
+                assert word not in text and html.escape(word) not in text, (name, form)

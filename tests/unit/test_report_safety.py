@@ -231,3 +231,104 @@ def test_no_output_of_a_run_holds_a_secret(tmp_path):
         for form, (_, secret, _) in FORMS.items():
             for word in secret.split():
                 assert word not in text and html.escape(word) not in text, (name, form)
+
+
+def test_fix_log_and_test_reports_are_redacted_before_any_output():
+    """The fix section of latest.html comes from the fix log through pytest's test report; both
+    are redacted (the report in pytest_runtest_logreport, before terminal, pytest-html, JUnit
+    and the JSON report read it)."""
+    from _pytest.reports import TestReport
+
+    from hivehealth.plugin import pytest_runtest_logreport
+    from hivehealth.remedy import FixLog
+    log = FixLog(before="s-hive0.lab: unit failed")
+    log.plans.append("restart [risky]:\n  1. [s-hive0.lab] docker login -u admin -p Zq30plan r")
+    log.commands.append(("s-hive0.lab", "curl -u admin:Zq31cmd https://r/v2/", 0, "Authorization: Bearer Zq32out"))
+    text, data = log.render(), json.dumps(log.to_dict(False))
+    for secret in ("Zq30plan", "Zq31cmd", "Zq32out"):
+        assert secret not in text
+    assert "Zq30plan" not in data and "Zq31cmd" not in data
+    report = TestReport("checks/test_units.py::test_units[s-hive0.lab]", ("checks/test_units.py", 1, "x"), {},
+                        "failed", "s-hive0.lab: machine r login a password Zq33long", "call",
+                        [("Captured hive-health fix call", "machine r login a password Zq34section")],
+                        user_properties=[("hivehealth", {"problems": ["PASSWORD='Zq35 kilo lima'"]})])
+    pytest_runtest_logreport(report)
+    seen = report.longreprtext + repr(report.sections) + repr(report.user_properties)
+    assert not re.search(r"Zq3[345]|kilo|lima", seen) and "password ***" in seen
+
+
+class _Config:
+    def __init__(self, root):
+        self.rootpath = root
+
+    def getini(self, name):
+        return {"report_dir": "reports"}[name]
+
+
+def test_audit_is_private_appended_and_redacted(tmp_path):
+    from types import SimpleNamespace as NS
+
+    from hivehealth.audit import Audit
+    audit = Audit(_Config(tmp_path))
+    audit.path.parent.mkdir()
+    audit.path.write_text("")
+    os.chmod(audit.path, 0o644)          # from an older version: narrowed on the next record
+    plan, step = NS(remedy="login", tier="safe"), NS(host="s-hive0.lab", command="docker login -p Zq40 r")
+    for _ in range(2):
+        audit.record("checks/test_x.py::test_x", plan, step, NS(rc=0, output="token: Zq41"))
+    lines = audit.path.read_text().splitlines()
+    assert len(lines) == 2 and all(json.loads(line)["command"] == "docker login -p *** r" for line in lines)
+    assert "Zq4" not in audit.path.read_text()
+    assert stat.S_IMODE(audit.path.stat().st_mode) == 0o640
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_output_files_are_private_and_replaced_atomically(tmp_path):
+    """latest.json and latest.html (written by pytest-html) are replaced, not rewritten in place:
+    a reader holding the old file (here a hard link to it) still reads the whole old one."""
+    bundle = hostile_bundle(tmp_path / "bundle")
+    assert {mode(p) for p in bundle.iterdir()} == {0o640} and mode(bundle) == 0o750
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    for name in ("latest.json", "latest.html"):
+        (reports / name).write_text("previous run\n")
+        os.chmod(reports / name, 0o644)
+        os.link(reports / name, tmp_path / f"held-{name}")
+    rc, out = suite("--replay", str(bundle), "-o", f"report_dir={reports}",
+                    "-o", f"prometheus_textfile={tmp_path / 'hh.prom'}")
+    assert rc == 1, out[-2000:]
+    for name in ("latest.json", "latest.html"):
+        assert (tmp_path / f"held-{name}").read_text() == "previous run\n", name
+        assert (reports / name).read_text() != "previous run\n"
+    written = sorted(p.name for p in reports.iterdir())
+    assert [n for n in written if n.startswith(".")] == []          # no temp file left
+    assert len([n for n in written if n.startswith("run-")]) == 2   # dated copies of both
+    for p in reports.iterdir():
+        if p.is_file():
+            assert mode(p) == 0o640, p.name
+    assert mode(tmp_path / "hh.prom") == 0o644      # node_exporter reads it; no outputs in it
+
+
+@pytest.mark.skipif(not CHROMIUM, reason="chromium not installed (Debian: apt-get install -y chromium)")
+def test_markup_in_any_test_id_or_environment_value_is_escaped(tmp_path):
+    """Second line of defence: an id that did not come through safe_id (a site's own check in
+    its conftest) and an environment value (pytest-metadata's --metadata) are escaped by the
+    report hooks."""
+    extra = tmp_path / "site_checks" / "test_own.py"
+    extra.parent.mkdir()
+    extra.write_text("import pytest\n\n"
+                     f"@pytest.mark.parametrize('x', [1], ids=[{payload('ownid')!r}])\n"
+                     "def test_own(x):\n    assert x == 2\n")
+    bundle = hostile_bundle(tmp_path / "bundle")
+    reports = tmp_path / "reports"
+    rc, out = suite("--replay", str(bundle), "-o", f"report_dir={reports}", "--metadata", "site",
+                    payload("env"), "-k", "own or disk", str(extra), str(REPO / "checks"))
+    assert rc == 1 and "test_own" in out, out[-2000:]
+    dom = dump_dom(tmp_path, reports / "latest.html")
+    assert "results-table-row" in dom and "test_own" in dom
+    assert re.findall(r"<body[^>]*>", dom) == ["<body>"]
+    assert "<img src=x" not in dom
+    assert html.escape(payload("ownid"), quote=False) in dom and html.escape(payload("env"), quote=False) in dom

@@ -29,11 +29,12 @@ _SQ = r"'[^'\n]*'"
 _BARE = r"[^\s\"',;&]+"
 _VALUE = rf"(?:{_DQ}|{_SQ}|{_BARE})"
 # NAME=value: any name that contains one of these (an environment entry: DB_PASSWORD, API_KEY)
-_ENV_NAME = r"[\w.-]*(?:pass|secret|token|key)[\w.-]*"
+# (names are bounded: on a long run of word characters an unbounded name takes quadratic time)
+_ENV_NAME = r"[\w.-]{0,64}?(?:pass|secret|token|key)[\w.-]{0,64}"
 # NAME: value, --NAME value: names that end in a word meaning a secret ("SecretName" does not)
 _SECRET_WORD = (r"(?:passw(?:or)?d|passphrase|secret|token|auth|credentials?|"
                 r"(?:api|access|private|secret|auth|master|encryption)[_-]?key)")
-_COLON_NAME = rf"[\w.-]*?{_SECRET_WORD}"
+_COLON_NAME = rf"[\w.-]{{0,64}}?{_SECRET_WORD}"
 # a bare value after NAME: runs over words to the end of the line (YAML's `password: a b c`),
 # stops at a quote, comma or closing bracket; JSON's null/true/false are not secrets
 _COLON_VALUE = rf"(?:{_DQ}|{_SQ}|(?!(?:null|true|false)\b)[^\s\"',}}\]]+(?:[ \t]+[^\s\"',}}\]]+)*)"
@@ -44,6 +45,7 @@ _PEM_END = re.compile(rf"-----END {_PEM_NAME}-----")
 # what a key's body is made of: base64, line breaks (also as the two characters \n inside JSON
 # text), and the headers of an encrypted key (Proc-Type: ..., DEK-Info: ...)
 _PEM_BODY = r"(?:[A-Za-z0-9+/=\s]|\\[nr]|(?:Proc-Type|DEK-Info|Comment):[^\n\\\"]*)*"
+_PEM_BODY_RE = re.compile(_PEM_BODY)
 _PEM_LINE = re.compile(r"[A-Za-z0-9+/=]*|(?:Proc-Type|DEK-Info|Comment):.*|.*KEY-----")
 # where a body line cut in its middle starts: after a JSON string's quote, or a long base64 run
 _PEM_CUT = re.compile(r'(?<=")[A-Za-z0-9+/=]+$|[A-Za-z0-9+/=]{16,}$')
@@ -75,7 +77,7 @@ _RULES: list[tuple[re.Pattern, object]] = [
                 r"(?:(?i:basic|bearer|token|digest|negotiate|ntlm)\s+)?)(?P<val>[^\s\"',]+)"),
      lambda m: m.group("pre") + MASK),
     # --password X, --password=X, --registry-token X ...
-    (re.compile(rf"(?P<opt>(?<![\w-])--[\w-]*(?i:password|passwd|passphrase|secret|token|api-?key)[\w-]*)"
+    (re.compile(rf"(?P<opt>(?<![\w-])--[\w-]{{0,64}}?(?i:password|passwd|passphrase|secret|token|api-?key)[\w-]{{0,64}})"
                 rf"(?P<sep>=|[ \t]+)(?P<val>{_VALUE})"), _long_option),
     # docker login [...] -p X
     (re.compile(rf"(?P<pre>\bdocker[ \t]+login\b[^\n]*?[ \t]-p(?:[ \t]+|=)?)(?P<val>{_VALUE})"), _sub_value),
@@ -85,7 +87,7 @@ _RULES: list[tuple[re.Pattern, object]] = [
     (re.compile(r"(?P<pre>(?<!\S)(?:-u[ \t]*|--user(?:=|[ \t]+))[^:\s\"']+:)(?P<val>[^\s\"']+)"),
      lambda m: m.group("pre") + MASK),
     # scheme://user:password@host
-    (re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/\s@]+:)(?P<val>[^@\s/]+)@"),
+    (re.compile(r"(?P<pre>(?<![\w+.-])[a-zA-Z][a-zA-Z0-9+.-]{0,30}://[^:/\s@]{1,256}:)(?P<val>[^@\s/]{1,256})@"),
      lambda m: m.group("pre") + MASK + "@"),
     # NAME=value (shell, env files, URLs' query strings)
     (re.compile(rf"(?P<pre>(?<![\w.-])(?i:{_ENV_NAME})[ \t]*=[ \t]*)(?P<val>{_VALUE})"), _sub_value),
@@ -106,8 +108,15 @@ def _pem(text: str) -> str:
     (back to where its body starts)."""
     if "PRIVATE KEY" not in text:
         return text
-    text = re.sub(rf"-----BEGIN ({_PEM_NAME})-----.*?-----END \1-----", KEY_MASK, text, flags=re.S)
-    text = re.sub(rf"-----BEGIN {_PEM_NAME}-----{_PEM_BODY}", KEY_MASK, text)
+    out, pos, no_end = [], 0, False
+    for m in _PEM_BEGIN.finditer(text):         # one pass: linear even with many BEGINs
+        if m.start() < pos:
+            continue
+        end = None if no_end else _PEM_END.search(text, m.end())
+        no_end = end is None
+        out.append(text[pos:m.start()] + KEY_MASK)
+        pos = end.end() if end else _PEM_BODY_RE.match(text, m.end()).end()
+    text = "".join(out) + text[pos:]
     out, pos = [], 0
     for m in _PEM_END.finditer(text):
         start = max(pos, m.start() - _PEM_WINDOW)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .files import append_private
-from .redact import redact_tree
+from .redact import redact, redact_tree
 
 
 class Audit:
@@ -22,6 +22,6 @@ class Audit:
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "user": operator(), "from": socket.gethostname(),
             "check": check_id, "remedy": plan.remedy, "tier": plan.tier, "host": step.host,
             "command": step.command.replace("$SUDO ", "sudo "), "exit": result.rc,
-            "output": result.output[-2000:],
+            "output": redact(result.output)[-2000:],    # whole first: the tail could lose a name
         }
         append_private(self.path, json.dumps(redact_tree(entry)) + "\n")

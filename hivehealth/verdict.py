@@ -18,10 +18,11 @@ class Evidence:
 
     @classmethod
     def of(cls, host: str, r: CommandResult, limit: int = 1500) -> "Evidence":
-        text = r.stdout if r.stdout.strip() else r.stderr
+        # redacted whole, before the cut: a cut could part a secret from the name that marks it
+        text = redact(r.stdout if r.stdout.strip() else r.stderr)
         if len(text) > limit:
             text = text[:limit] + f"\n... ({len(text) - limit} more characters)"
-        return cls(host, r.command, r.rc, redact(text.rstrip()))
+        return cls(host, r.command, r.rc, redact(text.rstrip()))   # a cut key is caught too
 
     def render(self) -> str:
         return f"[{self.host}] $ {self.command}   (exit {self.rc})\n{self.output}"

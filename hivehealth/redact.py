@@ -28,9 +28,12 @@ _DQ = r'"(?:[^"\\\n]|\\.)*"'
 _SQ = r"'[^'\n]*'"
 _BARE = r"[^\s\"',;&]+"
 _VALUE = rf"(?:{_DQ}|{_SQ}|{_BARE})"
-# NAME=value: any name that contains one of these (an environment entry: DB_PASSWORD, API_KEY)
+# an environment entry (docker's Env list): any NAME that contains one of these, as *KEY* globs
 # (names are bounded: on a long run of word characters an unbounded name takes quadratic time)
 _ENV_NAME = r"[\w.-]{0,64}?(?:pass|secret|token|key)[\w.-]{0,64}"
+# in free text, KEY only as a part of its own (API_KEY, apikey, key_id), so that
+# StrictHostKeyChecking=no and look_for_keys=False stay readable
+_TEXT_NAME = r"(?:[\w.-]{0,64}?(?:pass|secret|token)[\w.-]{0,64}|[\w.-]{0,64}?key(?:[_.-][\w.-]{0,64})?)"
 # NAME: value, --NAME value: names that end in a word meaning a secret ("SecretName" does not)
 _SECRET_WORD = (r"(?:passw(?:or)?d|passphrase|secret|token|auth|credentials?|"
                 r"(?:api|access|private|secret|auth|master|encryption)[_-]?key)")
@@ -90,7 +93,7 @@ _RULES: list[tuple[re.Pattern, object]] = [
     (re.compile(r"(?P<pre>(?<![\w+.-])[a-zA-Z][a-zA-Z0-9+.-]{0,30}://[^:/\s@]{1,256}:)(?P<val>[^@\s/]{1,256})@"),
      lambda m: m.group("pre") + MASK + "@"),
     # NAME=value (shell, env files, URLs' query strings)
-    (re.compile(rf"(?P<pre>(?<![\w.-])(?i:{_ENV_NAME})[ \t]*=[ \t]*)(?P<val>{_VALUE})"), _sub_value),
+    (re.compile(rf"(?P<pre>(?<![\w.-])(?i:{_TEXT_NAME})[ \t]*=[ \t]*)(?P<val>{_VALUE})"), _sub_value),
     # NAME: value and "NAME": "value" (YAML, JSON, headers); docker config's "auth"
     (re.compile(rf"(?P<pre>(?<![\w.-])[\"']?(?i:{_COLON_NAME})[\"']?[ \t]*:[ \t]*)(?P<val>{_COLON_VALUE})"),
      _sub_value),

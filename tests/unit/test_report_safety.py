@@ -132,7 +132,8 @@ FORMS = {
 ORDINARY = ["keyboard-setup.service failed", "monkey", "the monkey ate a banana",
             "Failed password for root from 192.0.2.1 port 22 ssh2",
             "password authentication failed for user admin", "SecretName: db_pass",
-            "dnf-makecache.timer", "docker login registry:5000", "/etc/ssh/ssh_host_ed25519_key"]
+            "dnf-makecache.timer", "docker login registry:5000", "/etc/ssh/ssh_host_ed25519_key",
+            "ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null", "look_for_keys=False"]
 
 
 @pytest.mark.parametrize("form", FORMS)

@@ -19,7 +19,7 @@ import pytest
 from . import history, prometheus, routines
 from .files import write_atomic
 from .inventory import Site
-from .redact import redact_tree
+from .redact import redact, redact_tree
 
 
 def area_of(nodeid: str) -> str:
@@ -35,6 +35,7 @@ class JsonReport:
         self.dir = Path(config.rootpath) / config.getini("report_dir")
         self.started = time.time()
         self.entries: dict[str, dict] = {}
+        self.html_data: dict = {}           # pytest-html's data for its page, once it exists
 
     def pytest_runtest_logreport(self, report):
         entry = self.entries.setdefault(report.nodeid, {
@@ -113,7 +114,7 @@ class JsonReport:
         for plugin in self.config.pluginmanager.get_plugins():
             if type(plugin).__module__.startswith("pytest_html.") and hasattr(plugin, "_write_report"):
                 plugin._write_report = lambda text, path=plugin._report_path: write_atomic(path, text)
-                self._html_environment = plugin._report.data
+                self.html_data = plugin._report.data
 
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_html_results_table_row(self, report, cells):
@@ -129,7 +130,7 @@ class JsonReport:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix, summary, postfix):
-        _escape_environment(getattr(self, "_html_environment", {}).get("environment"))
+        _escape_environment(self.html_data.get("environment"))
         e = html.escape
         rows = "".join(f"<tr><td>{e(s.name)}</td><td>{e(', '.join(sorted(s.roles)))}</td></tr>"
                        for s in self.site.servers)
@@ -140,16 +141,18 @@ class JsonReport:
 
 def _escape_environment(env):
     """pytest-html 4.2 writes the environment table's values (and the keys and values of a
-    nested table, e.g. Plugins) as markup; its top-level keys as text. Escaped once, in place."""
+    nested table, e.g. Plugins) as markup; its top-level keys as text. Redacted (pytest-metadata
+    shows environment variables) and escaped once, in place."""
     if not isinstance(env, dict):
         return
+    e = lambda v: html.escape(redact(str(v)))     # noqa: E731
     for key, value in list(env.items()):
         if isinstance(value, dict):
-            env[key] = {html.escape(str(k)): html.escape(str(v)) for k, v in value.items()}
+            env[key] = {e(k): e(v) for k, v in value.items()}
         elif isinstance(value, (list, tuple)):
-            env[key] = [html.escape(str(v)) for v in value]
+            env[key] = [e(v) for v in value]
         else:
-            env[key] = html.escape(str(value))
+            env[key] = e(value)
 
 
 def _text(report) -> str:

@@ -336,3 +336,14 @@ def test_markup_in_any_test_id_or_environment_value_is_escaped(tmp_path):
     assert re.findall(r"<body[^>]*>", dom) == ["<body>"]
     assert "<img src=x" not in dom
     assert html.escape(payload("ownid"), quote=False) in dom and html.escape(payload("env"), quote=False) in dom
+
+
+def test_prometheus_finds_the_server_of_an_escaped_id():
+    from hivehealth.prometheus import render
+    from hivehealth.redact import redact_tree
+    name = "odd host<1>"
+    doc = {"site": "lab", "servers": [{"name": name}],
+           "checks": [{"id": f"checks/test_disk.py::test_disk[{safe_id(name)}]", "area": "disk",
+                       "outcome": "failed", "subject": "token=Zq60label"}]}
+    text = render(redact_tree(doc))
+    assert 'server="odd host<1>"' in text and "Zq60label" not in text

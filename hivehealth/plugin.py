@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from . import objects, recording, routines
+from . import objects, recording, routines, site_checks
 from .context import Context
 from .gather import Gatherer, HostFacts
 from .gather_more import MORE_INI
@@ -94,6 +94,7 @@ def pytest_addoption(parser):
     g.addoption("--record", metavar="DIR", help="save every command the checks ran, per server, to DIR")
     g.addoption("--replay", metavar="DIR", help="check a recording made with --record; no server is contacted")
     routines.add_options(g, parser)
+    site_checks.add_ini(parser)
     for name, (help_, default) in INI.items():
         parser.addini(name, help_, default=default)
     for name, (help_, default) in INI_LINES.items():
@@ -122,6 +123,7 @@ def pytest_configure(config):
         state = State(config, Site.from_dict(data["site"]))
         state.facts = {k: HostFacts.from_dict(v) for k, v in data["facts"].items()}
         config.stash[STATE] = state
+        site_checks.configure(config, state)
         return
     replayed = None
     try:
@@ -138,6 +140,7 @@ def pytest_configure(config):
     config.stash[STATE] = State(config, site)
     if replayed is not None:
         config.stash[STATE].facts = replayed
+    site_checks.configure(config, config.stash[STATE])
     _default_html(config)
     config.pluginmanager.register(JsonReport(config, site), "hivehealth-json")
     if config.pluginmanager.hasplugin("xdist"):
@@ -196,20 +199,21 @@ def pytest_generate_tests(metafunc):
         roles = set(marker.args) if marker else {"all"}
         servers = [s for s in state.site.servers if _has_role(s, roles, state.site)]
         _parametrize(metafunc, "server", servers, [s.name for s in servers], state.site,
-                     f"server with role {' or '.join(sorted(roles))}")
+                     f"server with role {' or '.join(sorted(roles))}",
+                     "module" if site_checks.module_scoped(metafunc) else None)
     for fixture, (finder, what) in objects.FINDERS.items():
         if fixture in metafunc.fixturenames:
             names = finder(ctx)
             _parametrize(metafunc, fixture, names, names, state.site, what)
 
 
-def _parametrize(metafunc, fixture, values, ids, site, what):
+def _parametrize(metafunc, fixture, values, ids, site, what, scope=None):
     """One item per object; with none, one skipped item that says what the site lacks (rather
     than pytest's "got empty parameter set")."""
     if not values:
         reason = f"{site.describe()} has no {what} to check"
         values, ids = [pytest.param(None, marks=pytest.mark.skip(reason=reason))], ["none"]
-    metafunc.parametrize(fixture, values, ids=ids)
+    metafunc.parametrize(fixture, values, ids=ids, scope=scope)
 
 
 def _has_role(server, roles: set, site: Site) -> bool:

@@ -72,6 +72,12 @@ class SiteHosts:
         return h
 
     # hooks
+    def pytest_generate_tests(self, metafunc):
+        if "host" in metafunc.fixturenames and hasattr(metafunc.module, "testinfra_hosts"):
+            pytest.fail(f"{metafunc.module.__file__}: testinfra_hosts is not used in a run against "
+                              f"a hive site: its checks run on the site's servers, chosen with "
+                              f"@pytest.mark.roles(...); use --hosts to check other hosts", pytrace=False)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem):
         server = _server_of(pyfuncitem)

@@ -2,11 +2,12 @@
 the suite (a separate pytest process), on hive projects whose servers cannot be reached, on
 recordings, and on this machine: parametrization, roles, ids, fast failure, reports, selection."""
 import json
+import subprocess
 import textwrap
 
 import pytest
 
-from test_cli import _unreachable_project, suite
+from test_cli import REPO, _unreachable_project, suite
 
 CHECKS = textwrap.dedent('''\
     import pytest
@@ -130,3 +131,56 @@ def test_a_module_named_like_a_suite_check_is_a_usage_error(tmp_path):
     assert rc == 4 and "Traceback" not in out, out
     assert f"{site / 'health' / 'test_time.py'} has the module name of the suite's own" in out
     assert "test_site_time.py" in out
+
+
+def test_with_xdist_and_from_any_directory_the_same_checks_run(tmp_path):
+    site = _site(tmp_path)
+    rc, out, doc = _run(tmp_path, "--hive-root", str(site), "-k", "site_basics")
+    sequential = {c["id"]: (c["outcome"], c["problems"]) for c in doc["checks"]}
+    rc, out, doc = _run(tmp_path, "--hive-root", str(site), "-k", "site_basics", "-n", "2")
+    assert {c["id"]: (c["outcome"], c["problems"]) for c in doc["checks"]} == sequential and len(sequential) == 7, out
+    p = subprocess.run([str(REPO / "bin" / "hive-health"), "--hive-root", str(site), "-k", "site_basics",
+                        "-o", f"report_dir={tmp_path / 'b'}"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    doc = json.loads((tmp_path / "b" / "latest.json").read_text())
+    assert {c["id"]: (c["outcome"], c["problems"]) for c in doc["checks"]} == sequential, p.stdout + p.stderr
+
+
+def test_testinfra_hosts_in_a_site_check_is_a_clear_error(tmp_path):
+    site = _site(tmp_path)
+    (site / "health" / "test_site_other.py").write_text(CHECKS + 'testinfra_hosts = ["ssh://web1"]\n')
+    rc, out, doc = _run(tmp_path, "--hive-root", str(site))
+    assert rc != 0 and "testinfra_hosts is not used in a run against a hive site" in out, out
+    assert "Traceback" not in out
+
+
+def test_a_server_lost_during_the_run_fails_its_next_checks_at_once(tmp_path):
+    """Reachable when the facts were gathered, gone when a site check asks it: that check fails
+    with the suite's reason, and the server's further checks fail without trying again."""
+    from types import SimpleNamespace
+
+    from hivehealth.gather import HostFacts
+    from hivehealth.inventory import load_hive_project
+    from hivehealth.remote import Pool
+    from hivehealth.site_checks import SiteHosts
+
+    site = load_hive_project(_unreachable_project(tmp_path / "site"))
+    server = site.servers[0]
+    attempts = []
+
+    class CountingPool(Pool):
+        def transport(self, s):
+            t = super().transport(s)
+            connect = t._connect
+            t._connect = lambda: (attempts.append(s.name), connect())[1]
+            return t
+
+    state = SimpleNamespace(site=site, facts={server.name: HostFacts(server.name)}, pool=CountingPool(2))
+    config = SimpleNamespace(getini=lambda name: "5", option=SimpleNamespace(replay=None))
+    hosts = SiteHosts(config, state)
+    assert hosts.why_not(server) is None
+    with pytest.raises(pytest.fail.Exception, match=r"s-hive0.pdns: unreachable: cannot connect to s-hive0.pdns "
+                                                    r"\(127.0.0.10:1\)"):
+        hosts.host(server).file("/etc/hosts").exists
+    assert hosts.why_not(server) == ("fail", "unreachable: cannot connect to s-hive0.pdns (127.0.0.10:1): "
+                                             "[Errno 111] Connection refused")
+    assert attempts == [server.name]

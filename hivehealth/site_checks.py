@@ -74,9 +74,9 @@ class SiteHosts:
     # hooks
     def pytest_generate_tests(self, metafunc):
         if "host" in metafunc.fixturenames and hasattr(metafunc.module, "testinfra_hosts"):
-            pytest.fail(f"{metafunc.module.__file__}: testinfra_hosts is not used in a run against "
-                              f"a hive site: its checks run on the site's servers, chosen with "
-                              f"@pytest.mark.roles(...); use --hosts to check other hosts", pytrace=False)
+            pytest.fail(f"{metafunc.module.__file__}: testinfra_hosts is not used in a run against a "
+                        f"hive site: its checks run on the site's servers, chosen with "
+                        f"@pytest.mark.roles(...); use --hosts to check other hosts", pytrace=False)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem):
@@ -100,14 +100,23 @@ class SiteHosts:
         if report.passed:
             report.user_properties.append((ENTRY, _entry(server, "ok", [])))
         elif report.failed and call.excinfo is not None:
-            first = call.excinfo.exconly().strip().splitlines()
-            report.user_properties.append((ENTRY, _entry(server, "fail", first[:1])))
+            report.user_properties.append((ENTRY, _entry(server, "fail", [_problem(server, call.excinfo)])))
 
 
 def _entry(server, status: str, problems: list[str]) -> dict:
     """The JSON report's fields for one site check, shaped like the suite's own verdicts."""
     return {"subject": server.name, "status": status, "problems": problems, "alert": None,
             "origin": "site"}
+
+
+def _problem(server, excinfo) -> str:
+    """What went wrong, on one line: the assertion with the outer level of pytest's explanation
+    (`+  where False = <file /x>.exists`, not how testinfra built the file object), or our words."""
+    if isinstance(excinfo.value, pytest.fail.Exception):
+        return str(excinfo.value.msg).removeprefix(f"{server.name}: ")
+    lines = [line for line in excinfo.exconly().splitlines()
+             if line.strip() and not line.lstrip().startswith("+    ")]
+    return " ".join(" ".join(line.split()) for line in lines)
 
 
 def _server_of(item):
@@ -143,6 +152,12 @@ class SuiteParamiko(ParamikoBackend):
     def client(self):
         """testinfra drops a dead client to reconnect once: the suite's transport reconnects."""
         self.transport.close()
+
+    def run(self, command: str, *args, **kwargs):
+        try:
+            return super().run(command, *args, **kwargs)   # testinfra reconnects once on a dead link
+        except (paramiko.SSHException, OSError, EOFError) as e:
+            pytest.fail(f"{self.server.name}: connection failed: {e or type(e).__name__}", pytrace=False)
 
     def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
         shown = command.decode(errors="replace")

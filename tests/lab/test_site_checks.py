@@ -105,7 +105,8 @@ def test_site_checks_run_once_per_server_and_report_like_the_suites(suite, site,
     failing = by["test_marker"][MISSING_ON]
     assert failing["subject"] == MISSING_ON and failing["status"] == "fail", failing
     assert failing["area"] == "lab_site" and failing["origin"] == "site", failing
-    assert MARKER in failing["message"] and failing["problems"], failing
+    assert MARKER in failing["message"], failing
+    assert failing["problems"] == [f"AssertionError: assert False + where False = <file {MARKER}>.exists"], failing
     assert all(e["status"] == "ok" and e["subject"] == s for s, e in by["test_sshd_running"].items())
     assert r.rc == 1 and set(r.failed()) == {failing["id"]}, r
 

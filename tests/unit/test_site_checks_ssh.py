@@ -107,6 +107,11 @@ CHECKS = textwrap.dedent('''\
     @pytest.mark.roles("repository")
     def test_slow(host):
         host.run("sleep 30")
+
+
+    @pytest.mark.roles("repository")
+    def test_absent(host):
+        assert host.file("/nonexistent/hh-site-check").exists
     ''')
 
 
@@ -121,7 +126,7 @@ def test_site_checks_share_the_suites_one_connection_per_server(sshd, tmp_path):
     site, log = sshd
     (site / "health").mkdir()
     (site / "health" / "test_site_ssh.py").write_text(CHECKS)
-    rc, out, got = _run(tmp_path, site, "-k", "not slow")
+    rc, out, got = _run(tmp_path, site, "-k", "not slow and not absent")
     expected = {f"test_os_release[{s}]" for s in SERVERS} | {f"test_sh[{s}]" for s in SERVERS[:3]}
     assert {i: c["outcome"] for i, c in got.items()} == {i: "passed" for i in expected}, out
     assert all(c["status"] == "ok" for c in got.values())
@@ -136,5 +141,16 @@ def test_a_command_longer_than_command_timeout_fails_the_check_saying_so(sshd, t
     rc, out, got = _run(tmp_path, site, "-k", "slow", "-o", "command_timeout=3")
     slow = got["test_slow[s-hive3.pdns]"]
     assert slow["outcome"] == "failed" and slow["status"] == "fail", slow
-    assert slow["problems"] == ["Failed: s-hive3.pdns: `sleep 30` did not finish within 3 s (command_timeout)"], slow
+    assert slow["problems"] == ["`sleep 30` did not finish within 3 s (command_timeout)"], slow
     assert list(got) == ["test_slow[s-hive3.pdns]"]
+
+
+def test_a_failed_assertion_is_one_line_in_the_report_and_the_gate(sshd, tmp_path):
+    site, log = sshd
+    (site / "health").mkdir()
+    (site / "health" / "test_site_ssh.py").write_text(CHECKS)
+    rc, out, got = _run(tmp_path, site, "-k", "absent", "--gate")
+    absent = got["test_absent[s-hive3.pdns]"]
+    problem = "AssertionError: assert False + where False = <file /nonexistent/hh-site-check>.exists"
+    assert absent["outcome"] == "failed" and absent["problems"] == [problem], absent
+    assert rc == 1 and f"GATE: NOT READY (1 blocking): s-hive3.pdns: {problem}" in out, out

@@ -69,7 +69,7 @@ def _by_check(result):
     """{check name: {server: entry}} for the site's checks."""
     out = {}
     for c in result.checks:
-        m = re.fullmatch(r"test_lab_site\.py::(\w+)\[([^\]]+)\]", c["id"])
+        m = re.fullmatch(r"(?:.*/)?test_lab_site\.py::(\w+)\[([^\]]+)\]", c["id"])
         if m:
             out.setdefault(m.group(1), {})[m.group(2)] = c
     return out

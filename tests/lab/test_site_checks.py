@@ -1,5 +1,6 @@
 """The site's own testinfra checks (SITE/health/test_*.py taking `host`) against the lab's servers:
 one per server, reached over the suite's own connection, reported like the suite's checks."""
+import math
 import re
 import shutil
 import textwrap
@@ -76,17 +77,18 @@ def _by_check(result):
 
 
 def _accepted(site, server, since, until):
-    """SSH logins sshd accepted on `server` between two instants of the mother's clock."""
-    log = ssh(site, server, f"sudo journalctl -u ssh.service -o cat --since @{since:.0f} --until @{until:.0f}")
+    """SSH logins sshd accepted on `server` within [since, until] (whole seconds of the mother's
+    clock, which the lab's servers share); this query's own login comes after `until`."""
+    log = ssh(site, server, f"sudo journalctl -u ssh.service -o cat --since @{since} --until @{until}")
     return len(re.findall(r"^Accepted publickey for admin ", log, re.M))
 
 
 def test_site_checks_run_once_per_server_and_report_like_the_suites(suite, site, health):
     servers = health
-    time.sleep(1.1)                                        # journal queries have 1 s resolution
-    since = time.time()
+    time.sleep(1.1)                 # the fixture's own logins end before `since` (whole seconds)
+    since = math.floor(time.time())
     r = suite.run()
-    until = time.time() + 1
+    until = math.ceil(time.time())
     by = _by_check(r)
     hives = [s["name"] for s in r.doc["servers"] if "hive" in s["roles"]]
     assert hives and len(hives) < len(servers), r.doc["servers"]
@@ -111,6 +113,7 @@ def test_site_checks_run_once_per_server_and_report_like_the_suites(suite, site,
     assert r.rc == 1 and set(r.failed()) == {failing["id"]}, r
 
     # the suite's connection is reused: one SSH login per server for the whole run
+    time.sleep(max(0.0, until - time.time()) + 1.1)      # the logins that read the journal come later
     assert {s: _accepted(site, s, since, until) for s in servers} == {s: 1 for s in servers}, r
 
     # -k, --gate and the HTML report treat them like the suite's own checks

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from . import objects, recording, redact, routines
+from . import objects, recording, redact, routines, site_checks
 from .context import Context
 from .gather import Gatherer, HostFacts
 from .gather_more import MORE_INI
@@ -96,6 +96,7 @@ def pytest_addoption(parser):
     g.addoption("--record", metavar="DIR", help="save every command the checks ran, per server, to DIR")
     g.addoption("--replay", metavar="DIR", help="check a recording made with --record; no server is contacted")
     routines.add_options(g, parser)
+    site_checks.add_ini(parser)
     for name, (help_, default) in INI.items():
         parser.addini(name, help_, default=default)
     for name, (help_, default) in INI_LINES.items():
@@ -124,6 +125,7 @@ def pytest_configure(config):
         state = State(config, Site.from_dict(data["site"]))
         state.facts = {k: HostFacts.from_dict(v) for k, v in data["facts"].items()}
         config.stash[STATE] = state
+        site_checks.configure(config, state)
         return
     replayed = None
     try:
@@ -140,6 +142,7 @@ def pytest_configure(config):
     config.stash[STATE] = State(config, site)
     if replayed is not None:
         config.stash[STATE].facts = replayed
+    site_checks.configure(config, config.stash[STATE])
     _default_html(config)
     config.pluginmanager.register(JsonReport(config, site), "hivehealth-json")
     if config.pluginmanager.hasplugin("xdist"):
@@ -210,14 +213,15 @@ def pytest_generate_tests(metafunc):
         roles = set(marker.args) if marker else {"all"}
         servers = [s for s in state.site.servers if _has_role(s, roles, state.site)]
         _parametrize(metafunc, "server", servers, [s.name for s in servers], state.site,
-                     f"server with role {' or '.join(sorted(roles))}")
+                     f"server with role {' or '.join(sorted(roles))}",
+                     "module" if site_checks.module_scoped(metafunc) else None)
     for fixture, (finder, what) in objects.FINDERS.items():
         if fixture in metafunc.fixturenames:
             names = finder(ctx)
             _parametrize(metafunc, fixture, names, names, state.site, what)
 
 
-def _parametrize(metafunc, fixture, values, ids, site, what):
+def _parametrize(metafunc, fixture, values, ids, site, what, scope=None):
     """One item per object; with none, one skipped item that says what the site lacks (rather
     than pytest's "got empty parameter set")."""
     if not values:
@@ -225,7 +229,7 @@ def _parametrize(metafunc, fixture, values, ids, site, what):
         values, ids = [pytest.param(None, marks=pytest.mark.skip(reason=reason))], ["none"]
     else:
         ids = [safe_id(i) for i in ids]     # site text: it becomes markup in pytest-html's page
-    metafunc.parametrize(fixture, values, ids=ids)
+    metafunc.parametrize(fixture, values, ids=ids, scope=scope)
 
 
 def _has_role(server, roles: set, site: Site) -> bool:

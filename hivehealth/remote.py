@@ -112,12 +112,17 @@ class SSHTransport:
             transport.set_keepalive(15)
         return client
 
-    def run(self, script: str, timeout: float) -> ExecResult:
+    def open_client(self) -> paramiko.SSHClient:
+        """The open connection, opened if needed; site checks (testinfra) share it."""
         if self._client is None or not self._client.get_transport() or \
                 not self._client.get_transport().is_active():
             self._client = self._connect()
+        return self._client
+
+    def run(self, script: str, timeout: float) -> ExecResult:
+        client = self.open_client()
         try:
-            chan = self._client.get_transport().open_session(timeout=self.connect_timeout)
+            chan = client.get_transport().open_session(timeout=self.connect_timeout)
             chan.settimeout(timeout)
             sent = time.time()
             chan.exec_command("sh -s")

@@ -6,9 +6,9 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path, text: str) -> Path:
+def write_atomic(path, text: str, mode: int = 0o644) -> Path:
     """A temp file in the same directory (named .<name>.*.tmp, which a *.prom or *.html glob
-    ignores), synced, made 0644, then renamed over the target."""
+    ignores), synced, given mode (0644 unless said), then renamed over the target."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -17,7 +17,7 @@ def write_atomic(path, text: str) -> Path:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:

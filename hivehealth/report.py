@@ -7,6 +7,8 @@ from __future__ import annotations
 import html
 import json
 import shutil
+import sqlite3
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +32,7 @@ class JsonReport:
         self.dir = Path(config.rootpath) / config.getini("report_dir")
         self.started = time.time()
         self.entries: dict[str, dict] = {}
+        self.doc: dict | None = None            # this run's report, once written
 
     def pytest_runtest_logreport(self, report):
         entry = self.entries.setdefault(report.nodeid, {
@@ -79,6 +82,7 @@ class JsonReport:
             "checks": list(self.entries.values()),
         }
         (self.dir / "latest.json").write_text(json.dumps(doc, indent=1))
+        self.doc = doc
         textfile = self.config.getini("prometheus_textfile").strip()
         if textfile:
             prometheus.write(doc, Path(self.config.rootpath) / textfile)
@@ -99,7 +103,12 @@ class JsonReport:
             src = self.dir / name
             if src.exists() and src.stat().st_mtime >= self.started - 1:
                 shutil.copy2(src, self.dir / name.replace("latest", f"run-{stamp}"))
-        history.update(self.dir, int(config.getini("report_keep_days")))
+        try:
+            history.update(self.dir, int(config.getini("report_keep_days")),
+                           run=(stamp, self.doc) if self.doc is not None else None)
+        except (sqlite3.Error, OSError, ValueError) as e:
+            print(f"hive-health: history of runs ({self.dir / history.DB_NAME}) not updated: {e}",
+                  file=sys.stderr)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report):

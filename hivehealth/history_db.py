@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS outcomes (
     message  TEXT,                          -- kept for checks that did not pass
     PRIMARY KEY (run, check_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS outcomes_not_passed ON outcomes (check_id) WHERE category NOT IN ('passed', 'skipped');
+CREATE INDEX IF NOT EXISTS outcomes_not_passed ON outcomes (check_id, category)
+    WHERE category NOT IN ('passed', 'skipped');
 """
 
 
@@ -186,7 +187,9 @@ def summarize(doc: dict) -> Summary:
         areas.setdefault(area, [0] * len(COUNTED))[COUNTED.index(cat)] += 1
         message = None
         if cat not in ("passed", "skipped"):
-            message = _text_of(check).strip()[:MESSAGE_MAX] or None
+            message = str(check.get("message") or "").strip() or \
+                "\n".join(str(p) for p in check.get("problems") or []).strip()
+            message = message[:MESSAGE_MAX] or None
         status = check.get("status")
         checks.append((str(check.get("id") or "?"), area, cat,
                        str(status) if status is not None else None, message))
@@ -203,7 +206,11 @@ def summarize(doc: dict) -> Summary:
 
 
 def stamp_time(stamp: str) -> datetime:
-    return datetime.strptime(stamp, "%Y%m%d-%H%M%S")
+    """YYYYmmdd-HHMMSS (strptime is slow for a month of runs; this is as strict)."""
+    if len(stamp) != 15 or stamp[8] != "-" or not (stamp[:8] + stamp[9:]).isdigit():
+        raise ValueError(f"not a run stamp (YYYYmmdd-HHMMSS): {stamp!r}")
+    return datetime(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]),
+                    int(stamp[9:11]), int(stamp[11:13]), int(stamp[13:15]))
 
 
 def _create_private(path: Path) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from .history_db import CATEGORIES, COUNTED, STATES, stamp_time
 
 AREA_ORDER = ("disk", "units", "drbd", "swarm", "registry", "services", "volumes")
-LATEST_ROWS = 50              # runs in full detail in the table
+LATEST_ROWS = 30              # runs in full detail in the table
 LATEST_BARS = 90              # runs one bar each in the second chart
 MAX_BUCKETS = 800
 BUCKETS = ((3600, "hour"), (3 * 3600, "3 hours"), (6 * 3600, "6 hours"), (86400, "day"))
@@ -45,6 +45,7 @@ class Run:
     areas: dict[str, list[int]]
     unreachable: list[str]
     error: str | None
+    states: dict[str, str] = field(default_factory=dict)    # area -> its worst state
 
     @property
     def healthy(self) -> bool:
@@ -78,6 +79,7 @@ def load(db: sqlite3.Connection) -> list[Group]:
     """Every run, by site and stage. A report that could not be read has no site: it goes
     with the run just before it (else just after), so it shows where it happened."""
     runs = []
+    parsed: dict[str, tuple] = {}          # most runs have the same counts: read each text once
     for (stamp, kind, site, stage, state, exitstatus, duration, p, f, x, w, s, unreach, areas,
          error) in db.execute(
             "SELECT stamp, kind, site, stage, state, exitstatus, duration, passed, failed, fixed, "
@@ -86,8 +88,13 @@ def load(db: sqlite3.Connection) -> list[Group]:
             when = stamp_time(stamp)
         except ValueError:
             continue
+        if areas not in parsed:
+            counts = json.loads(areas)
+            parsed[areas] = counts, {a: _area_state(c) for a, c in counts.items()}
+        counts, states = parsed[areas]
         runs.append(Run(stamp, when, kind, site, stage, state, exitstatus, duration,
-                        dict(zip(COUNTED, (p, f, x, w, s))), json.loads(areas), json.loads(unreach), error))
+                        dict(zip(COUNTED, (p, f, x, w, s))), counts,
+                        json.loads(unreach) if unreach != "[]" else [], error, states))
     groups: dict[tuple, Group] = {}
     orphans = []
     last = None
@@ -108,16 +115,27 @@ def load(db: sqlite3.Connection) -> list[Group]:
     for g in groups.values():
         g.runs.sort(key=lambda r: r.stamp)
         if g.kind:
-            g.checks = db.execute(
-                "SELECT n.nodeid, n.area, o.category, count(*), max(r.stamp), "
-                "(SELECT o2.message FROM outcomes o2 JOIN runs r2 ON r2.id = o2.run "
-                " WHERE o2.check_id = o.check_id AND o2.category = o.category AND r2.kind = r.kind "
-                " AND r2.site = r.site AND r2.stage = r.stage ORDER BY r2.stamp DESC LIMIT 1) "
-                "FROM outcomes o JOIN runs r ON r.id = o.run JOIN check_names n ON n.id = o.check_id "
-                "WHERE r.kind = ? AND r.site = ? AND r.stage = ? AND o.category NOT IN ('passed', 'skipped') "
-                "GROUP BY o.check_id, o.category ORDER BY count(*) DESC, max(r.stamp) DESC LIMIT ?",
-                (*g.key, TOP_CHECKS)).fetchall()
+            g.checks = _not_passed(db, g.key)
     return sorted(groups.values(), key=lambda g: (KIND_ORDER.get(g.kind, 3), g.site, g.stage))
+
+
+def _not_passed(db: sqlite3.Connection, key: tuple) -> list[tuple]:
+    """(nodeid, area, category, runs, last stamp, last message) of the checks of one site and
+    stage that did not pass, most often first. Walks the outcomes that did not pass (an index
+    of them), not every outcome of every run."""
+    rows = db.execute(
+        "SELECT o.check_id, o.category, count(*), max(r.stamp) FROM outcomes o INDEXED BY outcomes_not_passed "
+        "CROSS JOIN runs r ON r.id = o.run WHERE o.category NOT IN ('passed', 'skipped') "
+        "AND r.kind = ? AND r.site = ? AND r.stage = ? GROUP BY o.check_id, o.category "
+        "ORDER BY count(*) DESC, max(r.stamp) DESC LIMIT ?", (*key, TOP_CHECKS)).fetchall()
+    out = []
+    for check_id, cat, count, last in rows:
+        nodeid, area = db.execute("SELECT nodeid, area FROM check_names WHERE id = ?", (check_id,)).fetchone()
+        msg = db.execute("SELECT o.message FROM runs r JOIN outcomes o ON o.run = r.id AND o.check_id = ? "
+                         "WHERE r.kind = ? AND r.site = ? AND r.stage = ? AND r.stamp = ? AND o.category = ?",
+                         (check_id, *key, last, cat)).fetchone()
+        out.append((nodeid, area, cat, count, last, msg[0] if msg else None))
+    return out
 
 
 def _e(value) -> str:
@@ -128,11 +146,9 @@ def _area_state(counts) -> str:
     """Worst state of one area's [passed, failed, fixed, waived, skipped] counts."""
     if not counts:
         return "none"
-    c = dict(zip(COUNTED, counts))
-    for name in ("failed", "waived", "fixed", "passed", "skipped"):
-        if c.get(name):
-            return name
-    return "none"
+    passed, failed, fixed, waived, skipped = counts
+    return "failed" if failed else "waived" if waived else "fixed" if fixed else \
+        "passed" if passed else "skipped" if skipped else "none"
 
 
 _AREA_RANK = {s: i for i, s in enumerate(("failed", "waived", "fixed", "passed", "skipped", "none"))}
@@ -255,6 +271,7 @@ def chart_svg(cols: list[Column], areas: list[str], per_run: bool, aria: str, co
     plot_w = W - LEFT - 10
     slot = plot_w / n
     bw = slot * (0.75 if per_run and slot > 3 else 1.0)
+    bar_w = bw if per_run else bw + 0.4        # adjacent buckets overlap a little: no seams between them
 
     def x_of(i):
         return LEFT + i * slot + (slot - bw) / 2
@@ -270,7 +287,7 @@ def chart_svg(cols: list[Column], areas: list[str], per_run: bool, aria: str, co
     for i, c in enumerate(cols):
         total = sum(c.stack.values())
         if not total:
-            paths.setdefault("none", []).append(f"M{x_of(i):.1f} {top}h{bw:.2f}v{bar_h}h{-bw:.2f}z")
+            paths.setdefault("none", []).append(f"M{x_of(i):.1f} {top}h{bar_w:.2f}v{bar_h}h{-bar_w:.2f}z")
             continue
         y = top + bar_h
         for s in STACK:
@@ -278,7 +295,7 @@ def chart_svg(cols: list[Column], areas: list[str], per_run: bool, aria: str, co
             if v:
                 h = bar_h * v / total
                 y -= h
-                paths.setdefault(s, []).append(f"M{x_of(i):.1f} {y:.1f}h{bw:.2f}v{h:.1f}h{-bw:.2f}z")
+                paths.setdefault(s, []).append(f"M{x_of(i):.1f} {y:.1f}h{bar_w:.2f}v{h:.1f}h{-bar_w:.2f}z")
     for s in ("none",) + STACK:
         if paths.get(s):
             fill = "url(#hatch)" if s == "unreadable" else COLORS[s]
@@ -299,25 +316,31 @@ def chart_svg(cols: list[Column], areas: list[str], per_run: bool, aria: str, co
             tip = _column_tip(a, per_run)
         out.append(f'<rect x="{LEFT + i * slot:.1f}" y="{top}" width="{k * slot:.2f}" height="{bar_h}" '
                    f'fill="transparent"><title>{_e(tip)}</title></rect>')
-    # unreachable marks above the bars are the servers row below; the strip rows
+    # the strip rows. Runs with equal area counts share one states dict (see load): a column
+    # is counted per distinct dict, not per run
+    kinds = []
+    for c in cols:
+        same: dict[int, list] = {}
+        for r in c.runs:
+            if not r.error:
+                same.setdefault(id(r.states), [r.states, 0])[1] += 1
+        kinds.append(list(same.values()))
     for j, area in enumerate(rows):
         y = strip_top + j * row_h
         out.append(f'<text x="{LEFT - 8}" y="{y + 11}" class="axis" text-anchor="end">{_e(area)}</text>')
-        cells = []
-        for c in cols:
+        cells, hits = [], []
+        for c, kind in zip(cols, kinds):
+            hit = 0
             if area == "servers":
                 names = tuple(sorted({s for r in c.runs for s in r.unreachable}))
-                if names:
-                    cells.append(("unreachable", names))
-                elif not c.runs:
-                    cells.append(("none", ()))
-                elif all(r.error for r in c.runs):
-                    cells.append(("unreadable", ()))
-                else:
-                    cells.append(("passed", ()))
+                state = "unreachable" if names else "none" if not c.runs else \
+                    "passed" if kind else "unreadable"
             else:
-                states = [_area_state(r.areas.get(area)) for r in c.runs if not r.error]
-                cells.append((min(states, key=_AREA_RANK.get) if states else "none", ()))
+                names = ()
+                state = min((st.get(area, "none") for st, _ in kind), key=_AREA_RANK.get, default="none")
+                hit = sum(k for st, k in kind if st.get(area, "none") == state)
+            cells.append((state, names))
+            hits.append(hit)
         for i, k, (state, names) in _merge(cells):
             span = _span(cols[i], cols[i + k - 1])
             runs = sum(len(c.runs) for c in cols[i:i + k])
@@ -325,10 +348,8 @@ def chart_svg(cols: list[Column], areas: list[str], per_run: bool, aria: str, co
                 what = ("unreachable: " + ", ".join(names)) if names else \
                     {"none": "no run", "unreadable": "report not readable"}.get(state, "all servers reached")
             else:
-                hit = sum(1 for c in cols[i:i + k] for r in c.runs
-                          if not r.error and _area_state(r.areas.get(area)) == state)
                 what = "no run" if not runs else ("not run" if state == "none" else
-                                                  f"{state}" + ("" if per_run else f" in {hit} of {runs} runs"))
+                                                  f"{state}" + ("" if per_run else f" in {sum(hits[i:i + k])} of {runs} runs"))
             fill = "url(#hatch)" if state == "unreadable" else COLORS[state]
             out.append(f'<rect x="{LEFT + i * slot + (slot - bw) / 2:.1f}" y="{y}" '
                        f'width="{(k - 1) * slot + bw:.2f}" height="{row_h - 4}" fill="{fill}">'
@@ -336,8 +357,8 @@ def chart_svg(cols: list[Column], areas: list[str], per_run: bool, aria: str, co
     # x axis: about ten labels
     every = max(1, round(n / 10))
     for i, c in enumerate(cols):
-        if i % every == 0:
-            x = LEFT + i * slot + slot / 2
+        x = LEFT + i * slot + slot / 2
+        if i % every == 0 and x < W - 30:
             out.append(f'<text x="{x:.1f}" y="{axis_y + 12}" class="axis" text-anchor="middle">'
                        f'{c.start:%m-%d}</text>')
             if per_run or (cols[-1].start - cols[0].start) < timedelta(days=3):
@@ -425,20 +446,41 @@ def checks_table(g: Group) -> str:
             '<th>last</th><th>last message</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table></div>")
 
 
+def _note(r: Run) -> str:
+    bad = [f"{a} {st}" for a, st in r.states.items() if st in ("failed", "fixed", "waived")]
+    return (_unreach(r) + " " + _e(", ".join(bad))).strip()
+
+
+def _day_counts(t: dict) -> str:
+    return f"{t.get('passed', 0)} ✓" + "".join(
+        f" {t[k]} {sym}" for k, sym in (("failed", "✗"), ("fixed", "fixed"), ("waived", "waived")) if t.get(k))
+
+
 def _day_row(r: Run, files) -> str:
     when = _links(r, files, f"{r.when:%H:%M:%S}")
     if r.error:
-        return f'<tr class="bad"><td>{when}<td colspan="3" class="note">{_e(r.error)}'
-    t = r.totals
-    counts = f"{t.get('passed', 0)} ✓" + "".join(
-        f" {t[k]} {sym}" for k, sym in (("failed", "✗"), ("fixed", "fixed"), ("waived", "waived")) if t.get(k))
-    bad = [f"{a} {_area_state(c)}" for a, c in r.areas.items() if _area_state(c) in ("failed", "fixed", "waived")]
-    note = (_unreach(r) + " " + _e(", ".join(bad))).strip()
-    cls = "" if r.state == "passed" else f' class="{"ok" if r.healthy else "bad"}"'
-    return f"<tr{cls}><td>{when}<td>{_status(r) if r.state != 'passed' else '✓'}<td>{counts}<td>{note}"
+        return f'<tr class="bad"><td class="when">{when}<td colspan="3" class="note">{_e(r.error)}'
+    return (f'<tr class="{"ok" if r.healthy else "bad"}"><td class="when">{when}<td>{_status(r)}'
+            f'<td>{_day_counts(r.totals)}<td>{_note(r)}')
+
+
+def _stretch_row(runs: list[Run], files) -> str:
+    """Runs in a row with the same outcome: one line, every run still a link to its report."""
+    r = runs[0]
+    links = " ".join(f'<a href="run-{x.stamp}.html">{x.when:%H:%M}</a>' if "html" in files.get(x.stamp, ())
+                     else f"{x.when:%H:%M}" for x in runs)
+    return (f'<tr class="{"ok" if r.healthy else "bad"} stretch"><td class="when">{runs[0].when:%H:%M} – '
+            f'{runs[-1].when:%H:%M}<td>{_status(r)} ×{len(runs)}<td>{_day_counts(r.totals)}<td>{_note(r)}'
+            f' <span class="times">{links}</span>')
+
+
+def _signature(r: Run):
+    return None if r.error else (r.state, tuple(r.totals.values()), id(r.states), tuple(r.unreachable))
 
 
 def days_section(g: Group, files) -> str:
+    """Every run, one folded list per day (newest day first, each day in time order); runs
+    in a row with the same outcome share one line that links each of them."""
     days: dict[str, list[Run]] = {}
     for r in g.runs:
         days.setdefault(f"{r.when:%Y-%m-%d}", []).append(r)
@@ -451,10 +493,17 @@ def days_section(g: Group, files) -> str:
         bits += [f"{states[s]} {s}" for s in STATES if states.get(s)]
         if servers:
             bits.append("unreachable: " + ", ".join(f"{s} ({k}×)" for s, k in sorted(servers.items())))
+        rows, stretch = [], []
+        for r in runs + [None]:
+            if stretch and (r is None or _signature(r) is None or _signature(r) != _signature(stretch[0])):
+                rows.append(_day_row(stretch[0], files) if len(stretch) == 1 else _stretch_row(stretch, files))
+                stretch = []
+            if r is not None:
+                stretch.append(r)
         bad = any(not r.healthy for r in runs)
         out.append(f'<details class="day"><summary><b>{day}</b> <span class="{"bad" if bad else "ok"}">'
                    f'{_e(" · ".join(bits))}</span></summary><table class="day">'
-                   + "\n".join(_day_row(r, files) for r in reversed(runs)) + "</table></details>")
+                   + "\n".join(rows) + "</table></details>")
     return "\n".join(out)
 
 
@@ -489,18 +538,18 @@ def section(g: Group, gid: str, files, now: datetime, keep_days: int | None) -> 
     days = (cols[-1].end - cols[0].start).total_seconds() / 86400
     recent = g.runs[-LATEST_BARS:]
     latest = g.runs[-1] if g.runs else None
-    older = (f'<h3>Every run, per day</h3>\n{days_section(g, files)}' if g.runs else "")
+    older = (f'<h3 id="{gid}-days">Every run, per day</h3>\n{days_section(g, files)}' if g.runs else "")
     return f"""<section class="group" id="{gid}">
 <h2>{_e(g.title)}</h2>
 {_verdict(latest)}
-<h3>{days:.0f} days, runs per {_e(size)}</h3>
+<h3>{days:.0f} days: share of runs per {_e(size)} by outcome, and the worst outcome of each area</h3>
 <div class="card chartbox">{chart_svg(cols, areas, False, f"runs per {size}", cover)}</div>
-<h3>Latest {len(recent)} run{"s" if len(recent) != 1 else ""}, checks per run</h3>
+<h3>Latest {len(recent)} run{"s" if len(recent) != 1 else ""}: share of checks per run by outcome</h3>
 <div class="card chartbox">{chart_svg(run_columns(recent), areas, True, "checks per run")}</div>
 {legend()}
-<h3>Latest runs</h3>
+<h3 id="{gid}-latest">Latest runs</h3>
 {runs_table(g, areas, files, gid)}
-<h3>Checks that did not always pass</h3>
+<h3 id="{gid}-checks">Checks that did not always pass</h3>
 {checks_table(g)}
 {older}
 </section>"""
@@ -518,9 +567,10 @@ nav a { margin-right: 14px; white-space: nowrap; }
 .verdict.ok { background: #e3f4ea; color: #1a6b3c; } .verdict.bad { background: #fbe6e5; color: #9b2521; }
 .verdict.none { background: #eef0f3; }
 .card { background: #fff; border: 1px solid #e1e4e8; border-radius: 8px; padding: 8px 12px; }
+/* narrower than the chart's minimum width (a phone): it keeps a legible size and scrolls sideways */
 .chartbox { overflow-x: auto; margin-bottom: 8px; }
-svg.chart { width: 100%; min-width: 720px; height: auto; display: block; }
-svg .grid { stroke: #e6e8eb; stroke-width: 1; } svg .axis { font-size: 11px; fill: #656d76; }
+svg.chart { width: 100%; min-width: 760px; height: auto; display: block; }
+svg .grid { stroke: #e6e8eb; stroke-width: 1; } svg .axis { font-size: 12px; fill: #656d76; }
 svg .sub { fill: #8c959f; font-size: 10px; }
 .legend { margin: 2px 0 0; color: #3d444d; font-size: 12px; }
 .key { margin-right: 16px; white-space: nowrap; display: inline-block; }
@@ -550,7 +600,10 @@ details.day { background: #fff; border: 1px solid #e1e4e8; border-radius: 6px; m
 details.day summary { padding: 5px 10px; cursor: pointer; }
 details.day summary .bad { color: #9b2521; } details.day summary .ok { color: #1a6b3c; }
 table.day { border: 0; border-top: 1px solid #e1e4e8; } table.day td { padding: 2px 10px; font-size: 12.5px; }
+table.day td:nth-child(-n+3) { white-space: nowrap; width: 1%; }
 table.day tr.bad td:first-child { box-shadow: inset 3px 0 0 #d64541; }
+table.day tr.ok td:first-child { box-shadow: inset 3px 0 0 #2e9d5b; }
+.times { display: block; color: #656d76; font-size: 12px; } .times a { margin-right: 2px; }
 footer { color: #8c959f; font-size: 12px; margin-top: 14px; }
 @media (max-width: 600px) {
   body { margin: 12px 10px; font-size: 14px; }

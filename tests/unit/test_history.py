@@ -97,6 +97,7 @@ class Page(HTMLParser):
     def __init__(self):
         super().__init__()
         self.rows, self.day_rows, self.hrefs, self.charts, self.sections = {}, [], [], [], []
+        self.day_hrefs = []
         self._row = self._cell = self._table = None
         self._h2 = None
 
@@ -109,6 +110,8 @@ class Page(HTMLParser):
             self._table = "day"
         if tag == "a":
             self.hrefs.append(a.get("href"))
+            if self._table == "day":
+                self.day_hrefs.append(a.get("href"))
         if tag == "svg" and a.get("data-from"):
             self.charts.append(a)
         if tag == "h2":
@@ -372,13 +375,26 @@ def test_five_minute_runs_are_counted_per_hour_and_a_missed_hour_shows(tmp_path)
 
 
 def test_older_runs_are_reachable_per_day(tmp_path):
+    """The table shows the latest runs; every run is in its day's list, runs in a row with
+    the same outcome on one line, each a link to its report."""
     start = NOW - timedelta(days=3)
-    stamps = [save(tmp_path, doc(start + timedelta(hours=i), healthy_checks(), unreachable=[]))
-              for i in range(history_page.LATEST_ROWS + 20)]
+    stamps = []
+    for i in range(history_page.LATEST_ROWS + 20):
+        c = healthy_checks()
+        if 5 <= i < 8:                                 # three hourly runs that could not reach s-hive2
+            for x in c:
+                if x["id"].endswith("[s-hive2.lab]"):
+                    x.update(outcome="failed", status="unknown", message="unreachable: timed out")
+        stamps.append(save(tmp_path, doc(start + timedelta(hours=i), c,
+                                         unreachable=["s-hive2.lab"] if 5 <= i < 8 else [])))
     page = parse(update(tmp_path, 30, now=NOW))
     assert len(page.rows["runs-g1"]) == history_page.LATEST_ROWS
-    assert len(page.day_rows) == len(stamps)
-    assert {f"run-{s}.html" for s in stamps} <= set(page.hrefs)
+    assert {f"run-{s}.html" for s in stamps} <= set(page.day_hrefs)
+    first_day = [r for r in page.day_rows if r[0].startswith("03:00")]
+    assert first_day == [["03:00 – 07:00", "healthy ×5", "12 ✓", "03:00 04:00 05:00 06:00 07:00"]]
+    incident = [r for r in page.day_rows if r[0] == "08:00 – 10:00"]
+    assert incident == [["08:00 – 10:00", "unhealthy ×3", "10 ✓ 2 ✗",
+                         "unreachable: s-hive2.lab disk failed, units failed 08:00 09:00 10:00"]]
 
 
 def test_unreadable_run_is_a_row_not_a_gap_until_it_can_be_read(tmp_path):

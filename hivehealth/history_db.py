@@ -141,8 +141,8 @@ def unreachable_servers(doc: dict) -> list[str]:
 
 
 @dataclass
-class Summary:
-    """What the database keeps of one report."""
+class RunFields:
+    """A run as the database row has it."""
     kind: str
     site: str
     stage: str
@@ -150,8 +150,13 @@ class Summary:
     exitstatus: int | None
     duration: float | None
     totals: dict[str, int]
-    areas: dict[str, list[int]]
+    areas: dict[str, list[int]]         # area -> [passed, failed, fixed, waived, skipped]
     unreachable: list[str]
+
+
+@dataclass
+class Summary(RunFields):
+    """What the database keeps of one report."""
     checks: list[tuple[str, str, str, str | None, str | None]] = field(default_factory=list)
     # (nodeid, area, category, status, message)
 

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .history_db import CATEGORIES, COUNTED, STATES, stamp_time
+from .history_db import CATEGORIES, COUNTED, STATES, RunFields, stamp_time
 
 AREA_ORDER = ("disk", "units", "drbd", "swarm", "registry", "services", "volumes")
 LATEST_ROWS = 30              # runs in full detail in the table
@@ -32,19 +32,10 @@ KIND_ORDER = {"hive": 0, "hosts": 1, "local": 2, "": 3}
 
 
 @dataclass
-class Run:
-    stamp: str
-    when: datetime
-    kind: str
-    site: str
-    stage: str
-    state: str
-    exitstatus: int | None
-    duration: float | None
-    totals: dict[str, int]
-    areas: dict[str, list[int]]
-    unreachable: list[str]
-    error: str | None
+class Run(RunFields):
+    stamp: str = ""
+    when: datetime = datetime.min
+    error: str | None = None
     states: dict[str, str] = field(default_factory=dict)    # area -> its worst state
 
     @property
@@ -92,9 +83,9 @@ def load(db: sqlite3.Connection) -> list[Group]:
             counts = json.loads(areas)
             parsed[areas] = counts, {a: _area_state(c) for a, c in counts.items()}
         counts, states = parsed[areas]
-        runs.append(Run(stamp, when, kind, site, stage, state, exitstatus, duration,
-                        dict(zip(COUNTED, (p, f, x, w, s))), counts,
-                        json.loads(unreach) if unreach != "[]" else [], error, states))
+        runs.append(Run(kind, site, stage, state, exitstatus, duration, dict(zip(COUNTED, (p, f, x, w, s))),
+                        counts, json.loads(unreach) if unreach != "[]" else [],
+                        stamp=stamp, when=when, error=error, states=states))
     groups: dict[tuple, Group] = {}
     orphans = []
     last = None

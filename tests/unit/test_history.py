@@ -526,7 +526,8 @@ def test_cron_wrapper_keeps_pytest_exit_code_and_writes_index_and_textfile(tmp_p
                        cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.returncode == 1, r.stdout + r.stderr
     # the site travels in HIVE_ROOT: as `--hive-root DIR` pytest would take DIR for a test path
-    assert (repo / "args.txt").read_text().strip() == "args: -k drbd site: /home/admin/my site"
+    assert (repo / "args.txt").read_text().strip() == \
+        "args: -o report_keep_days=30 -k drbd site: /home/admin/my site"
     assert (repo / "out" / "index.html").exists()
     assert not (repo / "out" / f"run-{old}.json").exists()          # pruned
     assert [r[0] for r in rows_of(repo / "out")] == sorted(kept + [stamp])

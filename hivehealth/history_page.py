@@ -431,7 +431,7 @@ def checks_table(g: Group) -> str:
         name = nodeid.split("::", 1)[-1]
         msg = (message or "").splitlines()[0][:200] if message else ""
         rows.append(f'<tr><td class="check"><span class="area-tag">{_e(area)}</span> {_e(name)}</td>'
-                    f'<td><span class="n {cat}">{_e(cat)}</span></td><td class="num">{count}</td>'
+                    f'<td><span class="n {_e(cat)}">{_e(cat)}</span></td><td class="num">{count}</td>'
                     f'<td class="when">{stamp_time(last):%Y-%m-%d %H:%M}</td><td class="msg">{_e(msg)}</td></tr>')
     return ('<div class="scroll"><table class="checks"><thead><tr><th>check</th><th>outcome</th><th>runs</th>'
             '<th>last</th><th>last message</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table></div>")

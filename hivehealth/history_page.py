@@ -552,7 +552,7 @@ body { font: 13.5px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sa
 h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 26px 0 4px; }
 h3 { font-size: 14px; margin: 18px 0 6px; color: #3d444d; }
 section.group { border-top: 2px solid #d8dde3; margin-top: 18px; }
-nav a { margin-right: 14px; white-space: nowrap; }
+nav a { margin: 0 4px 0 0; white-space: nowrap; } nav .badge { margin-right: 18px; }
 .meta { color: #656d76; margin: 0 0 12px; }
 .verdict { padding: 8px 12px; border-radius: 6px; display: inline-block; margin: 4px 0 8px; }
 .verdict.ok { background: #e3f4ea; color: #1a6b3c; } .verdict.bad { background: #fbe6e5; color: #9b2521; }
@@ -610,7 +610,7 @@ def render(groups: list[Group], files: dict[str, set[str]], generated: datetime,
     nav = ""
     if len(groups) > 1:
         nav = "<nav>" + "".join(
-            f'<a href="#{gid}">{_e(g.title)}</a> ' for g, gid in zip(groups, ids)) + "</nav>"
+            f'<a href="#{gid}">{_e(g.title)}</a> {_status(g.runs[-1])} ' for g, gid in zip(groups, ids)) + "</nav>"
     keep = f" Runs older than {keep_days} days are deleted." if keep_days and keep_days > 0 else ""
     sites = [g.title for g in groups]
     title = "hive-health history" + (f": {', '.join(sites)}" if sites else "")

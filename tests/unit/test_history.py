@@ -336,8 +336,12 @@ def test_sites_stages_and_the_local_machine_are_apart(tmp_path):
                 unreachable=[])
     local.update(kind="local", site=None, stage=None, servers=[{"name": "local", "roles": []}])
     save(tmp_path, local)
-    page = parse(update(tmp_path, 30, now=NOW))
+    out = update(tmp_path, 30, now=NOW)
+    page = parse(out)
     assert page.sections == ["lab / staging", "pdns / production", "this machine (local checks)"]
+    nav = out.read_text().split("<nav>")[1].split("</nav>")[0]          # each with its latest verdict
+    assert '"#g1">lab / staging</a> <span class="badge bad">unhealthy' in nav
+    assert '"#g2">pdns / production</a> <span class="badge ok">healthy' in nav
     assert [len(page.rows[f"runs-g{i}"]) for i in (1, 2, 3)] == [3, 1, 1]
     assert [int(c["data-runs"]) for c in page.charts] == [3, 1, 1]
 

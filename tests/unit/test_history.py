@@ -266,20 +266,22 @@ def test_two_runs_at_once(tmp_path):
     """Two processes each recording runs and rewriting the page at the same time: every run
     is kept, the database is intact, and the page written last shows them all."""
     reports = tmp_path / "reports"
-    reports.mkdir()
-    update(reports, 30, now=NOW)                       # the database exists before the race
+    reports.mkdir()                                    # no database yet: both create it
     script = (
         "import sys, json\nfrom datetime import datetime, timedelta\n"
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from test_history import doc, healthy_checks, save, NOW\n"
         "from hivehealth.history import update\n"
         "base, reports = int(sys.argv[1]), __import__('pathlib').Path(sys.argv[2])\n"
+        "while not (reports / 'go').exists():\n"           # both start together
+        "    __import__('time').sleep(0.005)\n"
         "for i in range(12):\n"
         "    d = doc(NOW - timedelta(hours=1, seconds=base + i), healthy_checks(), unreachable=[])\n"
         "    stamp = save(reports, d)\n"
         "    update(reports, 30, now=NOW, run=(stamp, d))\n")
     procs = [subprocess.Popen([sys.executable, "-c", script, str(base), str(reports)], cwd=REPO,
                               stderr=subprocess.PIPE, text=True) for base in (0, 100)]
+    (reports / "go").touch()
     for p in procs:
         assert p.wait(timeout=300) == 0, p.stderr.read()
     with sqlite3.connect(reports / "history.sqlite") as db:
@@ -287,8 +289,7 @@ def test_two_runs_at_once(tmp_path):
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert db.execute("SELECT count(*), count(DISTINCT stamp) FROM runs").fetchone() == (24, 24)
         assert db.execute("SELECT count(*) FROM outcomes").fetchone() == (24 * len(healthy_checks()),)
-    update(reports, 30, now=NOW)
-    assert int(parse(reports / "index.html").charts[0]["data-runs"]) == 24
+    assert int(parse(reports / "index.html").charts[0]["data-runs"]) == 24     # the page written last
 
 
 def test_database_and_page_are_private(tmp_path):

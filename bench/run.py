@@ -585,9 +585,13 @@ def main():
 
 def publish(result: dict):
     """The table (bench/results/latest.md, linked from the README) and its compact JSON."""
+    import history_bench
     import report
     md = report.render(result)
-    (BENCH / "results" / "latest.md").write_text(md)
+    latest = BENCH / "results" / "latest.md"
+    # the history bench's section stays (make bench runs it next and replaces it then)
+    md = history_bench.carry(latest.read_text() if latest.exists() else "", md)
+    latest.write_text(md)
     (BENCH / "results" / "latest.json").write_text(json.dumps(report.compact(result), indent=1) + "\n")
     print(md)
 

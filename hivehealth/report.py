@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 import json
+import sqlite3
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +38,7 @@ class JsonReport:
         self.started = time.time()
         self.entries: dict[str, dict] = {}
         self.html_data: dict = {}           # pytest-html's data for its page, once it exists
+        self.doc: dict | None = None        # this run's report, once written
 
     def pytest_runtest_logreport(self, report):
         entry = self.entries.setdefault(report.nodeid, {
@@ -86,6 +89,7 @@ class JsonReport:
         }
         doc = redact_tree(doc)
         write_atomic(self.dir / "latest.json", json.dumps(doc, indent=1))
+        self.doc = doc
         textfile = self.config.getini("prometheus_textfile").strip()
         if textfile:
             prometheus.write(doc, Path(self.config.rootpath) / textfile)
@@ -106,7 +110,12 @@ class JsonReport:
             src = self.dir / name
             if src.exists() and src.stat().st_mtime >= self.started - 1:
                 write_atomic(self.dir / name.replace("latest", f"run-{stamp}"), src.read_bytes())
-        history.update(self.dir, int(config.getini("report_keep_days")))
+        try:
+            history.update(self.dir, int(config.getini("report_keep_days")),
+                           run=(stamp, self.doc) if self.doc is not None else None)
+        except (sqlite3.Error, OSError, ValueError) as e:
+            print(f"hive-health: history of runs ({self.dir / history.DB_NAME}) not updated: {e}",
+                  file=sys.stderr)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session):

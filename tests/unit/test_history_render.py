@@ -1,7 +1,8 @@
 """reports/index.html as a browser renders it: headless Chromium (Debian's `chromium`).
 
-The DOM after rendering must hold the rows and the SVG chart, and the screenshot must show the
-chart's colours. HH_SCREENSHOT_DIR=reports keeps the picture as reports/history-screenshot.png.
+The DOM after rendering must hold the sections, rows and SVG charts; the screenshot must show
+the charts' colours, at 1200 px and at a phone's 390 px (where a chart keeps a readable size
+and scrolls sideways instead of shrinking). HH_SCREENSHOT_DIR=reports keeps the pictures.
 """
 import os
 import re
@@ -24,11 +25,12 @@ pytestmark = pytest.mark.skipif(not CHROMIUM, reason="chromium not installed "
                                                      "(Debian: apt-get install -y chromium)")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--window-size=1200,900"]
+         "--hide-scrollbars"]
 
 
-def chromium(tmp_path, *args):
-    r = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+def chromium(tmp_path, *args, width=1200, height=900):
+    r = subprocess.run([CHROMIUM, *FLAGS, f"--window-size={width},{height}",
+                        f"--user-data-dir={tmp_path / 'profile'}", *args],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     return r.stdout
@@ -76,6 +78,21 @@ def rgb(hex_):
     return tuple(int(hex_[i:i + 2], 16) for i in (1, 3, 5))
 
 
+def near(px, c):
+    return all(abs(px[i] - c[i]) <= 6 for i in range(3))
+
+
+def colour_counts(rows, names):
+    want = {name: rgb(COLORS[name]) for name in names}
+    counts = {}
+    for row in rows:
+        for px in row:
+            for name, c in want.items():
+                if near(px, c):
+                    counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 @pytest.fixture
 def index(tmp_path):
     reports = tmp_path / "reports"
@@ -83,34 +100,52 @@ def index(tmp_path):
     return update(reports, keep_days=30, now=NOW)
 
 
-def test_rows_and_chart_render_in_chromium(tmp_path, index):
+def test_rows_and_charts_render_in_chromium(tmp_path, index):
     dom = chromium(tmp_path, "--dump-dom", index.as_uri())
-    assert "<svg" in dom and 'class="chart"' in dom
+    assert dom.count('<svg class="chart"') == 2 and "data-from=" in dom
     rows = re.findall(r'<tr class="run (?:ok|bad)">(.*?)</tr>', dom, re.S)
     assert len(rows) == 3
     assert "2026-11-28 02:15:00" in rows[0] and "unreachable: " in rows[0] and "s-hive1.lab" in rows[0]
     assert "2026-11-26 02:15:00" in rows[2] and "healthy" in rows[2]
-    assert len(re.findall(r'<g class="run">', dom)) == 3          # one bar per run
-    assert dom.count("<rect") >= 3 * 8
+    recent = dom.split('<svg class="chart"')[2]
+    assert len(re.findall(r'fill="transparent"><title>2026-11-2\d 02:15:00', recent)) == 3   # one bar per run
+    assert len(re.findall(r"<details", dom)) == 3                                       # one per day
 
 
-def test_screenshot_shows_the_chart(tmp_path, index):
+def test_screenshot_shows_the_charts(tmp_path, index):
     shot = tmp_path / "index.png"
     chromium(tmp_path, f"--screenshot={shot}", index.as_uri())
-    w, h, rows = png_pixels(shot, max_rows=640)   # the chart is above the runs table
+    w, h, rows = png_pixels(shot)
     assert (w, h) == (1200, 900)
-    counts = {}
-    want = {name: rgb(COLORS[name]) for name in ("passed", "failed", "fixed", "waived", "unreachable")}
-    for row in rows:
-        for px in row:
-            for name, c in want.items():
-                if all(abs(px[i] - c[i]) <= 6 for i in range(3)):
-                    counts[name] = counts.get(name, 0) + 1
-    # the bars and strip cells are drawn: every category is visibly present above the fold
-    for name in want:
+    counts = colour_counts(rows, ("passed", "failed", "fixed", "waived", "unreachable", "none"))
+    # bars and strip cells are drawn: every outcome is visibly present above the fold, and
+    # the days without a run are drawn as such
+    for name in counts:
         assert counts.get(name, 0) > 200, (name, counts)
+    assert len(counts) == 6, counts
     assert counts["passed"] > counts["failed"] > 0
     if os.environ.get("HH_SCREENSHOT_DIR"):
         dest = Path(os.environ["HH_SCREENSHOT_DIR"])
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copy2(shot, dest / "history-screenshot.png")
+
+
+def test_phone_width_keeps_the_chart_readable(tmp_path, index):
+    """At 390 px the chart is not shrunk to a sliver: it keeps its minimum width (its text
+    stays legible) and scrolls sideways; the verdict stays on screen."""
+    shot = tmp_path / "phone.png"
+    chromium(tmp_path, f"--screenshot={shot}", index.as_uri(), width=390, height=900)
+    w, h, rows = png_pixels(shot)
+    assert w == 390
+    green = rgb(COLORS["passed"])
+    tallest = 0
+    for x in range(w):
+        run = 0
+        for row in rows:
+            run = run + 1 if near(row[x], green) else 0
+            tallest = max(tallest, run)
+    # 120 of the chart's 1000 units are its bars: at the 720 px minimum width that is 86 px;
+    # squeezed into 390 px it would be 40 px
+    assert tallest >= 80, tallest
+    dom = chromium(tmp_path, "--dump-dom", index.as_uri(), width=390, height=900)
+    assert 'class="verdict bad"' in dom

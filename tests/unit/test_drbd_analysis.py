@@ -171,8 +171,13 @@ def test_not_up_on_one_hive():
 
 def test_not_up_anywhere_and_unreadable():
     assert drbd.analyze("ldap_data", {H0: None, H1: None}, [H0, H1]).shape == drbd.NOT_UP
+    # H1 definitely lacks the resource (fail) while H0 cannot be read (unknown): fail wins the
+    # status and names the shape; the unreadable hive is still reported
     r = drbd.analyze("ldap_data", {H0: "unreachable: connection refused", H1: None}, [H0, H1])
-    assert r.shape == drbd.UNREADABLE and not r.healthy
+    assert (r.status, r.shape, r.healthy) == ("fail", drbd.NOT_UP, False)
+    assert any("unreadable" in p for p in r.problems)
+    r = drbd.analyze("ldap_data", {H0: "unreachable: connection refused"}, [H0])
+    assert (r.status, r.shape) == ("unknown", drbd.UNREADABLE)
     assert drbd.analyze("ldap_data", {}, []).shape == drbd.UNREADABLE
     # a hive that should hold the resource but is absent from views is unreadable too
     assert drbd.analyze("ldap_data", {}, [H0]).problems == [
@@ -211,8 +216,11 @@ def test_resync_two_volumes_takes_least_done():
     r = drbd.analyze("resource", {"drbd-node0": v}, ["drbd-node0"])
     assert r.shape == drbd.RESYNC and r.resync == {"drbd-node0": 10.17}
     assert "resync in progress: drbd-node0 volume 1 74.08 % done" in r.problems
-    assert ("drbd-node0 -> drbd-node2: volume 0 peer-disk Inconsistent (expected UpToDate, "
-            "resync-suspended:peer)") in r.problems
+    # drbd-node2's resync is held back by the one running (resync-suspended:peer): it waits
+    # its turn, so the resource as a whole is still a resync (warn), not a fault
+    assert r.status == "warn"
+    assert ("drbd-node0 -> drbd-node2: volume 0 peer-disk Inconsistent, resync pending "
+            "(resync-suspended:peer: waits its turn)") in r.problems
 
 
 def test_stalled_resync_without_done():

@@ -4,6 +4,7 @@ Where a sample shows only one host's side, the other hosts' views are made from 
 renaming hosts (the layout stays drbdadm's); where no real sample has the state, the text is
 constructed in drbdadm's layout and the test says so.
 """
+import json
 import re
 from pathlib import Path
 
@@ -242,3 +243,43 @@ def test_missing_connection_to_an_expected_hive():
     r = drbd.analyze("data", {"node-0": v}, ["node-0", "node-2"])
     assert r.shape == drbd.CONNECTING
     assert "node-0 -> node-2: no connection (expected Connected)" in r.problems
+
+
+def _json_view(role="Secondary", disk="UpToDate", peers=(), **res):
+    """One host's view in drbdsetup's JSON shape (constructed: drbd-utils user/v9/drbdsetup.c)."""
+    r = {"name": "ldap_data", "role": role, "suspended": False, **res,
+         "devices": [{"volume": 0, "disk-state": disk, "quorum": True}],
+         "connections": [{"name": p, "connection-state": "Connected", "peer-role": pr,
+                          "peer_devices": [{"volume": 0, "replication-state": "Established",
+                                            "peer-disk-state": pd}]}
+                         for p, pr, pd in peers]}
+    (v,) = parse_status_json(json.dumps([r]))
+    return v
+
+
+def test_suspended_io_outranks_all_outdated_so_no_primary_force():
+    peers = {H0: [(H1, "Secondary", "Outdated"), (H2, "Secondary", "Outdated")],
+             H1: [(H0, "Secondary", "Outdated"), (H2, "Secondary", "Outdated")],
+             H2: [(H0, "Secondary", "Outdated"), (H1, "Secondary", "Outdated")]}
+    views = {h: _json_view(disk="Outdated", peers=peers[h]) for h in HIVES}
+    views[H0] = _json_view(disk="Outdated", peers=peers[H0], **{"suspended": True, "suspended-no-data": True})
+    r = drbd.analyze("ldap_data", views, HIVES)
+    assert (r.status, r.shape, r.suspended) == ("fail", drbd.SUSPENDED, {H0: "no-data"})
+    assert any("Outdated" in p and "no UpToDate copy" in p for p in r.problems)
+
+
+def test_force_io_failures_is_a_failure_with_its_host():
+    peers = [(H1, "Secondary", "UpToDate")]
+    r = drbd.analyze("ldap_data", {H0: _json_view(peers=peers, **{"force-io-failures": True}),
+                                   H1: _json_view(peers=[(H0, "Secondary", "UpToDate")])}, [H0, H1])
+    assert (r.status, r.shape, r.io_failing) == ("fail", drbd.IO_FAILING, [H0])
+
+
+def test_a_fault_beside_a_resync_is_not_softened_to_a_warning():
+    # s-hive2 resyncs from s-hive0 while s-hive1's own disk Failed: fail, not warn
+    v0 = _json_view("Primary", peers=[(H1, "Secondary", "Failed"), (H2, "Secondary", "Inconsistent")])
+    v0.connections[1].peer_devices[0].replication = "SyncSource"
+    v1 = _json_view(disk="Failed", peers=[(H0, "Primary", "UpToDate"), (H2, "Secondary", "Inconsistent")])
+    r = drbd.analyze("ldap_data", {H0: v0, H1: v1}, [H0, H1])
+    assert (r.status, r.shape) == ("fail", drbd.DEGRADED)
+    assert any(st == "warn" and "resync in progress" in t for _, st, t in r.findings)

@@ -272,3 +272,44 @@ def test_json_nan_resync_done_is_not_a_figure():
     pd = parse_status_json(_sync_json('"percent-in-sync":100.00,"percent-resync-done":nan')
                            )[0].connections[0].peer_devices[0]
     assert pd.done is None
+
+
+# --- flags beyond disk/connection/peer-disk (drbd-utils user/v9/drbdsetup.c) -------------------
+
+def test_text_flags_suspended_force_io_blocked():
+    # non-verbose drbdadm status prints these only when set; layout as drbdsetup.c prints it
+    text = ("r role:Primary suspended:user,quorum force-io-failures:yes\n"
+            "  disk:UpToDate quorum:no open:yes blocked:upper\n"
+            "  p connection:Connecting\n\n")
+    (v,) = parse_status_text(text, whole=True)
+    assert (v.suspended, v.force_io_failures) == ("user,quorum", True)
+    assert (v.devices[0].quorum, v.devices[0].blocked) == (False, "upper")
+
+
+def test_json_flags_suspended_reasons_and_force_io():
+    text = ('[{"name":"r","role":"Secondary","suspended":true,"suspended-user":false,'
+            '"suspended-no-data":true,"suspended-fencing":false,"suspended-quorum":true,'
+            '"force-io-failures":true,"devices":[],"connections":[]}]')
+    (v,) = parse_status_json(text)
+    assert (v.suspended, v.force_io_failures) == ("no-data,quorum", True)
+
+
+def test_text_cut_short_is_an_error_only_for_a_whole_stdout():
+    text = "r role:Primary\n  disk:UpToDate\n  p role:Secondary\n    peer-disk:UpToDate\n"
+    assert parse_status_text(text)[0].name == "r"          # an excerpt (samples, docs)
+    with pytest.raises(ParseError, match="cut short"):
+        parse_status_text(text, whole=True)
+    assert parse_status_text(text + "\n", whole=True)[0].name == "r"
+    assert parse_status_text("# No currently configured DRBD found.\n", whole=True) == []
+
+
+@pytest.mark.parametrize("text", [
+    "r role:Primary\n  disk:UpToDa\n\n",                                     # token cut
+    "r role:Primary\n  disk:UpToDate\n  p role:Secondary\n    peer-disk:Up\n\n",
+    "r role:Primary suspended:sometimes\n  disk:UpToDate\n\n",
+    "r role:Primary\n  disk:UpToDate\n  p connection:Connectin\n\n",
+    "r role:Primary\n  disk:UpToDate\n  p role:Secondary\n    replication:SyncTar peer-disk:UpToDate\n\n",
+])
+def test_text_unknown_state_word_is_an_error(text):
+    with pytest.raises(ParseError, match="not a state DRBD 9 prints"):
+        parse_status_text(text, whole=True)

@@ -56,8 +56,9 @@ drbd-headers drbd_strings.c), and what the operator is told:
                                           Detaching fail; Attaching/Negotiating warn;
                                           DUnknown while Connected unknown
             resync-suspended:user on Established  warn: the next resync will not start
-            out-of-sync > 0 on Established  warn: blocks differ (online verify found them, or
-                                          after Ahead); only a disconnect/connect resyncs them
+            out-of-sync > 0 on Established towards an UpToDate peer  warn: blocks differ
+                                          (online verify found them); only a disconnect/connect
+                                          resyncs them
             done:                         the resync figure shown (JSON percent-resync-done;
                                           never percent-in-sync); absent: "not shown"
             received, sent, pending, unacked, percent-in-sync, rs-*, ov-*, want, db/dt, eta
@@ -111,11 +112,11 @@ _SUMMARY = {
     QUORUM_LOST: "quorum lost (a Primary gets I/O errors)",
     NOT_UP: "resource not up on every hive that should hold it",
     MULTI_PRIMARY: "more than one Primary",
-    UNREADABLE: "DRBD status could not be read on every hive",
+    UNREADABLE: "state unknown: the DRBD status of a hive could not be read",
     DEGRADED: "degraded",
     SUSPENDED: "I/O suspended: applications using the device hang",
     IO_FAILING: "I/O forced to fail (force-io-failures): applications get I/O errors",
-    CONGESTED: "replication congested",
+    CONGESTED: "I/O or replication congested (re-check: it passes when the load drops)",
     TRANSITIONAL: "in transition (re-check in a minute)",
 }
 
@@ -264,8 +265,12 @@ class _Analysis:
         if v.suspended:
             self.suspended[h] = v.suspended
             why = "; ".join(_SUSPEND_WHY[r].format(name=self.name) for r in v.suspended.split(",")
-                            if r in _SUSPEND_WHY) or "reason not shown by this drbd-utils"
-            self.add(SUSPENDED, f"{h}: I/O suspended (suspended:{v.suspended}; expected no): {why}")
+                            if r in _SUSPEND_WHY)
+            if why:
+                self.add(SUSPENDED, f"{h}: I/O suspended (suspended:{v.suspended}; expected no): {why}")
+            else:
+                self.add(SUSPENDED, f"{h}: I/O suspended (expected not; this drbd-utils' JSON does "
+                                    f"not say why, `drbdadm status {self.name}` does)")
         if v.force_io_failures:
             self.io_failing.append(h)
             self.add(IO_FAILING, f"{h}: force-io-failures:yes (expected no): after `drbdadm secondary "
@@ -362,7 +367,9 @@ class _Analysis:
             if p.replication not in _OK_REPLICATION:
                 self.add(UNREADABLE, f"{seen} on a Connected link (a transition: state unknown)")
                 continue
-            if p.replication == "Established" and p.out_of_sync_kib:
+            # out-of-sync towards an UpToDate peer: blocks that differ with no resync to come
+            # (towards an Inconsistent/Outdated one it is what its resync will copy)
+            if p.replication == "Established" and p.out_of_sync_kib and p.peer_disk == "UpToDate":
                 self.add(DEGRADED, f"{seen} out-of-sync:{p.out_of_sync_kib} KiB (expected 0; blocks "
                                    f"differ and are resynced only by `drbdadm disconnect "
                                    f"{self.name}; drbdadm connect {self.name}` on {h})", WARN)

@@ -79,7 +79,8 @@ class Connection:
 class ResourceView:
     name: str
     role: str
-    suspended: str | None           # None: not suspended; else the reason(s), e.g. "quorum"
+    suspended: str | None           # None: not suspended; else the reason(s), e.g. "quorum";
+                                    # "yes": JSON of drbd-utils before 9.21 gives no reason
     devices: list[Device] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
     node_id: int | None = None
@@ -176,7 +177,7 @@ def _json_suspended(r: dict, where: str) -> str | None:
         return None
     # drbd-utils 9.21 adds the reasons as separate booleans; older utils only say true.
     reasons = [k[len("suspended-"):] for k, v in r.items() if k.startswith("suspended-") and v is True]
-    return ",".join(reasons) or "yes (reason not shown by this drbd-utils)"
+    return ",".join(reasons) or "yes"
 
 
 def _device_from_json(d, where: str) -> Device:

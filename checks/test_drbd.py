@@ -25,12 +25,18 @@ def drbd_state(ctx, name) -> Verdict:
         if not facts.unreachable:
             v.cite(hive.name, facts.get("drbd_text") or facts.get("drbd_json"))
     report = drbd.analyze(name, views, expected=[h.name for h in ctx.site.hives])
+    # suspended / io_failing: hosts where I/O is frozen or forced to fail; a remedy that
+    # changes roles or reconnects must refuse while they are non-empty
     v.data.update(shape=report.shape, primaries=report.primaries, resync=report.resync,
-                  clean_side=getattr(report, "clean_side", None), views=views)
+                  clean_side=report.clean_side, views=views, status=report.status,
+                  suspended=report.suspended, io_failing=report.io_failing)
     if report.healthy:
         return v
-    # a resync heals itself: the nightly run notes it, the maintenance gate waits for it
-    mark = v.warn if report.shape == drbd.RESYNC else v.fail
-    for p in [report.summary(), *report.problems]:
-        mark(p)
+    # each finding keeps its own weight: a resync or a congested link heals itself (warn: the
+    # nightly run notes it, the maintenance gate waits for it), a view that cannot be read is
+    # unknown, everything else fails; the verdict is the worst of them
+    mark = {drbd.FAIL: v.fail, drbd.UNKNOWN: v.unknown, drbd.WARN: v.warn}
+    mark[report.status](report.summary())
+    for _, status, text in report.findings:
+        mark[status](text)
     return v

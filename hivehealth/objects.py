@@ -27,7 +27,9 @@ def drbd_views(ctx: Context, host) -> list | str:
         return f"unreachable: {facts.unreachable}"
     js, text = facts.get("drbd_json"), facts.get("drbd_text")
     reasons = []
-    for r, parse in ((js, drbdp.parse_status_json), (text, drbdp.parse_status_text)):
+    # the text is a whole stdout: a missing end-of-resource blank line means it was cut short
+    for r, parse in ((js, drbdp.parse_status_json),
+                     (text, lambda out: drbdp.parse_status_text(out, whole=True))):
         if r is None:
             continue
         if r.ok:

@@ -10,6 +10,7 @@ replication state only when it is not Established, peer devices only when Connec
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -22,6 +23,22 @@ TEXT_WHAT = "drbdadm status"
 # Replication states for which drbdsetup prints `done:` (C_SYNC_SOURCE..C_PAUSED_SYNC_T).
 SYNC_STATES = frozenset({"SyncSource", "SyncTarget", "PausedSyncS", "PausedSyncT"})
 
+# Every state name DRBD 9 can print (drbd-headers drbd_strings.c). A word outside these is not
+# a state this code knows how to judge, or a token cut short: the view is unreadable, not ok.
+ROLES = frozenset({"Primary", "Secondary", "Unknown"})
+DISK_STATES = frozenset({"Diskless", "Attaching", "Detaching", "Failed", "Negotiating",
+                         "Inconsistent", "Outdated", "DUnknown", "Consistent", "UpToDate"})
+CONNECTION_STATES = frozenset({"StandAlone", "Disconnecting", "Unconnected", "Timeout",
+                               "BrokenPipe", "NetworkFailure", "ProtocolError", "TearDown",
+                               "Connecting", "Connected"})
+REPLICATION_STATES = frozenset({"Off", "Established", "StartingSyncS", "StartingSyncT",
+                                "WFBitMapS", "WFBitMapT", "WFSyncUUID", "SyncSource",
+                                "SyncTarget", "VerifyS", "VerifyT", "PausedSyncS", "PausedSyncT",
+                                "Ahead", "Behind"})
+# drbdsetup.c susp_str() / resync_susp_str(): the reasons, comma-joined, or "no"
+SUSPEND_REASONS = frozenset({"user", "no-data", "fencing", "quorum"})
+RESYNC_SUSPEND_REASONS = frozenset({"user", "peer", "dependency", "max-parallel"})
+
 
 @dataclass
 class Device:
@@ -32,6 +49,7 @@ class Device:
     quorum: bool | None = None      # None: not shown (non-verbose text shows only quorum:no)
     open: bool | None = None        # None: not shown (older utils)
     size_kib: int | None = None
+    blocked: str | None = None      # None/"no": not blocked; "upper", "lower" or "upper,lower"
     extra: dict = field(default_factory=dict)   # every other key, raw
 
 
@@ -41,9 +59,9 @@ class PeerDevice:
     replication: str
     peer_disk: str
     peer_client: bool = False
-    done: float | None = None       # resync percent done, when replication is a sync state
+    done: float | None = None       # `done:` as drbdadm status prints it (resync/verify progress)
     out_of_sync_kib: int | None = None
-    resync_suspended: str | None = None   # None or "no": not suspended
+    resync_suspended: str | None = None   # None: not suspended; else the reasons, e.g. "peer"
     extra: dict = field(default_factory=dict)
 
 
@@ -61,10 +79,12 @@ class Connection:
 class ResourceView:
     name: str
     role: str
-    suspended: str | None           # None: not suspended; else the reason(s), e.g. "quorum"
+    suspended: str | None           # None: not suspended; else the reason(s), e.g. "quorum";
+                                    # "yes": JSON of drbd-utils before 9.21 gives no reason
     devices: list[Device] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
     node_id: int | None = None
+    force_io_failures: bool = False     # after `secondary --force`: every I/O fails
     extra: dict = field(default_factory=dict)
 
 
@@ -99,6 +119,29 @@ def _field(obj: dict, key: str, types, where: str, default=...):
     return value
 
 
+def _known(value: str, allowed: frozenset, what: str, tool: str, where: str) -> str:
+    if value not in allowed:
+        raise ParseError(tool, f"{where}: {what} {value!r} is not a state DRBD 9 prints "
+                               f"(output cut short, or a newer DRBD)")
+    return value
+
+
+def _reasons(value: str, allowed: frozenset, what: str, tool: str, where: str) -> str | None:
+    """susp_str()/resync_susp_str(): "no", or reasons joined by commas."""
+    if value == "no":
+        return None
+    for reason in value.split(","):
+        _known(reason, allowed, f"{what} reason", tool, where)
+    return value
+
+
+def _percent(value) -> float | None:
+    """A percentage as printed by %.2f; drbdsetup prints nan at the very start of a resync."""
+    if value is None or math.isnan(float(value)):
+        return None
+    return float(value)
+
+
 def _as_tuple(types) -> tuple:
     return types if isinstance(types, tuple) else (types,)
 
@@ -115,22 +158,24 @@ def _resource_from_json(r, i: int) -> ResourceView:
     where = f"resource {name!r}"
     return ResourceView(
         name=name,
-        role=_field(r, "role", str, where),
+        role=_known(_field(r, "role", str, where), ROLES, "role", JSON_WHAT, where),
         suspended=_json_suspended(r, where),
         devices=[_device_from_json(d, f"{where} device #{j}")
                  for j, d in enumerate(_field(r, "devices", list, where, []))],
         connections=[_connection_from_json(c, f"{where} connection #{j}")
                      for j, c in enumerate(_field(r, "connections", list, where, []))],
         node_id=_field(r, "node-id", int, where, None),
+        force_io_failures=_field(r, "force-io-failures", bool, where, False),
         extra={k: v for k, v in r.items()
-               if k not in ("name", "role", "suspended", "devices", "connections", "node-id")},
+               if k not in ("name", "role", "suspended", "devices", "connections", "node-id",
+                            "force-io-failures")},
     )
 
 
 def _json_suspended(r: dict, where: str) -> str | None:
     if not _field(r, "suspended", bool, where, False):
         return None
-    # DRBD 9.2 adds the reasons as separate booleans; older utils only say true.
+    # drbd-utils 9.21 adds the reasons as separate booleans; older utils only say true.
     reasons = [k[len("suspended-"):] for k, v in r.items() if k.startswith("suspended-") and v is True]
     return ",".join(reasons) or "yes"
 
@@ -140,7 +185,7 @@ def _device_from_json(d, where: str) -> Device:
     return Device(
         volume=_field(d, "volume", int, where, 0),
         minor=_field(d, "minor", int, where, None),
-        disk=_field(d, "disk-state", str, where),
+        disk=_known(_field(d, "disk-state", str, where), DISK_STATES, "disk-state", JSON_WHAT, where),
         client=_field(d, "client", bool, where, False),
         quorum=_field(d, "quorum", bool, where, None),
         open=_field(d, "open", bool, where, None),
@@ -159,8 +204,10 @@ def _connection_from_json(c, where: str) -> Connection:
     known = ("name", "connection-state", "peer-role", "congested", "peer_devices", "peer-devices")
     return Connection(
         peer=peer,
-        state=_field(c, "connection-state", str, where),
-        peer_role=_field(c, "peer-role", str, where, "Unknown"),
+        state=_known(_field(c, "connection-state", str, where), CONNECTION_STATES,
+                     "connection-state", JSON_WHAT, where),
+        peer_role=_known(_field(c, "peer-role", str, where, "Unknown"), ROLES, "peer-role",
+                         JSON_WHAT, where),
         peer_devices=[_peer_device_from_json(p, f"{where} peer device #{j}") for j, p in enumerate(pds)],
         congested=_field(c, "congested", bool, where, None),
         extra={k: v for k, v in c.items() if k not in known},
@@ -168,20 +215,26 @@ def _connection_from_json(c, where: str) -> Connection:
 
 
 def _peer_device_from_json(p, where: str) -> PeerDevice:
-    replication = _field(p, "replication-state", str, where)
-    in_sync = _field(p, "percent-in-sync", _NUM + (type(None),), where, None)
-    susp = _field(p, "resync-suspended", str, where, None)
+    replication = _known(_field(p, "replication-state", str, where), REPLICATION_STATES,
+                         "replication-state", JSON_WHAT, where)
+    # drbdsetup prints `done:` in the text and "percent-resync-done" in the JSON from the same
+    # figure: with the kernel's resync details, (rs-total - still to go) / rs-total, the part
+    # of THIS resync already copied; without them, 100 * (1 - out-of-sync / size), equal to
+    # "percent-in-sync". percent-in-sync alone is the share of the whole device in sync,
+    # which is far higher than done: when a resync copies a small part of a big device.
+    done = _field(p, "percent-resync-done", _NUM + (type(None),), where, None)   # nan -> None
+    susp = _field(p, "resync-suspended", str, where, "no")
     known = ("volume", "replication-state", "peer-disk-state", "peer-client", "out-of-sync",
-             "resync-suspended")
+             "resync-suspended", "percent-resync-done")
     return PeerDevice(
         volume=_field(p, "volume", int, where, 0),
         replication=replication,
-        peer_disk=_field(p, "peer-disk-state", str, where),
+        peer_disk=_known(_field(p, "peer-disk-state", str, where), DISK_STATES, "peer-disk-state",
+                         JSON_WHAT, where),
         peer_client=_field(p, "peer-client", bool, where, False),
-        # the text format's done: is 100 * (1 - out_of_sync / size), i.e. percent-in-sync
-        done=float(in_sync) if replication in SYNC_STATES and in_sync is not None else None,
+        done=_percent(done),
         out_of_sync_kib=_field(p, "out-of-sync", int, where, None),
-        resync_suspended=susp,
+        resync_suspended=_reasons(susp, RESYNC_SUSPEND_REASONS, "resync-suspended", JSON_WHAT, where),
         extra={k: v for k, v in p.items() if k not in known},
     )
 
@@ -195,6 +248,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _NO_SUCH = re.compile(r"^(?P<name>\S+): No such resource\s*$")
 _NOT_DEFINED = re.compile(r"^'(?P<name>[^']+)' not defined in your config")
 _CMD_FAILED = re.compile(r"^Command '.*' terminated with exit code \d+\s*$")
+_NONE_CONFIGURED = "# No currently configured DRBD found."
 
 
 @dataclass
@@ -206,13 +260,17 @@ class _Raw:
     children: list = field(default_factory=list)
 
 
-def parse_status_text(text: str) -> list[ResourceView]:
+def parse_status_text(text: str, whole: bool = False) -> list[ResourceView]:
     """`drbdadm status` / `drbdsetup status [--verbose] [--statistics]`, DRBD 9 layout.
 
     Indentation tells the objects apart: resource at column 0; device (`volume:`/`disk:` first)
     or connection (a bare peer name first) at 2; peer device at 4 under a connection. Anything
     indented deeper is a continuation of the previous object: drbdsetup's own statistics lines
     and the line breaks the DRBD user guide inserts into its verbose examples.
+
+    whole: the text is a command's complete stdout. drbdsetup ends every resource with a blank
+    line, so a stdout whose last resource is not followed by one was cut short (a timeout, a
+    full pipe) and may lack connections or volumes: that is unreadable, not a smaller resource.
     """
     resources: list[tuple[_Raw, list[_Raw], list[_Raw]]] = []
     res = conn = last = None
@@ -224,6 +282,8 @@ def parse_status_text(text: str) -> list[ResourceView]:
         indent = len(line) - len(body)
         tokens = body.split()
         if indent == 0:
+            if body == _NONE_CONFIGURED:
+                continue
             if _NO_SUCH.match(body) or _NOT_DEFINED.match(body) or _CMD_FAILED.match(body):
                 res = conn = last = None
                 continue
@@ -247,6 +307,9 @@ def parse_status_text(text: str) -> list[ResourceView]:
             conn.children.append(last)
         else:
             last.attrs.update(_pairs(tokens, n))
+    if whole and resources and not _ANSI.sub("", text).endswith("\n\n"):
+        raise ParseError(TEXT_WHAT, f"output ends inside resource {resources[-1][0].name} (no blank "
+                                    f"line after it as drbdsetup prints): cut short")
     return [_view_from_raw(*r) for r in resources]
 
 
@@ -283,15 +346,16 @@ def _view_from_raw(r: _Raw, devices: list[_Raw], conns: list[_Raw]) -> ResourceV
     where = f"line {r.line} (resource {r.name})"
     if "role" not in r.attrs:
         raise ParseError(TEXT_WHAT, f"{where}: resource line has no role:")
-    susp = r.attrs.get("suspended")
     return ResourceView(
         name=r.name,
-        role=r.attrs["role"],
-        suspended=None if susp in (None, "no") else susp,
+        role=_known(r.attrs["role"], ROLES, "role", TEXT_WHAT, where),
+        suspended=_reasons(r.attrs.get("suspended", "no"), SUSPEND_REASONS, "suspended", TEXT_WHAT, where),
         devices=[_device_from_raw(d, r.name) for d in devices],
         connections=[_connection_from_raw(c, r.name) for c in conns],
         node_id=_int(r.attrs, "node-id", where),
-        extra={k: v for k, v in r.attrs.items() if k not in ("role", "suspended", "node-id")},
+        force_io_failures=bool(_yes_no(r.attrs, "force-io-failures", where)),
+        extra={k: v for k, v in r.attrs.items()
+               if k not in ("role", "suspended", "node-id", "force-io-failures")},
     )
 
 
@@ -299,11 +363,15 @@ def _device_from_raw(d: _Raw, res: str) -> Device:
     where = f"line {d.line} (resource {res} device)"
     if "disk" not in d.attrs:
         raise ParseError(TEXT_WHAT, f"{where}: device line has no disk:")
-    known = ("volume", "minor", "disk", "client", "quorum", "open", "size")
+    known = ("volume", "minor", "disk", "client", "quorum", "open", "size", "blocked")
+    blocked = d.attrs.get("blocked")
+    if blocked not in (None, "no", "upper", "lower", "upper,lower"):
+        raise ParseError(TEXT_WHAT, f"{where}: blocked:{blocked} is not no/upper/lower/upper,lower")
     return Device(
         volume=_int(d.attrs, "volume", where, 0),
         minor=_int(d.attrs, "minor", where),
-        disk=d.attrs["disk"],
+        disk=_known(d.attrs["disk"], DISK_STATES, "disk", TEXT_WHAT, where),
+        blocked=None if blocked == "no" else blocked,
         client=bool(_yes_no(d.attrs, "client", where)),
         quorum=_yes_no(d.attrs, "quorum", where),
         open=_yes_no(d.attrs, "open", where),
@@ -322,8 +390,8 @@ def _connection_from_raw(c: _Raw, res: str) -> Connection:
         state = "Connected"
     return Connection(
         peer=c.name,
-        state=state,
-        peer_role=c.attrs.get("role", "Unknown"),
+        state=_known(state, CONNECTION_STATES, "connection", TEXT_WHAT, where),
+        peer_role=_known(c.attrs.get("role", "Unknown"), ROLES, "role", TEXT_WHAT, where),
         peer_devices=[_peer_device_from_raw(p, res, c.name) for p in c.children],
         congested=_yes_no(c.attrs, "congested", where),
         extra={k: v for k, v in c.attrs.items() if k not in ("connection", "role", "congested")},
@@ -332,12 +400,14 @@ def _connection_from_raw(c: _Raw, res: str) -> Connection:
 
 def _peer_device_from_raw(p: _Raw, res: str, peer: str) -> PeerDevice:
     where = f"line {p.line} (resource {res} peer {peer})"
-    replication = p.attrs.get("replication", "Established")
+    replication = _known(p.attrs.get("replication", "Established"), REPLICATION_STATES,
+                         "replication", TEXT_WHAT, where)
     # old drbd-utils (8.9.x era) print the peer's disk as disk:, current ones as peer-disk:
-    peer_disk = p.attrs.get("peer-disk", p.attrs.get("disk", "DUnknown"))
+    peer_disk = _known(p.attrs.get("peer-disk", p.attrs.get("disk", "DUnknown")), DISK_STATES,
+                       "peer-disk", TEXT_WHAT, where)
     done = p.attrs.get("done")
     try:
-        done_pct = float(done) if done is not None else None
+        done_pct = _percent(done) if done is not None else None
     except ValueError:
         raise ParseError(TEXT_WHAT, f"{where}: done:{done} is not a number") from None
     known = ("volume", "replication", "peer-disk", "disk", "peer-client", "done", "out-of-sync",
@@ -349,6 +419,7 @@ def _peer_device_from_raw(p: _Raw, res: str, peer: str) -> PeerDevice:
         peer_client=bool(_yes_no(p.attrs, "peer-client", where)),
         done=done_pct,
         out_of_sync_kib=_int(p.attrs, "out-of-sync", where),
-        resync_suspended=p.attrs.get("resync-suspended"),
+        resync_suspended=_reasons(p.attrs.get("resync-suspended", "no"), RESYNC_SUSPEND_REASONS,
+                                  "resync-suspended", TEXT_WHAT, where),
         extra={k: v for k, v in p.attrs.items() if k not in known},
     )

@@ -146,7 +146,8 @@ def handshake(res, a, b, now):
             res["discard"].pop(victim, None)
             res["local"][victim]["disk"] = "Inconsistent"
             res["syncs"].append({"source": survivor, "target": victim, "start": now,
-                                 "duration": res.get("sync_seconds", 4.0)})
+                                 "duration": res.get("sync_seconds", 4.0),
+                                 "total_kib": res.get("size_kib", 0)})
         else:
             # "Split-Brain detected, dropping connection!"
             res["want"][f"{a}>{b}"] = False
@@ -156,9 +157,13 @@ def handshake(res, a, b, now):
         ls, ld = res["local"][src], res["local"][dst]
         busy = any(x["target"] == dst for x in res["syncs"])
         if ls["disk"] == "UpToDate" and ld["disk"] in DISKS_NEEDING_SYNC and not busy:
+            # an Outdated peer resyncs only the blocks written while it was away (the bitmap);
+            # the model takes an eighth of the device; Inconsistent/Consistent: everything
+            size = res.get("size_kib", 0)
+            total = size // 8 if ld["disk"] == "Outdated" else size
             ld["disk"] = "Inconsistent"
             res["syncs"].append({"source": src, "target": dst, "start": now,
-                                 "duration": res.get("sync_seconds", 4.0)})
+                                 "duration": res.get("sync_seconds", 4.0), "total_kib": total})
             return
 
 
@@ -301,14 +306,22 @@ def local_view(res, me, now):
                          pdisk=res["local"][p]["disk"])
             s = sync_of(res, me, p)
             if s:
-                done = min(99.99, max(0.0, (now - s["start"]) / s["duration"] * 100.0))
-                entry["done"] = done
+                frac = min(0.9999, max(0.0, (now - s["start"]) / s["duration"]))
+                total = s.get("total_kib", res.get("size_kib", 0))
+                # drbdsetup's figures (user/v9/drbdsetup.c): done: = (rs-total - to go) /
+                # rs-total; percent-in-sync = 1 - out-of-sync / size (the whole device)
+                entry["rs_total"] = total
+                entry["oos"] = int(total * (1.0 - frac))
+                if total:
+                    entry["done"] = 100.0 * (total - entry["oos"]) / total
                 if s["source"] == me:
                     entry["repl"] = "SyncSource"
                 else:
                     entry["repl"] = "SyncTarget"
             st = res["stuck"].get(f"{me}>{p}")
             if st:
+                for k in ("done", "rs_total", "oos"):
+                    entry.pop(k, None)
                 entry["repl"] = st.get("repl", "WFBitMapS")
                 entry["pdisk"] = st.get("pdisk", "Consistent")
         conns.append(entry)
@@ -342,7 +355,7 @@ def fmt_text(v):
             pl += f" peer-disk:{c['pdisk']}"
             if c["pdisk"] == "Diskless":
                 pl += " peer-client:no"
-            if "done" in c and c["repl"] in ("SyncSource", "SyncTarget"):
+            if "done" in c:
                 pl += " done:%.2f" % c["done"]
             out.append("    " + pl.strip())
     return "\n".join(out) + "\n\n"
@@ -385,12 +398,9 @@ def fmt_json_one(v):
     conns = []
     for c in v["connections"]:
         connected_ = c["cstate"] == "Connected"
-        size = v["size"] or 1
-        insync = 100.0
-        oos = 0
-        if "done" in c and c["repl"] in ("SyncSource", "SyncTarget"):
-            insync = c["done"]
-            oos = int(size * (100.0 - insync) / 100.0)
+        oos = c.get("oos", 0)
+        # drbdsetup.c: "a volume of size 0 is what? 100% in sync? 0% in sync?" -> 0
+        insync = 100.0 * (1 - oos / v["size"]) if v["size"] else 0.0
         cs = ("    {\n"
               f'      "peer-node-id": {c["peer_node_id"]},\n'
               f'      "name": "{c["name"]}",\n'
@@ -418,7 +428,7 @@ def fmt_json_one(v):
                    "        }")
         cs += " ],\n"
         cs += '      "peer_devices": [\n'
-        in_resync = "done" in c and c["repl"] in ("SyncSource", "SyncTarget")
+        details = "done" in c    # the kernel's resync details: rs-total is non-zero
         cs += ("        {\n"
                '          "volume": 0,\n'
                f'          "replication-state": "{c["repl"]}",\n'
@@ -430,17 +440,43 @@ def fmt_json_one(v):
                f'          "out-of-sync": {oos},\n'
                '          "pending": 0,\n'
                '          "unacked": 0,\n'
-               '          "has-sync-details": false,\n'
+               f'          "has-sync-details": {_b(details)},\n'
                '          "has-online-verify-details": false,\n'
-               '          "percent-in-sync": %.2f%s\n' % (insync, "," if in_resync else ""))
-        if in_resync:
-            cs += '          "percent-resync-done": %.2f\n' % c["done"]
+               '          "percent-in-sync": %.2f%s\n' % (insync, "," if details else ""))
+        if details:
+            cs += _sync_details_json(c)
         cs += "        }"
         cs += " ]\n    }"
         conns.append(cs)
     s.append(",\n".join(conns))
     s.append(" ]\n}")
     return "".join(s)
+
+
+def _sync_details_json(c):
+    """The resync statistics drbdsetup prints when the kernel reports rs-total (sectors)."""
+    total, to_go = c["rs_total"] * 2, c["oos"] * 2
+    elapsed_ms = 10000
+    done_sectors = total - to_go
+    rate = done_sectors / elapsed_ms * 1000.0 / 2048.0
+    eta = elapsed_ms * 1e-3 * to_go / done_sectors if done_sectors > 0 else 987654321
+    return ('          "rs-total": %d,\n'
+            '          "rs-dt-start-ms": %d,\n'
+            '          "rs-paused-ms": 0,\n'
+            '          "rs-dt0-ms": %d,\n'
+            '          "rs-db0-sectors": %d,\n'
+            '          "rs-dt1-ms": %d,\n'
+            '          "rs-db1-sectors": %d,\n'
+            '          "rs-failed": 0,\n'
+            '          "rs-same-csum": 0,\n'
+            '          "want": 0.00,\n'
+            '          "db0/dt0 [MiB/s]": %.2f,\n'
+            '          "db1/dt1 [MiB/s]": %.2f,\n'
+            '          "estimated-seconds-to-finish": %.0f,\n'
+            '          "db/dt [MiB/s]": %.2f,\n'
+            '          "percent-resync-done": %.2f\n'
+            % (total, elapsed_ms, elapsed_ms, done_sectors, elapsed_ms, done_sectors,
+               rate, rate, eta, rate, 100.0 * done_sectors / total))
 
 
 def fmt_json(views):

@@ -299,3 +299,21 @@ def test_needs_root(tmp_path):
     r = subprocess.run([sys.executable, str(SIM), "drbdadm", "status"], env=env,
                        capture_output=True, text=True)
     assert r.returncode != 0
+
+
+def test_resync_figures_follow_drbdsetup(sim):
+    # an Outdated copy resyncs only part of the device: drbdsetup's done: (and JSON
+    # "percent-resync-done") is the share of THIS resync copied, percent-in-sync the share of
+    # the whole device; the two differ, and text and JSON print the same done figure
+    sim.edit(lambda r: r["local"]["s-hive2.lab"].update(disk="Outdated"))
+    sim.ok("s-hive2.lab", "drbdadm", "disconnect", "ldap_data")
+    sim.ok("s-hive2.lab", "drbdadm", "connect", "ldap_data")
+    sim.edit(lambda r: r["syncs"][0].update(start=time.time() - 500000.0, duration=1000000.0))
+    out = sim.ok("s-hive2.lab", "drbdadm", "status", "ldap_data")
+    done = float(re.search(r"replication:SyncTarget peer-disk:UpToDate done:(\d+\.\d\d)", out).group(1))
+    j = json.loads(sim.ok("s-hive2.lab", "drbdsetup", "status", "--json", "ldap_data"))
+    pd = next(c["peer_devices"][0] for c in j[0]["connections"]
+              if c["peer_devices"][0]["replication-state"] == "SyncTarget")
+    assert pd["has-sync-details"] is True and pd["rs-total"] == 327680 // 8 * 2
+    assert abs(pd["percent-resync-done"] - done) < 0.02 and 49.0 < done < 51.0
+    assert abs(pd["percent-in-sync"] - (100 - 12.5 * (100 - done) / 100)) < 0.02

@@ -4,6 +4,7 @@ Where a sample shows only one host's side, the other hosts' views are made from 
 renaming hosts (the layout stays drbdadm's); where no real sample has the state, the text is
 constructed in drbdadm's layout and the test says so.
 """
+import json
 import re
 from pathlib import Path
 
@@ -171,8 +172,13 @@ def test_not_up_on_one_hive():
 
 def test_not_up_anywhere_and_unreadable():
     assert drbd.analyze("ldap_data", {H0: None, H1: None}, [H0, H1]).shape == drbd.NOT_UP
+    # H1 definitely lacks the resource (fail) while H0 cannot be read (unknown): fail wins the
+    # status and names the shape; the unreadable hive is still reported
     r = drbd.analyze("ldap_data", {H0: "unreachable: connection refused", H1: None}, [H0, H1])
-    assert r.shape == drbd.UNREADABLE and not r.healthy
+    assert (r.status, r.shape, r.healthy) == ("fail", drbd.NOT_UP, False)
+    assert any("unreadable" in p for p in r.problems)
+    r = drbd.analyze("ldap_data", {H0: "unreachable: connection refused"}, [H0])
+    assert (r.status, r.shape) == ("unknown", drbd.UNREADABLE)
     assert drbd.analyze("ldap_data", {}, []).shape == drbd.UNREADABLE
     # a hive that should hold the resource but is absent from views is unreadable too
     assert drbd.analyze("ldap_data", {}, [H0]).problems == [
@@ -211,8 +217,11 @@ def test_resync_two_volumes_takes_least_done():
     r = drbd.analyze("resource", {"drbd-node0": v}, ["drbd-node0"])
     assert r.shape == drbd.RESYNC and r.resync == {"drbd-node0": 10.17}
     assert "resync in progress: drbd-node0 volume 1 74.08 % done" in r.problems
-    assert ("drbd-node0 -> drbd-node2: volume 0 peer-disk Inconsistent (expected UpToDate, "
-            "resync-suspended:peer)") in r.problems
+    # drbd-node2's resync is held back by the one running (resync-suspended:peer): it waits
+    # its turn, so the resource as a whole is still a resync (warn), not a fault
+    assert r.status == "warn"
+    assert ("drbd-node0 -> drbd-node2: volume 0 peer-disk Inconsistent, resync pending "
+            "(resync-suspended:peer: waits its turn)") in r.problems
 
 
 def test_stalled_resync_without_done():
@@ -234,3 +243,43 @@ def test_missing_connection_to_an_expected_hive():
     r = drbd.analyze("data", {"node-0": v}, ["node-0", "node-2"])
     assert r.shape == drbd.CONNECTING
     assert "node-0 -> node-2: no connection (expected Connected)" in r.problems
+
+
+def _json_view(role="Secondary", disk="UpToDate", peers=(), **res):
+    """One host's view in drbdsetup's JSON shape (constructed: drbd-utils user/v9/drbdsetup.c)."""
+    r = {"name": "ldap_data", "role": role, "suspended": False, **res,
+         "devices": [{"volume": 0, "disk-state": disk, "quorum": True}],
+         "connections": [{"name": p, "connection-state": "Connected", "peer-role": pr,
+                          "peer_devices": [{"volume": 0, "replication-state": "Established",
+                                            "peer-disk-state": pd}]}
+                         for p, pr, pd in peers]}
+    (v,) = parse_status_json(json.dumps([r]))
+    return v
+
+
+def test_suspended_io_outranks_all_outdated_so_no_primary_force():
+    peers = {H0: [(H1, "Secondary", "Outdated"), (H2, "Secondary", "Outdated")],
+             H1: [(H0, "Secondary", "Outdated"), (H2, "Secondary", "Outdated")],
+             H2: [(H0, "Secondary", "Outdated"), (H1, "Secondary", "Outdated")]}
+    views = {h: _json_view(disk="Outdated", peers=peers[h]) for h in HIVES}
+    views[H0] = _json_view(disk="Outdated", peers=peers[H0], **{"suspended": True, "suspended-no-data": True})
+    r = drbd.analyze("ldap_data", views, HIVES)
+    assert (r.status, r.shape, r.suspended) == ("fail", drbd.SUSPENDED, {H0: "no-data"})
+    assert any("Outdated" in p and "no UpToDate copy" in p for p in r.problems)
+
+
+def test_force_io_failures_is_a_failure_with_its_host():
+    peers = [(H1, "Secondary", "UpToDate")]
+    r = drbd.analyze("ldap_data", {H0: _json_view(peers=peers, **{"force-io-failures": True}),
+                                   H1: _json_view(peers=[(H0, "Secondary", "UpToDate")])}, [H0, H1])
+    assert (r.status, r.shape, r.io_failing) == ("fail", drbd.IO_FAILING, [H0])
+
+
+def test_a_fault_beside_a_resync_is_not_softened_to_a_warning():
+    # s-hive2 resyncs from s-hive0 while s-hive1's own disk Failed: fail, not warn
+    v0 = _json_view("Primary", peers=[(H1, "Secondary", "Failed"), (H2, "Secondary", "Inconsistent")])
+    v0.connections[1].peer_devices[0].replication = "SyncSource"
+    v1 = _json_view(disk="Failed", peers=[(H0, "Primary", "UpToDate"), (H2, "Secondary", "Inconsistent")])
+    r = drbd.analyze("ldap_data", {H0: v0, H1: v1}, [H0, H1])
+    assert (r.status, r.shape) == ("fail", drbd.DEGRADED)
+    assert any(st == "warn" and "resync in progress" in t for _, st, t in r.findings)

@@ -242,10 +242,74 @@ def test_json_empty_output_is_no_resource():
     assert parse_status_json("") == [] and parse_status_json("[\n]\n") == []
 
 
-def test_json_and_text_agree_on_sync_done():
-    # the text done: is 100*(1 - out_of_sync/size) = percent-in-sync, which JSON reports as such
-    text = '[{"name":"r","role":"Primary","devices":[{"volume":0,"disk-state":"UpToDate"}],' \
-           '"connections":[{"name":"p","connection-state":"Connected","peer-role":"Secondary",' \
-           '"peer_devices":[{"volume":0,"replication-state":"SyncSource","peer-disk-state":"Inconsistent",' \
-           '"percent-in-sync":42.10}]}]}]'
+def _sync_json(details: str) -> str:
+    return ('[{"name":"r","role":"Primary","devices":[{"volume":0,"disk-state":"UpToDate"}],'
+            '"connections":[{"name":"p","connection-state":"Connected","peer-role":"Secondary",'
+            '"peer_devices":[{"volume":0,"replication-state":"SyncSource","peer-disk-state":"Inconsistent",'
+            + details + '}]}]}]')
+
+
+def test_json_done_is_percent_resync_done_not_percent_in_sync():
+    # drbdsetup.c peer_device_status(): with the kernel's resync details, done: is
+    # (rs-total - to go) / rs-total; percent-in-sync is the whole device's in-sync share.
+    # 10 GiB device, 2 GiB to resync, 1.16 GiB still out of sync: in sync 88.4 %, done 42.1 %
+    text = _sync_json('"out-of-sync":1215822,"has-sync-details":true,"percent-in-sync":88.41,'
+                      '"rs-total":4194304,"percent-resync-done":42.10')
     assert parse_status_json(text)[0].connections[0].peer_devices[0].done == 42.1
+    text_form = "r role:Primary\n  disk:UpToDate\n  p role:Secondary\n" \
+                "    replication:SyncSource peer-disk:Inconsistent done:42.10\n\n"
+    assert parse_status_text(text_form)[0].connections[0].peer_devices[0].done == 42.1
+
+
+def test_json_without_resync_figure_has_no_done():
+    # only percent-in-sync (no "percent-resync-done": rs-total was 0): drbdadm status prints
+    # no done: either, so the figure is not known
+    pd = parse_status_json(_sync_json('"percent-in-sync":42.10'))[0].connections[0].peer_devices[0]
+    assert pd.done is None and pd.replication == "SyncSource"
+
+
+def test_json_nan_resync_done_is_not_a_figure():
+    pd = parse_status_json(_sync_json('"percent-in-sync":100.00,"percent-resync-done":nan')
+                           )[0].connections[0].peer_devices[0]
+    assert pd.done is None
+
+
+# --- flags beyond disk/connection/peer-disk (drbd-utils user/v9/drbdsetup.c) -------------------
+
+def test_text_flags_suspended_force_io_blocked():
+    # non-verbose drbdadm status prints these only when set; layout as drbdsetup.c prints it
+    text = ("r role:Primary suspended:user,quorum force-io-failures:yes\n"
+            "  disk:UpToDate quorum:no open:yes blocked:upper\n"
+            "  p connection:Connecting\n\n")
+    (v,) = parse_status_text(text, whole=True)
+    assert (v.suspended, v.force_io_failures) == ("user,quorum", True)
+    assert (v.devices[0].quorum, v.devices[0].blocked) == (False, "upper")
+
+
+def test_json_flags_suspended_reasons_and_force_io():
+    text = ('[{"name":"r","role":"Secondary","suspended":true,"suspended-user":false,'
+            '"suspended-no-data":true,"suspended-fencing":false,"suspended-quorum":true,'
+            '"force-io-failures":true,"devices":[],"connections":[]}]')
+    (v,) = parse_status_json(text)
+    assert (v.suspended, v.force_io_failures) == ("no-data,quorum", True)
+
+
+def test_text_cut_short_is_an_error_only_for_a_whole_stdout():
+    text = "r role:Primary\n  disk:UpToDate\n  p role:Secondary\n    peer-disk:UpToDate\n"
+    assert parse_status_text(text)[0].name == "r"          # an excerpt (samples, docs)
+    with pytest.raises(ParseError, match="cut short"):
+        parse_status_text(text, whole=True)
+    assert parse_status_text(text + "\n", whole=True)[0].name == "r"
+    assert parse_status_text("# No currently configured DRBD found.\n", whole=True) == []
+
+
+@pytest.mark.parametrize("text", [
+    "r role:Primary\n  disk:UpToDa\n\n",                                     # token cut
+    "r role:Primary\n  disk:UpToDate\n  p role:Secondary\n    peer-disk:Up\n\n",
+    "r role:Primary suspended:sometimes\n  disk:UpToDate\n\n",
+    "r role:Primary\n  disk:UpToDate\n  p connection:Connectin\n\n",
+    "r role:Primary\n  disk:UpToDate\n  p role:Secondary\n    replication:SyncTar peer-disk:UpToDate\n\n",
+])
+def test_text_unknown_state_word_is_an_error(text):
+    with pytest.raises(ParseError, match="not a state DRBD 9 prints"):
+        parse_status_text(text, whole=True)

@@ -113,7 +113,7 @@ def test_xfs_repair_refused_while_mounted():
 
 def test_xfs_repair_plan_scales_down_repairs_and_scales_back():
     s = site()
-    drbd = "ldap_data role:Secondary\n  disk:UpToDate open:no\n"
+    drbd = "ldap_data role:Secondary\n  disk:UpToDate open:no\n\n"   # drbdadm ends a resource with a blank line
     spec = json.dumps({"Name": "ldap", "Mode": {"Replicated": {"Replicas": 1}},
                        "TaskTemplate": {"ContainerSpec": {"Mounts": [{"Type": "volume", "Source": "ldap_data"}]}}})
     c = ctx(s, {"s-hive0.lab": HostFacts("s-hive0.lab", {"drbd_text": result("drbd_text", drbd),

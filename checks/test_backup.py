@@ -19,7 +19,6 @@ import time
 
 import pytest
 
-from hivehealth.gather_more import more_number
 from hivehealth.parsers import ParseError, systemd
 from hivehealth.verdict import Verdict
 
@@ -103,7 +102,7 @@ def _age(seconds: float) -> str:
 
 
 def backup_fresh(ctx, server) -> Verdict:
-    max_h = more_number(ctx, "backup_max_age")
+    max_h = ctx.number("backup_max_age", unit="h")
     v = Verdict(server.name, alert=ALERT)
     b = ctx.parsed(v, server, "backup_files", parse_backup_files, "the backup state")
     if b is None:

@@ -12,7 +12,6 @@ pool, or a pool whose use cannot be read (not active), is a fault.
 """
 import pytest
 
-from hivehealth.gather_more import more_ini, more_number
 from hivehealth.parsers.lvm import HEALTH, STATE, parse_lvs_json
 from hivehealth.sizes import human_kib
 from hivehealth.verdict import Verdict
@@ -27,10 +26,10 @@ def test_thinpool(server, verify):
 
 
 def thinpool_usage(ctx, server) -> Verdict:
-    pool_name = str(more_ini(ctx, "thinpool")).strip() or "drbdvg/drbdpool"
+    pool_name = str(ctx.ini("thinpool")).strip() or "drbdvg/drbdpool"
     vg, _, lv = pool_name.partition("/")
-    data_max = more_number(ctx, "thinpool_data_max")
-    meta_max = more_number(ctx, "thinpool_metadata_max")
+    data_max = ctx.number("thinpool_data_max")
+    meta_max = ctx.number("thinpool_metadata_max")
     v = Verdict(f"{server.name} thin pool {pool_name}", alert=ALERT)
     raw = ctx.host(server).get("lvs")
     if raw is not None and not ctx.host(server).unreachable and raw.rc == NOT_INSTALLED:

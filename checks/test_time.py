@@ -15,7 +15,6 @@ absent, is accepted with a note. Remedy (fixes/time.py): systemctl restart chron
 """
 import pytest
 
-from hivehealth.gather_more import more_number
 from hivehealth.parsers import systemd
 from hivehealth.verdict import Verdict
 
@@ -39,7 +38,7 @@ def measure_skew(server_time: float, start: float, seconds: float) -> float:
 
 
 def clock_skew(ctx, server) -> Verdict:
-    limit = more_number(ctx, "clock_skew_max")
+    limit = ctx.number("clock_skew_max", unit="s")
     v = Verdict(server.name)
     host = ctx.host(server)
 

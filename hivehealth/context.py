@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from . import options
 from .gather import TIMED_OUT, CommandResult, HostFacts
 from .inventory import Server, Site
 from .parsers import ParseError
@@ -54,18 +55,25 @@ class Context:
         # verdict may fail, but never pass (see judge)
         self._incomplete: dict[int, dict[str, str]] = {}
 
-    def ini(self, name: str) -> str:
-        return self._ini(name)
-
-    def number(self, name: str) -> float:
-        raw = self._ini(name)
+    def ini(self, name: str):
+        """A site's value of an ini option; its declared default where pytest has none (a
+        check imported by a unit test, without the suite's configuration)."""
         try:
-            return float(str(raw).strip().rstrip("%"))
+            value = self._ini(name)
+        except (ValueError, KeyError):
+            return options.default(name)
+        return options.default(name) if value is None else value
+
+    def number(self, name: str, unit: str = "%") -> float:
+        """An ini option that is a number, written bare or with its unit (`80%`, `26h`, `5s`)."""
+        raw = self.ini(name)
+        try:
+            return float(str(raw).strip().rstrip(unit).strip())
         except ValueError:
             raise ValueError(f"pytest.ini option {name} = {raw!r} is not a number") from None
 
     def lines(self, name: str) -> list[str]:
-        raw = self._ini(name)
+        raw = self.ini(name)
         items = raw if isinstance(raw, list) else str(raw).splitlines()
         return [i.strip() for i in items if i.strip() and not i.strip().startswith("#")]
 

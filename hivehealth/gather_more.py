@@ -4,9 +4,6 @@ Every command here is read-only. None of them carries a secret: the registry pro
 registry password on the repository server itself (from the admin's ~/.bashrc, where
 hive-builder's registry role exports DXF_PASSWORD for python-dxf), hands it to curl in a
 mode-600 temporary netrc file, removes the file, and prints only the HTTP status.
-
-Also here: `more_ini`, the ini options of these checks with their defaults, read safely until
-plugin.INI registers them (pytest's config.getini raises ValueError for an unknown name).
 """
 from __future__ import annotations
 
@@ -108,32 +105,3 @@ MORE_SECTIONS: dict[str, tuple[str, str]] = {
     "timesync": ("all", _TIMESYNC),
     "registry_api": ("repository", _REGISTRY_API),
 }
-
-# ---------------------------------------------------------------- ini options
-MORE_INI: dict[str, tuple[str, str]] = {
-    # name: (help, default)  -- to be registered in plugin.INI
-    "backup_max_age": ("backup: hours since the file behind each backup-<name>-latest.* link was "
-                       "written (the timer runs daily at 01:00)", "26"),
-    "thinpool": ("thinpool: the LVM thin pool of the DRBD volumes, VG/LV (hive-builder: drbdvg/drbdpool)",
-                 "drbdvg/drbdpool"),
-    "thinpool_data_max": ("thinpool: highest data use % of the thin pool", "80"),
-    "thinpool_metadata_max": ("thinpool: highest metadata use % of the thin pool", "80"),
-    "clock_skew_max": ("time: seconds a server's clock may differ from the mother's", "5"),
-}
-
-
-def more_ini(ctx, name: str) -> str:
-    """An ini option of these checks; its default while it is not registered in plugin.INI."""
-    try:
-        value = ctx.ini(name)
-    except (ValueError, KeyError):
-        return MORE_INI[name][1]
-    return MORE_INI[name][1] if value is None else value
-
-
-def more_number(ctx, name: str) -> float:
-    raw = str(more_ini(ctx, name)).strip().rstrip("%").rstrip("hs").strip()
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"pytest.ini option {name} = {raw!r} is not a number") from None

@@ -14,42 +14,15 @@ import time
 
 import pytest
 
-from . import objects, recording, redact, routines, site_checks
+from . import objects, options, recording, redact, routines, site_checks
 from .context import Context
 from .gather import Gatherer, HostFacts
-from .gather_more import MORE_INI
 from .ids import safe_id
 from .inventory import InventoryError, Site, discover
 from .remedy import RemedyPlugin
 from .remote import Pool
 from .report import JsonReport
 from .verdict import FAIL, SKIP, UNKNOWN, WARN, Verdict
-
-INI = {
-    # name: (help, default)
-    "disk_usage_max": ("disk: highest use % of a server's filesystem (zabbix: 80)", "80"),
-    "volume_usage_max": ("volumes: highest use % of a DRBD-backed docker volume (zabbix: 90)", "90"),
-    "registry_max_size": ("registry: largest registry_regdata, e.g. 20G; empty = 50 % of its filesystem", ""),
-    "service_restart_max": ("services: failed tasks within service_restart_window that make a restart loop", "3"),
-    "service_restart_window": ("services: seconds of task history a restart loop is counted in", "300"),
-    "service_stable_seconds": ("services: seconds a task must stay up to end a restart loop", "30"),
-    "command_timeout": ("seconds a remote command may take", "30"),
-    "connect_timeout": ("seconds to open an SSH connection", "10"),
-    "fix_lock_wait": ("--fix: seconds to wait for another run's fix to finish", "300"),
-    "node_down_grace": ("--fix: seconds a swarm node must be Down before it may be removed", "600"),
-    "report_dir": ("where reports are written, relative to the rootdir", "reports"),
-    "report_keep_days": ("days of dated reports kept for reports/index.html", "30"),
-    "prometheus_textfile": ("write a Prometheus textfile (node_exporter textfile collector) here", ""),
-}
-INI.update(MORE_INI)      # the thresholds of the checks beyond the runbook
-INI_LINES = {
-    "units_ignore": ("units: regexes of failed units a site accepts (zabbix's blacklist)",
-                     [r"^kdump\.service$", r"^ec2-instance-connect\.service$", r"^cloud-config\.service$",
-                      r"^getty@[^.]*\.service$", r"^network\.service$"]),
-    "units_not_needed": ("--fix: units to disable --now when failed (runbook 7.6's example)",
-                         ["dnf-makecache.timer", "getty@tty1.service"]),
-}
-
 
 class State:
     """Per process: the site, its facts, one connection pool."""
@@ -79,29 +52,7 @@ STATE = pytest.StashKey[State]()
 
 
 def pytest_addoption(parser):
-    g = parser.getgroup("hive-health")
-    g.addoption("--hive-root", metavar="DIR", default=os.environ.get("HIVE_ROOT"),
-                help="hive-builder project to check (default: $HIVE_ROOT, else the current directory "
-                     "if it is one, else the local machine)")
-    g.addoption("--stage", help="stage to check (default: the one persisted in .hive/persistents.yml)")
-    g.addoption("--fix", action="store_true",
-                help="run the runbook's remedy for each failing check (safe tier), then check again")
-    g.addoption("--fix-plan", action="store_true",
-                help="print the plan of every remedy a failing check would get; change nothing")
-    g.addoption("--allow-risky", action="store_true",
-                help="with --fix: also run risky remedies (downtime, or one copy declared authoritative)")
-    g.addoption("--allow-destructive", nargs="?", const="yes", default=None, metavar="STAGE",
-                help="with --fix: also run destructive remedies (delete data or cluster membership); "
-                     "on the production stage give the stage name: --allow-destructive=production")
-    g.addoption("--record", metavar="DIR", help="save every command the checks ran, per server, to DIR")
-    g.addoption("--replay", metavar="DIR", help="check a recording made with --record; no server is contacted")
-    routines.add_options(g, parser)
-    site_checks.add_ini(parser)
-    for name, (help_, default) in INI.items():
-        parser.addini(name, help_, default=default)
-    for name, (help_, default) in INI_LINES.items():
-        parser.addini(name, help_, type="linelist", default=default)
-
+    options.add_options(parser)
 
 def _wants_no_site(config) -> bool:
     o = config.option

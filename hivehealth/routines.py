@@ -8,22 +8,6 @@ import pytest
 
 from . import alerts, waivers
 
-# What the gate counts as "not ready" although the nightly run only warns: transient states
-# that are fine to leave alone but not to start maintenance in.
-GATE_HELP = ("answer 'is it safe to start maintenance?': stricter than the nightly run (a DRBD "
-             "resync, a node not Active, a service not converged block it), no fixes, one-line "
-             "verdict; exit 0 only when ready")
-
-
-def add_options(group, parser):
-    group.addoption("--gate", action="store_true", help=GATE_HELP)
-    group.addoption("--alert", metavar="TEXT",
-                    help="select the checks of a zabbix alert, e.g. \"Problem: DRBD resource ldap_data "
-                         "status is not UpToDate/Diskless client\"")
-    parser.addini("waivers_file", "YAML file of accepted exceptions (check, host, justification, expires)",
-                  default="")
-
-
 def configure(config):
     """Apply --alert and --gate to the run; load the waivers. Errors are usage errors."""
     o = config.option

@@ -24,18 +24,13 @@ import pytest
 from testinfra.backend.paramiko import ParamikoBackend
 from testinfra.host import Host
 
+from .options import default
 from .remote import SSHTransport, Unreachable
 
 INI_NAME = "site_checks_dir"
-INI_DEFAULT = "health"
-INI_HELP = ("folder of the site's own testinfra checks (test_*.py taking `host`), relative to the "
-            "hive project; collected with the suite's checks")
+INI_DEFAULT = default(INI_NAME)
 PLUGIN_NAME = "hivehealth-site-checks"
 ENTRY = "hivehealth"            # the user property the JSON report reads a check's verdict from
-
-
-def add_ini(parser):
-    parser.addini(INI_NAME, INI_HELP, default=INI_DEFAULT)
 
 
 class SiteHosts:

@@ -27,7 +27,8 @@ from fixes.spread import rebalance_service  # noqa: E402
 from fixes.time import restart_chronyd  # noqa: E402
 from hivehealth.context import Context  # noqa: E402
 from hivehealth.gather import SECTIONS, CommandResult, HostFacts  # noqa: E402
-from hivehealth.gather_more import MORE_INI, MORE_SECTIONS, more_ini  # noqa: E402
+from hivehealth.gather_more import MORE_SECTIONS  # noqa: E402
+from hivehealth.options import INI  # noqa: E402
 from hivehealth.inventory import Server, Site  # noqa: E402
 from hivehealth.objects import no_manager_answered  # noqa: E402
 from hivehealth.parsers.lvm import parse_lvs_json  # noqa: E402
@@ -80,8 +81,9 @@ def ctx_of(results_by_host: dict, site=None, ini=None, gathered_at=1795912013.0,
 # ---------------------------------------------------------------- ini helper
 def test_unregistered_ini_falls_back_to_default_and_registered_wins():
     ctx = ctx_of({})
-    assert more_ini(ctx, "backup_max_age") == MORE_INI["backup_max_age"][1] == "26"
-    assert more_ini(ctx_of({}, ini={"backup_max_age": "50"}), "backup_max_age") == "50"
+    assert ctx.ini("backup_max_age") == INI["backup_max_age"][1] == "26"
+    assert ctx.number("backup_max_age", unit="h") == 26
+    assert ctx_of({}, ini={"backup_max_age": "50h"}).number("backup_max_age", unit="h") == 50
 
 
 def test_sections_are_merged_and_carry_no_secret():

@@ -1,0 +1,82 @@
+"""Every command-line option and ini option of hive-health, with its help and default.
+
+Thresholds carry the runbook's and zabbix's defaults; a site overrides them in pytest.ini or
+with `-o name=value`. Checks read them through the facts view (`ctx.ini`, `ctx.number`), which
+falls back to the default declared here when the option is not registered (a check imported by
+a unit test, without pytest's configuration).
+"""
+from __future__ import annotations
+
+import os
+
+INI: dict[str, tuple[str, str]] = {
+    # name: (help, default)
+    "disk_usage_max": ("disk: highest use % of a server's filesystem (zabbix: 80)", "80"),
+    "volume_usage_max": ("volumes: highest use % of a DRBD-backed docker volume (zabbix: 90)", "90"),
+    "registry_max_size": ("registry: largest registry_regdata, e.g. 20G; empty = 50 % of its filesystem", ""),
+    "service_restart_max": ("services: failed tasks within service_restart_window that make a restart loop", "3"),
+    "service_restart_window": ("services: seconds of task history a restart loop is counted in", "300"),
+    "service_stable_seconds": ("services: seconds a task must stay up to end a restart loop", "30"),
+    "backup_max_age": ("backup: hours since the file behind each backup-<name>-latest.* link was "
+                       "written (the timer runs daily at 01:00)", "26"),
+    "thinpool": ("thinpool: the LVM thin pool of the DRBD volumes, VG/LV (hive-builder: drbdvg/drbdpool)",
+                 "drbdvg/drbdpool"),
+    "thinpool_data_max": ("thinpool: highest data use % of the thin pool", "80"),
+    "thinpool_metadata_max": ("thinpool: highest metadata use % of the thin pool", "80"),
+    "clock_skew_max": ("time: seconds a server's clock may differ from the mother's", "5"),
+    "command_timeout": ("seconds a remote command may take", "30"),
+    "connect_timeout": ("seconds to open an SSH connection", "10"),
+    "fix_lock_wait": ("--fix: seconds to wait for another run's fix to finish", "300"),
+    "node_down_grace": ("--fix: seconds a swarm node must be Down before it may be removed", "600"),
+    "report_dir": ("where reports are written, relative to the rootdir", "reports"),
+    "report_keep_days": ("days of dated reports kept for reports/index.html", "30"),
+    "prometheus_textfile": ("write a Prometheus textfile (node_exporter textfile collector) here", ""),
+    "waivers_file": ("YAML file of accepted exceptions (check, host, justification, expires)", ""),
+    "site_checks_dir": ("folder of the site's own testinfra checks (test_*.py taking `host`), relative to "
+                        "the hive project; collected with the suite's checks", "health"),
+}
+
+INI_LINES: dict[str, tuple[str, list[str]]] = {
+    "units_ignore": ("units: regexes of failed units a site accepts (zabbix's blacklist)",
+                     [r"^kdump\.service$", r"^ec2-instance-connect\.service$", r"^cloud-config\.service$",
+                      r"^getty@[^.]*\.service$", r"^network\.service$"]),
+    "units_not_needed": ("--fix: units to disable --now when failed (runbook 7.6's example)",
+                         ["dnf-makecache.timer", "getty@tty1.service"]),
+}
+
+GATE_HELP = ("answer 'is it safe to start maintenance?': stricter than the nightly run (a DRBD "
+             "resync, a node not Active, a service not converged block it), no fixes, one-line "
+             "verdict; exit 0 only when ready")
+
+
+def default(name: str):
+    """The declared default of an ini option (KeyError for a name nobody declared)."""
+    return (INI.get(name) or INI_LINES[name])[1]
+
+
+def add_options(parser):
+    """pytest_addoption: the command line, then the ini options."""
+    g = parser.getgroup("hive-health")
+    g.addoption("--hive-root", metavar="DIR", default=os.environ.get("HIVE_ROOT"),
+                help="hive-builder project to check (default: $HIVE_ROOT, else the current directory "
+                     "if it is one, else the local machine)")
+    g.addoption("--stage", help="stage to check (default: the one persisted in .hive/persistents.yml)")
+    g.addoption("--fix", action="store_true",
+                help="run the runbook's remedy for each failing check (safe tier), then check again")
+    g.addoption("--fix-plan", action="store_true",
+                help="print the plan of every remedy a failing check would get; change nothing")
+    g.addoption("--allow-risky", action="store_true",
+                help="with --fix: also run risky remedies (downtime, or one copy declared authoritative)")
+    g.addoption("--allow-destructive", nargs="?", const="yes", default=None, metavar="STAGE",
+                help="with --fix: also run destructive remedies (delete data or cluster membership); "
+                     "on the production stage give the stage name: --allow-destructive=production")
+    g.addoption("--record", metavar="DIR", help="save every command the checks ran, per server, to DIR")
+    g.addoption("--replay", metavar="DIR", help="check a recording made with --record; no server is contacted")
+    g.addoption("--gate", action="store_true", help=GATE_HELP)
+    g.addoption("--alert", metavar="TEXT",
+                help="select the checks of a zabbix alert, e.g. \"Problem: DRBD resource ldap_data "
+                     "status is not UpToDate/Diskless client\"")
+    for name, (help_, value) in INI.items():
+        parser.addini(name, help_, default=value)
+    for name, (help_, value) in INI_LINES.items():
+        parser.addini(name, help_, type="linelist", default=value)

@@ -12,14 +12,14 @@ from .redact import redact, redact_tree
 
 
 class Audit:
-    def __init__(self, config):
+    def __init__(self, config, operator: str):
         self.config = config
+        self.operator = operator        # who runs the fix (handed down by the plugin)
         self.path = Path(config.rootpath) / config.getini("report_dir") / "audit.jsonl"
 
     def record(self, check_id, plan, step, result):
-        from .plugin import operator
         entry = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "user": operator(), "from": socket.gethostname(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "user": self.operator, "from": socket.gethostname(),
             "check": check_id, "remedy": plan.remedy, "tier": plan.tier, "host": step.host,
             "command": step.command.replace("$SUDO ", "sudo "), "exit": result.rc,
             "output": redact(result.output)[-2000:],    # whole first: the tail could lose a name

@@ -17,11 +17,12 @@ class SiteLock:
     """flock on <context dir>/hive-health.lock; waits `fix_lock_wait` seconds, then fails
     naming who holds it."""
 
-    def __init__(self, site, config, check_id: str):
+    def __init__(self, site, config, check_id: str, operator: str):
         base = Path(site.context_dir) if site.context_dir else Path(config.rootpath) / config.getini("report_dir")
         self.path = base / "hive-health.lock"
         self.wait = float(config.getini("fix_lock_wait"))
         self.check_id = check_id
+        self.operator = operator
         self.fd = None
         self.waited: str | None = None     # who held the lock, when this run had to wait
 
@@ -46,8 +47,7 @@ class SiteLock:
                     raise LockTimeout(f"another hive-health fix holds {self.path} ({holder}); "
                                       f"waited {self.wait:g} s") from None
                 time.sleep(0.5)
-        from .plugin import operator
-        me = {"pid": os.getpid(), "user": operator(), "host": socket.gethostname(),
+        me = {"pid": os.getpid(), "user": self.operator, "host": socket.gethostname(),
               "check": self.check_id, "since": time.strftime("%Y-%m-%d %H:%M:%S")}
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, json.dumps(me).encode(), 0)

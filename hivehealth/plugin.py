@@ -69,7 +69,7 @@ def pytest_configure(config):
     loaded_waivers = routines.configure(config)
     config.pluginmanager.register(routines.Waivers(loaded_waivers), "hivehealth-waivers")
     if config.option.fix or config.option.fix_plan:
-        config.pluginmanager.register(RemedyPlugin(config), "hivehealth-remedy")
+        config.pluginmanager.register(RemedyPlugin(config, operator()), "hivehealth-remedy")
     workerinput = getattr(config, "workerinput", None)
     if workerinput and "hivehealth" in workerinput:
         data = json.loads(workerinput["hivehealth"])
@@ -95,7 +95,7 @@ def pytest_configure(config):
         config.stash[STATE].facts = replayed
     site_checks.configure(config, config.stash[STATE])
     _default_html(config)
-    config.pluginmanager.register(JsonReport(config, site), "hivehealth-json")
+    config.pluginmanager.register(JsonReport(config, config.stash[STATE]), "hivehealth-json")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(), "hivehealth-xdist")
 

@@ -118,16 +118,17 @@ def allowed(config, plan: Plan, stage: str) -> str | None:
 class RemedyPlugin:
     """Registered when --fix or --fix-plan is given."""
 
-    def __init__(self, config):
+    def __init__(self, config, operator: str):
         self.config = config
+        self.operator = operator
         self.plan_only = config.option.fix_plan
-        self.audit = Audit(config)
+        self.audit = Audit(config, operator)
 
     def remedy(self, request, state, evaluate, obj, verdict: Verdict) -> Verdict:
         names = _REGISTRY.get(evaluate.__name__, [])
         if names and not self.plan_only:
             try:
-                waited = SiteLock(state.site, self.config, request.node.nodeid).wait_free()
+                waited = SiteLock(state.site, self.config, request.node.nodeid, self.operator).wait_free()
             except LockTimeout as e:
                 verdict.notes.append(f"--fix: not run: {e}")
                 return verdict
@@ -148,7 +149,7 @@ class RemedyPlugin:
                 verdict.notes.append(held)
                 continue
             try:
-                with SiteLock(state.site, self.config, request.node.nodeid) as lock:
+                with SiteLock(state.site, self.config, request.node.nodeid, self.operator) as lock:
                     if lock.waited:
                         # another fixer took the site after wait_free above
                         fresh = self._look_again(state, evaluate, obj, lock.waited)

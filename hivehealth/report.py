@@ -31,9 +31,10 @@ def area_of(nodeid: str) -> str:
 
 
 class JsonReport:
-    def __init__(self, config, site: Site):
+    def __init__(self, config, state):
         self.config = config
-        self.site = site
+        self.state = state                  # the run's site and its gathered facts
+        self.site: Site = state.site
         self.dir = Path(config.rootpath) / config.getini("report_dir")
         self.started = time.time()
         self.entries: dict[str, dict] = {}
@@ -95,9 +96,7 @@ class JsonReport:
             prometheus.write(doc, Path(self.config.rootpath) / textfile)
 
     def facts(self) -> dict:
-        from .plugin import STATE
-        state = self.config.stash.get(STATE, None)
-        return state.facts if state else {}
+        return self.state.facts
 
     def pytest_terminal_summary(self, terminalreporter):
         if self.config.option.gate:

@@ -198,11 +198,11 @@ def test_second_fixer_waits_then_names_the_holder(tmp_path):
     s = site()
     s.context_dir = str(tmp_path)
     config = types.SimpleNamespace(getini=lambda n: "0.5", rootpath=tmp_path)
-    with SiteLock(s, config, "checks/test_drbd.py::test_drbd[ldap_data]"):
+    with SiteLock(s, config, "checks/test_drbd.py::test_drbd[ldap_data]", "tester"):
         with pytest.raises(LockTimeout, match=r"fixing checks/test_drbd.py::test_drbd\[ldap_data\]"):
-            with SiteLock(s, config, "other"):
+            with SiteLock(s, config, "other", "tester"):
                 pass
-    with SiteLock(s, config, "after"):      # released: the next one gets it at once
+    with SiteLock(s, config, "after", "tester"):      # released: the next one gets it at once
         pass
 
 

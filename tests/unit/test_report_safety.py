@@ -271,7 +271,7 @@ def test_audit_is_private_appended_and_redacted(tmp_path):
     from types import SimpleNamespace as NS
 
     from hivehealth.audit import Audit
-    audit = Audit(_Config(tmp_path))
+    audit = Audit(_Config(tmp_path), "tester")
     audit.path.parent.mkdir()
     audit.path.write_text("")
     os.chmod(audit.path, 0o644)          # from an older version: narrowed on the next record

@@ -250,7 +250,7 @@ def verify(request):
 
 def record(item, verdict: Verdict, **extra):
     entry = {"subject": verdict.subject, "status": verdict.status, "problems": verdict.problems,
-             "alert": verdict.alert, **extra}
+             "alert": verdict.alert, "notes": verdict.notes, **extra}
     item.user_properties.append(("hivehealth", entry))
 
 

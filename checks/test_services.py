@@ -6,9 +6,10 @@ the task's error text (e.g. `failed to mount local volume: ... invalid argument`
 
 A task still on its way to running (pending, assigned, preparing, starting...) longer than
 service_start_grace is stuck, whatever the replica count says, and the failure names the reason
-docker gives (e.g. `no suitable node (scheduling constraints not satisfied on 3 nodes)`). Docker
-stamps a Pending task again each time the scheduler retries it, so its age counts from the last
-attempt: a stuck task is told once the swarm has been quiet for the grace.
+docker gives (e.g. `no suitable node (scheduling constraints not satisfied on 3 nodes)`). The age
+is the one `docker service ps` shows: swarm stamps a Pending task anew only when its reason
+changes (swarmkit scheduler applySchedulingDecisions skips an unchanged state and error), so a
+task that stays unschedulable for the same reason ages from its first refusal.
 Jobs (replicated job, global job) run to completion: a finished job is healthy, a job with no
 task left to run and completions missing has failed.
 """

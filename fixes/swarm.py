@@ -73,6 +73,10 @@ def remove_stale_node(ctx, name, verdict):
         if (node.get("Spec") or {}).get("Role") == "manager":
             steps.append(Step(survivor, f"$SUDO docker node demote {quoted}",
                               f"runbook 7.9: {node_id} is the old entry of {name}, still a raft member"))
+            # swarm takes it out of raft a moment after the demote; rm refuses a raft member
+            steps.append(Step(survivor, f"$SUDO docker node inspect --format "
+                                        f"'{{{{if .ManagerStatus}}}}manager{{{{else}}}}worker{{{{end}}}}' {quoted}",
+                              f"wait until {node_id} has left raft", until=lambda out: "worker" in out, wait=60))
         steps.append(Step(survivor, f"$SUDO docker node rm {quoted}",
                           f"runbook 7.9: remove the old entry {node_id} of rebuilt {name}"))
     managers, reachable = _quorum(ctx)

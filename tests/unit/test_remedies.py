@@ -224,7 +224,10 @@ def test_stale_entry_of_a_rebuilt_node_is_demoted_and_removed_by_id():
     plan = planner(swarm_fixes.remove_stale_node)(_stale_ctx(), "s-hive2", _stale_verdict())
     assert plan.refused is None
     assert [(st.host, st.command) for st in plan.steps] == [
-        ("s-hive0.lab", f"$SUDO docker node demote {STALE}"), ("s-hive0.lab", f"$SUDO docker node rm {STALE}")]
+        ("s-hive0.lab", f"$SUDO docker node demote {STALE}"),
+        ("s-hive0.lab", "$SUDO docker node inspect --format '{{if .ManagerStatus}}manager{{else}}worker{{end}}' " + STALE),
+        ("s-hive0.lab", f"$SUDO docker node rm {STALE}")]
+    assert plan.steps[1].until("worker\n") and not plan.steps[1].until("manager\n")
     assert swarm_fixes.remove_stale_node.remedy.tier == DESTRUCTIVE
     # the Down-node remedy has nothing to do: the server's live entry is Ready
     assert planner(swarm_fixes.remove_down_node)(_stale_ctx(), "s-hive2", _stale_verdict()) is None

@@ -29,7 +29,8 @@ def _mounts(ctx, server) -> list[dict] | None:
 def disk_usage(ctx, server) -> Verdict:
     limit = ctx.number("disk_usage_max")
     v = Verdict(server.name, alert=f"<mount>: Disk space is low (used > {limit:g}%)")
-    df = ctx.parsed(v, server, "df", fs.parse_df_posix, "df")
+    # df exits 1 when one mount cannot be read (a stale NFS handle) and still lists the others
+    df = ctx.parsed(v, server, "df", fs.parse_df_posix, "df", partial=True)
     if df is None:
         return v
     filesystems = fs.real_filesystems(df, _mounts(ctx, server))

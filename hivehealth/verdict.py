@@ -41,9 +41,10 @@ class Verdict:
         return self.status == OK
 
     def fail(self, problem: str):
+        """A definite fault outranks every other status: a warning or an unknown found first in
+        the same check does not hide it."""
         self.problems.append(problem)
-        if self.status in (OK, SKIP):
-            self.status = FAIL
+        self.status = FAIL
 
     def warn(self, problem: str):
         """Transient and self-healing (a resync, a drained node, a service converging): the nightly

@@ -31,6 +31,21 @@ class LV:
     def active(self) -> bool:
         return len(self.attr) > 4 and self.attr[4] == "a"
 
+    @property
+    def health(self) -> str:
+        """lv_attr's 9th character (lvs(8) "Volume Health"): "-" when healthy."""
+        return self.attr[8] if len(self.attr) > 8 else "-"
+
+
+# lvs(8) / lvm2 lib/metadata/lv.c lv_attr_dup_with_info_and_seg_status, for a thin pool
+HEALTH = {
+    "p": "partial: a physical volume of its VG is missing",
+    "F": "failed: the kernel's thin-pool target reports a failure (no data/metadata figures)",
+    "D": "out of data space: writes to its thin volumes queue or fail",
+    "M": "metadata read only: the pool switched to read-only mode (metadata full or damaged)",
+    "X": "health unknown (lvm could not read the status)",
+}
+
 
 def _num(value, cast):
     value = (value or "").strip().rstrip("Bb%")

@@ -115,5 +115,8 @@ def _quorum(ctx):
     from hivehealth.parsers import docker as dockerp
     nodes = dockerp.parse_nodes(answers[0][1].stdout) if answers else []
     managers = [n for n in nodes if n.manager_status]
-    return len(managers), len([n for n in managers if n.manager_status in ("Leader", "Reachable")])
+    # a Down node does not count even if raft still calls it Reachable: a rebuilt server that
+    # answers on the old address keeps its stale entry "Reachable"
+    return len(managers), len([n for n in managers if n.manager_status in ("Leader", "Reachable")
+                               and n.status != "Down"])
 

@@ -197,7 +197,7 @@ def test_down_node_removal_plan_and_rebuild_steps():
 STALE = "t4k1pq8zv3m2hx9r6w0ybn5cs"
 
 
-def _stale_ctx(state="down", role="manager", down=("s-hive2",)):
+def _stale_ctx(state="down", role="manager", down=("s-hive2",), stale_ms="Unreachable"):
     """s-hive2 rebuilt: its new entry id2 Ready, its old entry STALE as `state`."""
     s = site()
     rows = [{"ID": f"id{i}", "Hostname": f"s-hive{i}", "Status": "Down" if f"s-hive{i}" in down and i != 2 else "Ready",
@@ -205,7 +205,7 @@ def _stale_ctx(state="down", role="manager", down=("s-hive2",)):
              ("Unreachable" if f"s-hive{i}" in down and i != 2 else "Reachable"), "Self": i == 0, "EngineVersion": "26"}
             for i in range(3)]
     rows.append({"ID": STALE, "Hostname": "s-hive2", "Status": "Down", "Availability": "Active",
-                 "ManagerStatus": "Unreachable" if role == "manager" else "", "Self": False, "EngineVersion": "26"})
+                 "ManagerStatus": stale_ms if role == "manager" else "", "Self": False, "EngineVersion": "26"})
     inspect = json.dumps([{"ID": "id2", "Spec": {"Role": "manager"}, "Status": {"State": "ready"},
                            "Description": {"Hostname": "s-hive2"}},
                           {"ID": STALE, "Spec": {"Role": role}, "Status": {"State": state},
@@ -247,6 +247,14 @@ def test_stale_entry_refused_unless_a_node_id(node_id):
 def test_stale_entry_refused_unless_down_in_node_inspect():
     plan = planner(swarm_fixes.remove_stale_node)(_stale_ctx(state="ready"), "s-hive2", _stale_verdict())
     assert plan.steps == [] and "not down" in plan.refused
+
+
+def test_stale_entry_raft_still_calls_reachable_is_not_counted_for_quorum():
+    # the lab's rebuilt server: the old entry Down yet "Reachable"; s-hive1 lost as well, so only
+    # s-hive0 and the new s-hive2 are up: 2 of 4 managers, no quorum to demote with
+    c = _stale_ctx(down=("s-hive1", "s-hive2"), stale_ms="Reachable")
+    plan = planner(swarm_fixes.remove_stale_node)(c, "s-hive2", _stale_verdict())
+    assert "lost quorum" in plan.refused
 
 
 def test_stale_entry_refused_without_quorum():

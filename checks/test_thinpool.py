@@ -13,7 +13,7 @@ pool, or a pool whose use cannot be read (not active), is a fault.
 import pytest
 
 from hivehealth.gather_more import more_ini, more_number
-from hivehealth.parsers.lvm import HEALTH, parse_lvs_json
+from hivehealth.parsers.lvm import HEALTH, STATE, parse_lvs_json
 from hivehealth.sizes import human_kib
 from hivehealth.verdict import Verdict
 
@@ -68,13 +68,15 @@ def thinpool_usage(ctx, server) -> Verdict:
     promised = sum(x.size or 0 for x in thin)
     v.data.update(data_percent=pool.data_percent, metadata_percent=pool.metadata_percent,
                   size=pool.size, promised=promised, volumes=[x.name for x in thin])
-    if pool.health in HEALTH and pool.health != "X":
+    if pool.health in HEALTH:
         v.fail(f"{pool_name} is {HEALTH[pool.health]} (lv_attr {pool.attr}): every DRBD volume on "
                f"{server.short} depends on it; see lvmthin(7) and the kernel log (journalctl -k)")
-    if not pool.active:
-        v.fail(f"{pool_name} is not active (lv_attr {pool.attr}): the DRBD volumes carved from it "
-               f"cannot be up; sudo lvchange -ay {pool_name}")
-        return v
+    if pool.state in STATE:
+        v.fail(f"{pool_name} is {STATE[pool.state]} (lv_attr {pool.attr}): the DRBD volumes carved "
+               f"from it cannot be relied on"
+               + ("; sudo lvchange -ay " + pool_name if pool.state == "-" else "; see lvmthin(7)"))
+        if pool.state == "-":
+            return v
     over = ""
     if pool.size and promised > pool.size:
         over = (f"; its {len(thin)} thin volumes promise {human_kib(promised / 1024)} of "
@@ -90,9 +92,10 @@ def thinpool_usage(ctx, server) -> Verdict:
     # each figure is judged on its own: lvm2 prints either blank when its status is invalid
     unread = [k for k, pct in (("data", pool.data_percent), ("metadata", pool.metadata_percent))
               if pct is None]
-    if unread or pool.health == "X":
-        v.unknown(f"{pool_name} reports no {' or '.join(unread) or 'health'} use (lv_attr {pool.attr})"
-                  + (f": {HEALTH['X']}" if pool.health == "X" else ""))
+    if unread:
+        v.unknown(f"{pool_name} reports no {' or '.join(unread)} use (lv_attr {pool.attr})")
+    if "X" in (pool.state, pool.health):
+        v.unknown(f"lvm could not read the state of {pool_name} (lv_attr {pool.attr}: X = unknown)")
     if v.ok and over:
         v.notes.append(over.lstrip("; "))
     return v

@@ -68,7 +68,7 @@ def _failed(ctx, v, server):
         try:
             return systemd.parse_list_units_json(js.stdout)
         except ParseError:
-            pass
+            ctx.replaced(v, "units_failed")
     plain = ctx.host(server).get("units_failed_plain")
     if plain is not None and NO_SYSTEMD in plain.stderr:
         v.skip(f"{server.name}: systemd is not the init system here; there are no units to check")

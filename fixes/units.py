@@ -1,4 +1,6 @@
 """Runbook 7.6 and FAQ 7.22: failed systemd units."""
+import shlex
+
 from hivehealth.remedy import RISKY, SAFE, Plan, Step, remedy
 
 LEFTOVER_PREFIX = "drbd-resource@"
@@ -19,7 +21,7 @@ def reset_leftover_drbd_units(ctx, server, verdict):
     if not units:
         return None
     return Plan(steps=[
-        Step(server.name, "$SUDO systemctl reset-failed " + " ".join(units),
+        Step(server.name, "$SUDO systemctl reset-failed " + _names(units),
              "FAQ 7.22: the volume was deleted (not in drbd_device_map); its unit is a leftover")])
 
 
@@ -30,7 +32,7 @@ def disable_unneeded_units(ctx, server, verdict):
     units = [u for u in verdict.data.get("failed", []) if u in wanted]
     if not units:
         return None
-    names = " ".join(units)
+    names = _names(units)
     return Plan(steps=[
         Step(server.name, f"$SUDO systemctl disable --now {names} && $SUDO systemctl reset-failed {names}",
              "runbook 7.6: listed in units_not_needed")])
@@ -45,5 +47,10 @@ def restart_failed_units(ctx, server, verdict):
     if not units:
         return None
     return Plan(steps=[
-        Step(server.name, f"$SUDO systemctl restart {u}", f"runbook 7.6: {u} failed; try it again")
+        Step(server.name, f"$SUDO systemctl restart {_names([u])}", f"runbook 7.6: {u} failed; try it again")
         for u in units])
+
+
+def _names(units) -> str:
+    """Unit names as shell words: systemd's escapes (\\x2d) must reach systemctl unchanged."""
+    return " ".join(shlex.quote(u) for u in units)

@@ -24,12 +24,14 @@ def cut_short(text: str) -> str | None:
     Every tool the suite runs ends its output with a newline; output whose last line lacks it was
     cut (the process was killed mid-write, the probe's temporary file hit a full disk, a bundle was
     truncated), so its last token may be cut in half: "/var/lib/docker" read as "/var/li". A JSON
-    document (or the last line of NDJSON) that parses whole is complete with or without it.
+    object or array (or the last line of NDJSON) that parses whole is complete with or without it.
     """
     if not text or text.endswith("\n"):
         return None
     last = text.rsplit("\n", 1)[-1]
     for candidate in (text, last):
+        if not candidate.lstrip().startswith(("{", "[")):
+            continue    # a bare number or word parses as JSON too: "1258" of "12582912"
         try:
             json.loads(candidate)
             return None
@@ -48,9 +50,9 @@ class Context:
         self.site = site
         self.facts = facts
         self._ini = ini          # callable: name -> str
-        # verdicts judged on less than a whole answer: id(verdict) -> why; such a verdict may
-        # fail, but never pass (see judge)
-        self._incomplete: dict[int, str] = {}
+        # verdicts judged on less than a whole answer: id(verdict) -> {section: why}; such a
+        # verdict may fail, but never pass (see judge)
+        self._incomplete: dict[int, dict[str, str]] = {}
 
     def ini(self, name: str) -> str:
         return self._ini(name)
@@ -120,8 +122,12 @@ class Context:
         """r with only its complete lines, the verdict marked as judged on part of an answer."""
         if not short:
             return r
-        self._incomplete[id(v)] = f"{self.host(server).server}: `{r.command}` {short}"
+        self._incomplete.setdefault(id(v), {})[r.name] = f"{self.host(server).server}: `{r.command}` {short}"
         return CommandResult(r.name, r.command, r.rc, complete_lines(r.stdout), r.stderr)
+
+    def replaced(self, v: Verdict, name: str):
+        """The check judged without section `name` after all (it fell back to another)."""
+        self._incomplete.get(id(v), {}).pop(name, None)
 
     def judge(self, evaluate, obj) -> Verdict:
         """evaluate(self, obj), with output no parser can read made an unknown, never a traceback."""
@@ -132,11 +138,11 @@ class Context:
             v = Verdict(evaluate.__name__ if subject is None else str(subject))
             v.unknown(f"cannot read the gathered output: {e}")
             return v
-        short = self._incomplete.pop(id(v), None)
-        if short and v.status == FAIL:
-            v.notes.append(f"{short}; judged on its complete lines")
-        elif short:
-            v.unknown(f"{short}: what it left out may not be fine")
+        for short in self._incomplete.pop(id(v), {}).values():
+            if v.status == FAIL:
+                v.notes.append(f"{short}; judged on its complete lines")
+            else:
+                v.unknown(f"{short}: what it left out may not be fine")
         return v
 
     def parsed(self, v: Verdict, server: Server | str, name: str, parse, what: str,

@@ -293,3 +293,10 @@ def test_plans_carry_their_remedy_name_and_tier():
     outdated = drbd_fixes.force_primary_all_outdated.remedy.plan(
         ctx(s), "ldap_data", outdated_verdict(views([OUTDATED] * 3)))
     assert (outdated.remedy, outdated.tier) == ("force_primary_all_outdated", RISKY)
+
+
+def test_escaped_unit_names_reach_systemctl_unchanged():
+    name = "systemd-fsck@dev-disk-by\\x2duuid-6f2b1a7e\\x2d3c4d.service"
+    verdict = Verdict("s-hive1.lab", status="fail", data={"failed": [name]})
+    risky = planner(unit_fixes.restart_failed_units)(ctx(site()), site().servers[1], verdict)
+    assert [st.command for st in risky.steps] == [f"$SUDO systemctl restart '{name}'"]

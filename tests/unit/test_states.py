@@ -21,6 +21,8 @@ corpus instead of one per case); its JSON report is read from a per-case report_
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 from dataclasses import dataclass
@@ -168,21 +170,28 @@ def run_suite(bundle: Path, reports: Path, ini: dict[str, str] | None = None) ->
     """The whole suite on a recording, as `pytest --replay DIR` runs it; its latest.json."""
     args = ["-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO), str(REPO / "checks"),
             "--replay", str(bundle), "-o", f"report_dir={reports}", "-q", "--no-header",
-            "-p", "no:randomly", "-p", "no:xdist", "-p", "no:html"]
+            "-p", "no:randomly", "-p", "no:xdist", "-p", "no:html",
+            # each of these costs a full garbage collection per run, of the outer session too
+            "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler"]
     for k, v in (ini or {}).items():
         args += ["-o", f"{k}={v}"]
-    saved_path, saved_modules = list(sys.path), set(sys.modules)
+    # the suite's conftest.py imports as `conftest`: another one the outer session loaded (tests/lab)
+    # must not stand in for it, nor it for that one afterwards
+    outer_conftest = sys.modules.pop("conftest", None)
+    saved_path = list(sys.path)
+    out = io.StringIO()
     try:
-        rc = pytest.main(args)
+        with contextlib.redirect_stdout(out):
+            rc = pytest.main(args)
     finally:
-        sys.path[:] = saved_path
-        # keep the checks' modules (they are pure): only the run's own conftest state goes
-        for m in set(sys.modules) - saved_modules:
-            if m == "conftest":
-                del sys.modules[m]
+        sys.path[:] = saved_path        # the checks' modules stay imported: they are pure
+        sys.modules.pop("conftest", None)
+        if outer_conftest is not None:
+            sys.modules["conftest"] = outer_conftest
     latest = reports / "latest.json"
     if not latest.exists():
-        pytest.fail(f"the suite wrote no report (pytest exit {int(rc)})", pytrace=False)
+        pytest.fail(f"the suite wrote no report (pytest exit {int(rc)}):\n{out.getvalue()[-3000:]}",
+                    pytrace=False)
     return json.loads(latest.read_text())
 
 

@@ -33,6 +33,8 @@ INI = {
     "service_restart_max": ("services: failed tasks within service_restart_window that make a restart loop", "3"),
     "service_restart_window": ("services: seconds of task history a restart loop is counted in", "300"),
     "service_stable_seconds": ("services: seconds a task must stay up to end a restart loop", "30"),
+    "service_start_grace": ("services: seconds a task may stay before running (pending, preparing, "
+                            "starting...) before it counts as stuck", "300"),
     "command_timeout": ("seconds a remote command may take", "30"),
     "connect_timeout": ("seconds to open an SSH connection", "10"),
     "fix_lock_wait": ("--fix: seconds to wait for another run's fix to finish", "300"),

@@ -9,7 +9,7 @@
 Both are warnings in the runbook's sense; here they fail, with the exact `hive set` command.
 Not applicable (skip): a site that is not a hive-builder project (no persistents.yml read).
 """
-from hivehealth.objects import manager_answers
+from hivehealth.objects import manager_answers, node_entries
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
 from hivehealth.verdict import Verdict
@@ -50,7 +50,8 @@ def hive_state(ctx, site) -> Verdict:
                   f"{site.first_hive} ({first.name}) is up")
         return v
     v.cite(seen_by, dict(answers)[seen_by])
-    by_host = {n.hostname: n for n in nodes}
+    # the live entry per server (short or full hostname; a stale entry of a rebuilt server aside)
+    by_host = {s.short: node_entries(site, nodes, s.short)[0] for s in site.servers}
     node = by_host.get(first.short)
     ready = [i for i, s in enumerate(site.servers)
              if s.is_hive and by_host.get(s.short) is not None

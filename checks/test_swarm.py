@@ -1,11 +1,15 @@
 """Runbook 7.9: swarm membership, as the managers see it.
 
 hive-builder's zabbix never looks at swarm node health. A node must be Ready and Active, a
-manager Leader or Reachable, and the managers must agree on one Leader.
+manager Leader or Reachable, and the managers must agree on one Leader. A node is the server of
+the same short or full name (docker reports the hostname the server has, short or FQDN).
+A server rebuilt (runbook 7.9) and joined again without `docker node rm` leaves its old entry
+behind, Down, and for a manager still a raft member that counts against quorum: that stale
+entry fails, named by its node ID (the swarm remedy removes exactly that ID).
 """
 import json
 
-from hivehealth.objects import manager_answers, no_manager_answered
+from hivehealth.objects import manager_answers, no_manager_answered, node_entries
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
 from hivehealth.verdict import Verdict
@@ -35,10 +39,14 @@ def _views(ctx, v: Verdict) -> dict[str, list]:
 def node_state(ctx, name) -> Verdict:
     v = Verdict(f"swarm node {name}")
     views = _views(ctx, v)
-    seen = {}
+    seen, stale = {}, {}
     for manager, nodes in views.items():
-        node = next((n for n in nodes if n.hostname == name), None)
+        node, stale[manager], rivals = node_entries(ctx.site, nodes, name)
         seen[manager] = (node.status, node.availability, node.manager_status) if node else None
+        if rivals:
+            v.fail(f"{len(rivals) + 1} live node entries for one server ("
+                   + ", ".join(f"{n.id} {n.hostname} {n.status}" for n in [node, *rivals])
+                   + f", as seen from {manager}): two machines share the hostname")
     if not seen:
         return v
     first_manager, first = next(iter(seen.items()))
@@ -53,11 +61,17 @@ def node_state(ctx, name) -> Verdict:
             v.warn(f"availability {availability} (expected Active)")
         if manager and manager not in ("Leader", "Reachable"):
             v.fail(f"manager status {manager} (expected Leader or Reachable)")
+    for n in stale[first_manager]:
+        role = f", still a manager ({n.manager_status}) counted in raft quorum" if n.manager_status else ""
+        v.fail(f"stale node entry {n.id} ({n.hostname} {n.status}{role}) beside the live one: the "
+               f"server was joined again without `docker node rm` (runbook 7.9); remove it: "
+               + (f"docker node demote {n.id}; " if n.manager_status else "") + f"docker node rm {n.id}")
     others = {m: s for m, s in seen.items() if s != first}
     if others:
         v.fail("managers disagree: " + "; ".join(f"{m} sees {s or 'no such node'}" for m, s in others.items())
                + f" while {first_manager} sees {first}" + _settling_hint(seen.values()))
-    v.data.update(seen=seen)
+    v.data.update(seen=seen, stale=[n.id for n in stale[first_manager]],
+                  stale_managers=[n.id for n in stale[first_manager] if n.manager_status])
     return v
 
 

@@ -44,12 +44,14 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "drbd_json": ("hive", "$SUDO drbdsetup status --json"),
     "drbd_text": ("hive", "$SUDO drbdadm status"),
     "swarm_info": ("hive", "$DOCKER info --format '{{json .Swarm}}'"),
-    "nodes": ("hive", "$DOCKER node ls --format json"),
-    "services": ("manager", "$DOCKER service ls --format json"),
+    # `{{json .}}`, not `--format json`: the same output on Docker 23+, and readable on 20.10,
+    # whose CLI prints the word "json" for `--format json` (docker/cli formatter.go JSONFormatKey)
+    "nodes": ("hive", "$DOCKER node ls --format '{{json .}}'"),
+    "services": ("manager", "$DOCKER service ls --format '{{json .}}'"),
     "tasks": ("manager",
               "s=$($DOCKER service ls -q) || exit $?; [ -z \"$s\" ] || "
-              "$DOCKER service ps --no-trunc --format json $s"),
-    "containers": ("hive", "$DOCKER ps --no-trunc --format json"),
+              "$DOCKER service ps --no-trunc --format '{{json .}}' $s"),
+    "containers": ("hive", "$DOCKER ps --no-trunc --format '{{json .}}'"),
     "service_specs": ("manager",
                       "s=$($DOCKER service ls -q) || exit $?; [ -z \"$s\" ] || "
                       "$DOCKER service inspect --format '{{json .Spec}}' $s"),

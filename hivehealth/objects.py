@@ -89,11 +89,41 @@ def services(ctx: Context) -> list[str]:
         return [NO_MANAGER]
 
 
+def node_name(site, hostname: str) -> str:
+    """The item name of a swarm node: the server's short name when docker's hostname is that
+    server's short name, its full name, or a full name under another domain (a server whose
+    hostname is set to its FQDN); any other node keeps the hostname docker gives."""
+    first = hostname.split(".")[0]
+    for s in site.servers:
+        if hostname in (s.short, s.name) or first == s.short:
+            return s.short
+    return hostname
+
+
+# how sure a `docker node ls` status is that the node is the live one (Ready first)
+_LIVENESS = {"Ready": 0, "Unknown": 1, "Disconnected": 2, "Down": 3}
+
+
+def node_entries(site, nodes: list, name: str) -> tuple[object | None, list, list]:
+    """(live, stale, rivals) among the node entries named `name` (node_name).
+
+    A server rebuilt and joined again without `docker node rm` has two entries: the new one and
+    the old one, Down for good (and, for a manager, still a member of raft). live is the entry
+    most alive; stale the other entries that are Down; rivals other entries that are not Down
+    (two live machines with one hostname)."""
+    entries = sorted((n for n in nodes if node_name(site, n.hostname) == name),
+                     key=lambda n: _LIVENESS.get(n.status, 2))
+    if not entries:
+        return None, [], []
+    live, others = entries[0], entries[1:]
+    return live, [n for n in others if n.status == "Down"], [n for n in others if n.status != "Down"]
+
+
 def swarm_nodes(ctx: Context) -> list[str]:
     names = {h.short for h in ctx.site.hives} if ctx.site.kind == "hive" else set()
     for _, r in manager_answers(ctx, "nodes"):
         try:
-            names.update(n.hostname for n in dockerp.parse_nodes(r.stdout))
+            names.update(node_name(ctx.site, n.hostname) for n in dockerp.parse_nodes(r.stdout))
         except ParseError:
             pass
     return sorted(names)

@@ -17,6 +17,8 @@ INI: dict[str, tuple[str, str]] = {
     "service_restart_max": ("services: failed tasks within service_restart_window that make a restart loop", "3"),
     "service_restart_window": ("services: seconds of task history a restart loop is counted in", "300"),
     "service_stable_seconds": ("services: seconds a task must stay up to end a restart loop", "30"),
+    "service_start_grace": ("services: seconds a task may stay before running (pending, preparing, "
+                            "starting...) before it counts as stuck", "300"),
     "backup_max_age": ("backup: hours since the file behind each backup-<name>-latest.* link was "
                        "written (the timer runs daily at 01:00)", "26"),
     "thinpool": ("thinpool: the LVM thin pool of the DRBD volumes, VG/LV (hive-builder: drbdvg/drbdpool)",

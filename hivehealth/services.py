@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .objects import NO_MANAGER, manager_answers, no_manager_answered
+from .objects import manager_answers, no_manager_answered
 from .parsers import ParseError
 from .parsers import docker as dockerp
 
@@ -49,19 +49,20 @@ def listed_service(ctx, v, name: str, cite: bool = True):
     """(manager, Service) as the first answering manager lists `name`, or None after telling
     the verdict why not (no manager answered, unreadable output, no such service)."""
     answers = manager_answers(ctx, "services")
-    if name == NO_MANAGER or not answers:
+    if not answers:
         v.fail(no_manager_answered(ctx, "services", "docker service ls"))
         return None
     manager, r = answers[0]
     if cite:
         v.cite(manager, r)
     try:
-        svc = next((s for s in dockerp.parse_services(r.stdout) if s.name == name), None)
+        services = dockerp.parse_services(r.stdout)
     except ParseError as e:
+        # a manager answered, but not readably: unknown, not "no manager"
         v.unknown(str(e))
         return None
+    svc = next((s for s in services if s.name == name), None)
     if svc is None:
         v.fail(f"no longer listed by {manager}")
         return None
     return manager, svc
-

@@ -557,6 +557,87 @@ def heal_no_format_left(lab, s, rec):
         f.write(rec["orig"])
 
 
+# ---------------------------------------------------------------- services and swarm states
+UNSCHEDULABLE_SVC = "unschedulable-demo"
+UNSCHEDULABLE_LABEL = "hh-lab-nonexistent"
+
+
+def _unschedulable_pending(lab):
+    r = sx(_alive_hive(lab), f"docker service ps {UNSCHEDULABLE_SVC} --no-trunc "
+                            "--format '{{.CurrentState}}|{{.Error}}'", check=False)
+    return any(x.startswith("Pending") and "no suitable node" in x for x in r.stdout.splitlines())
+
+
+def inj_service_unschedulable(lab, target):
+    h = _alive_hive(lab)
+    # a constraint no node satisfies (a label nobody set): the task stays Pending for ever
+    sx(h, f"docker service create -d --name {UNSCHEDULABLE_SVC} --replicas 1 --no-resolve-image "
+          f"--constraint 'node.labels.{UNSCHEDULABLE_LABEL}==1' hive-lab/busybox:latest "
+          "sleep 1000000 >/dev/null")
+    util.wait_for(lambda: _unschedulable_pending(lab), 60,
+                  what=f"{UNSCHEDULABLE_SVC}'s task Pending with 'no suitable node'")
+    return None, (f"service {UNSCHEDULABLE_SVC} (constraint node.labels.{UNSCHEDULABLE_LABEL}==1): "
+                  "0/1, its task Pending: no suitable node"), {}
+
+
+def heal_service_unschedulable(lab, s, rec):
+    h = _alive_hive(lab)
+    sx(h, f"docker service rm {UNSCHEDULABLE_SVC} >/dev/null 2>&1; true", check=False)
+    util.wait_for(lambda: not sx(h, f"docker service ls -q -f name={UNSCHEDULABLE_SVC}",
+                                 check=False).stdout.strip(), 30, what=f"{UNSCHEDULABLE_SVC} removed")
+
+
+def _node_entries(lab, short, via):
+    """(ID, Status) of every `docker node ls` entry with hostname `short`, as `via` sees them."""
+    r = sx(via, "docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}}'", check=False)
+    rows = [x.split() for x in r.stdout.splitlines()]
+    return [(x[0], x[2]) for x in rows if len(x) == 3 and x[1] == short]
+
+
+def _rebuild_target(lab, target):
+    if target:
+        return site.by_name(lab, target)
+    # neither first_hive (the swarm's labels and deploys go there) nor where ldap runs
+    busy = {site.first_hive(lab)["short"], site.service_running(lab)}
+    return next(h for h in reversed(site.hives_of(lab)) if h["short"] not in busy)
+
+
+def inj_node_rebuilt_stale(lab, target):
+    s = _rebuild_target(lab, target)
+    via = next(h for h in site.hives_of(lab) if h["short"] != s["short"])
+    old = sx(s, "docker info -f '{{.Swarm.NodeID}}'").stdout.strip()
+    token = sx(via, "docker swarm join-token -q manager").stdout.strip()
+    image_ref = util.docker("inspect", "-f", "{{.Config.Image}}", s["short"]).stdout.strip()
+    with open(os.path.join(site.ctx_dir(lab), "id_rsa.pub")) as f:
+        pubkey = f.read()
+    # the server destroyed and made again under the same name (runbook 7.9's rebuild), but
+    # nobody ran `docker node rm` for the old one; its docker disk comes back without swarm state
+    util.docker("rm", "-f", s["short"])
+    util.run(["rm", "-rf", os.path.join(util.MNT_DIR, s["short"], "swarm")])
+    site.create_server(lab, s, image_ref, pubkey)
+    site.wait_booted(s, 120)
+    site.write_known_hosts(lab)        # its new host keys, as `hive build-infra` would re-scan
+    sx(s, f"docker swarm join --advertise-addr {s['ip']} --token {token} {via['ip']}:2377 >/dev/null",
+       timeout=60)
+    new = sx(s, "docker info -f '{{.Swarm.NodeID}}'").stdout.strip()
+    # hive's labels again, by ID: the hostname is ambiguous while the old entry is there
+    labels = ["hives", "servers", "hosts", lab["stage"]]
+    sx(via, "docker node update " + " ".join(f"--label-add {x}=true" for x in labels) + f" {new} >/dev/null")
+    util.wait_for(lambda: sorted(_node_entries(lab, s["short"], via)) == sorted([(old, "Down"), (new, "Ready")]),
+                  90, interval=2, what=f"{s['short']}: old node {old} Down beside new {new} Ready")
+    return s, (f"{s['full']} rebuilt and joined again without `docker node rm`: old node {old} "
+               f"Down (still a manager), new node {new} Ready"), {"old_id": old, "new_id": new}
+
+
+def heal_node_rebuilt_stale(lab, s, rec):
+    old = rec.get("old_id", "")
+    via = _alive_hive(lab)
+    if any(i == old for i, _ in _node_entries(lab, s["short"], via)):
+        sx(via, f"docker node demote {old} >/dev/null 2>&1; docker node rm {old} >/dev/null", check=False)
+    util.wait_for(lambda: all(i != old for i, _ in _node_entries(lab, s["short"], via)), 60,
+                  what=f"old node {old} removed")
+
+
 FAULTS = {
     "failed-unit": (inj_failed_unit, heal_failed_unit,
                     "a real unit hh-lab-broken.service (ExecStart=/bin/false) failed [s-hive1]"),
@@ -599,6 +680,12 @@ FAULTS = {
                          "drbd-resource@ldap_data.service inactive, resource still up [s-hive1]"),
     "no-format-left": (inj_no_format_left, heal_no_format_left,
                        "no_format: {global: true} left in .hive/persistents.yml"),
+    "service-unschedulable": (inj_service_unschedulable, heal_service_unschedulable,
+                              f"service {UNSCHEDULABLE_SVC} whose constraint no node satisfies: "
+                              "its task Pending for ever"),
+    "node-rebuilt-stale": (inj_node_rebuilt_stale, heal_node_rebuilt_stale,
+                           "a hive destroyed, recreated under its name and joined again without "
+                           "`docker node rm`: its old node entry stays Down [last hive not running ldap]"),
 }
 
 

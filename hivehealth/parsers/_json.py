@@ -35,6 +35,10 @@ def load_lines(text: str, what: str) -> list:
         if not isinstance(data, list):
             raise ParseError(what, "expected a JSON array")
         return data
+    if {ln.strip() for ln in stripped.splitlines() if ln.strip()} == {"json"}:
+        raise ParseError(what, "the docker CLI printed the word `json` for each object: it predates "
+                               "Docker 23.0, which added `--format json`; `--format '{{json .}}'` "
+                               "gives the same objects on every version")
     out = []
     for n, line in enumerate(stripped.splitlines(), 1):
         if not line.strip():

@@ -77,8 +77,11 @@ def parse_node_ls_table(text: str) -> list[Node]:
 # --- docker service ls ------------------------------------------------------------------------
 
 SERVICE_WHAT = "docker service ls"
-# "1/1", "0/3", "2/2 (max 1 per node)", "1/1 (3/5 completed)"
-_REPLICAS = re.compile(r"^(\d+)/(\d+)(?:\s+\(.*\))?$")
+# "1/1", "0/3", "2/2 (max 1 per node)", and for jobs "1/1 (3/5 completed)": running/desired
+# (completed/total), docker/cli cli/command/service/formatter.go serviceContext.Replicas
+_REPLICAS = re.compile(r"^(\d+)/(\d+)(?:\s+\((.*)\))?$")
+_COMPLETED = re.compile(r"^(\d+)/(\d+) completed$")
+JOB_MODES = ("replicated job", "global job")
 
 
 @dataclass
@@ -91,6 +94,14 @@ class Service:
     image: str
     replicas: str = ""              # the raw REPLICAS cell
     ports: str = ""
+    completed: int | None = None    # jobs: tasks completed in the current job iteration
+    total: int | None = None        # jobs: completions the job needs
+
+    @property
+    def is_job(self) -> bool:
+        """A job runs to completion (docker CLI "replicated job"/"global job"; the API's
+        mode filter spells them replicated-job/global-job)."""
+        return self.mode.replace("-", " ") in JOB_MODES
 
 
 def parse_replicas(value: str) -> tuple[int | None, int | None]:
@@ -99,13 +110,22 @@ def parse_replicas(value: str) -> tuple[int | None, int | None]:
     return (int(m.group(1)), int(m.group(2))) if m else (None, None)
 
 
+def parse_completed(value: str) -> tuple[int | None, int | None]:
+    """A job's completed and total from a REPLICAS cell ("0/1 (3/5 completed)");
+    (None, None) when the cell has no such part."""
+    m = _REPLICAS.match(value.strip())
+    c = _COMPLETED.match(m.group(3) or "") if m else None
+    return (int(c.group(1)), int(c.group(2))) if c else (None, None)
+
+
 def _service(o: dict, what: str) -> Service:
     replicas = _str(o, "Replicas", what, required=False)
     running, desired = parse_replicas(replicas)
+    completed, total = parse_completed(replicas)
     return Service(id=_str(o, "ID", what), name=_str(o, "Name", what), mode=_str(o, "Mode", what),
                    replicas_running=running, replicas_desired=desired,
                    image=_str(o, "Image", what, required=False), replicas=replicas,
-                   ports=_str(o, "Ports", what, required=False))
+                   ports=_str(o, "Ports", what, required=False), completed=completed, total=total)
 
 
 def parse_services(text: str) -> list[Service]:

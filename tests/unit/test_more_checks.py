@@ -437,7 +437,7 @@ def test_no_manager_answered_gives_each_hive_its_reason():
                  unreachable={HIVES[0].name: "connect to s-hive0.lab timed out"})
     nodes = no_manager_answered(ctx, "nodes", "docker node ls")
     assert nodes.startswith("no manager answered `docker node ls`: s-hive0.lab: unreachable: connect to")
-    assert f"; s-hive1.lab: `" in nodes and f"node ls --format json` exited 1: {not_manager}" in nodes
+    assert f"; s-hive1.lab: `" in nodes and f"node ls --format '{{{{json .}}}}'` exited 1: {not_manager}" in nodes
     assert nodes.endswith("s-hive2.lab: not gathered")
     # a manager-only question is put to one hive at a time: the others were not asked
     services = no_manager_answered(ctx, "services", "docker service ls")

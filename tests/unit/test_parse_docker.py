@@ -87,6 +87,28 @@ def test_replicas_forms(cell, expected):
     assert docker.parse_replicas(cell) == expected
 
 
+@pytest.mark.parametrize("cell, expected", [
+    ("0/1 (1/1 completed)", (1, 1)), ("1/1 (3/5 completed)", (3, 5)), ("0/0 (3/3 completed)", (3, 3)),
+    ("2/2 (max 1 per node)", (None, None)), ("1/1", (None, None)), ("", (None, None)),
+])
+def test_job_completions(cell, expected):
+    assert docker.parse_completed(cell) == expected
+
+
+def test_job_modes_as_the_cli_and_the_docs_spell_them():
+    text = ('{"ID":"a","Image":"i","Mode":"replicated job","Name":"j","Ports":"","Replicas":"0/1 (1/1 completed)"}\n'
+            '{"ID":"b","Image":"i","Mode":"global-job","Name":"g","Ports":"","Replicas":"0/0 (3/3 completed)"}\n'
+            '{"ID":"c","Image":"i","Mode":"replicated","Name":"r","Ports":"","Replicas":"1/1"}\n')
+    assert [(s.is_job, s.completed, s.total) for s in docker.parse_services(text)] == [
+        (True, 1, 1), (True, 3, 3), (False, None, None)]
+
+
+def test_docker_2010_format_json_word_says_why():
+    # docker/cli before v23.0 has no `--format json`: the template prints the word for each object
+    with pytest.raises(ParseError, match=r"predates Docker 23.0.*\{\{json \.\}\}"):
+        docker.parse_nodes("json\njson\njson\n")
+
+
 def test_service_table_global_job_and_ports():
     rows = docker.parse_service_ls_table(sample("docker-service-ls/table-replicated-global-job-docs.txt"))
     assert [(s.name, s.mode, s.replicas_running, s.replicas_desired) for s in rows] == [

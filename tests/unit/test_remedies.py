@@ -194,6 +194,75 @@ def test_down_node_removal_plan_and_rebuild_steps():
     assert "hive set no_format true" in plan.notes[0] and "hive set no_format false" in plan.notes[0]
 
 
+STALE = "t4k1pq8zv3m2hx9r6w0ybn5cs"
+
+
+def _stale_ctx(state="down", role="manager", down=("s-hive2",), stale_ms="Unreachable"):
+    """s-hive2 rebuilt: its new entry id2 Ready, its old entry STALE as `state`."""
+    s = site()
+    rows = [{"ID": f"id{i}", "Hostname": f"s-hive{i}", "Status": "Down" if f"s-hive{i}" in down and i != 2 else "Ready",
+             "Availability": "Active", "ManagerStatus": "Leader" if i == 0 else
+             ("Unreachable" if f"s-hive{i}" in down and i != 2 else "Reachable"), "Self": i == 0, "EngineVersion": "26"}
+            for i in range(3)]
+    rows.append({"ID": STALE, "Hostname": "s-hive2", "Status": "Down", "Availability": "Active",
+                 "ManagerStatus": stale_ms if role == "manager" else "", "Self": False, "EngineVersion": "26"})
+    inspect = json.dumps([{"ID": "id2", "Spec": {"Role": "manager"}, "Status": {"State": "ready"},
+                           "Description": {"Hostname": "s-hive2"}},
+                          {"ID": STALE, "Spec": {"Role": role}, "Status": {"State": state},
+                           "Description": {"Hostname": "s-hive2"}}])
+    facts = {"s-hive0.lab": HostFacts("s-hive0.lab", {"nodes": result("nodes", "\n".join(map(json.dumps, rows))),
+                                                      "nodes_inspect": result("nodes_inspect", inspect)})}
+    return ctx(s, facts)
+
+
+def _stale_verdict(ids=(STALE,)):
+    return Verdict("swarm node s-hive2", status="fail",
+                   data={"seen": {"s-hive0.lab": ("Ready", "Active", "Reachable")}, "stale": list(ids)})
+
+
+def test_stale_entry_of_a_rebuilt_node_is_demoted_and_removed_by_id():
+    plan = planner(swarm_fixes.remove_stale_node)(_stale_ctx(), "s-hive2", _stale_verdict())
+    assert plan.refused is None
+    assert [(st.host, st.command) for st in plan.steps] == [
+        ("s-hive0.lab", f"$SUDO docker node demote {STALE}"),
+        ("s-hive0.lab", "$SUDO docker node inspect --format '{{if .ManagerStatus}}manager{{else}}worker{{end}}' " + STALE),
+        ("s-hive0.lab", f"$SUDO docker node rm {STALE}")]
+    assert plan.steps[1].until("worker\n") and not plan.steps[1].until("manager\n")
+    assert swarm_fixes.remove_stale_node.remedy.tier == DESTRUCTIVE
+    # the Down-node remedy has nothing to do: the server's live entry is Ready
+    assert planner(swarm_fixes.remove_down_node)(_stale_ctx(), "s-hive2", _stale_verdict()) is None
+
+
+def test_stale_worker_entry_is_only_removed():
+    plan = planner(swarm_fixes.remove_stale_node)(_stale_ctx(role="worker"), "s-hive2", _stale_verdict())
+    assert [st.command for st in plan.steps] == [f"$SUDO docker node rm {STALE}"]
+
+
+@pytest.mark.parametrize("node_id", ["x; reboot", "T4K1PQ8ZV3M2HX9R6W0YBN5CS", STALE + "a", "$(id)"])
+def test_stale_entry_refused_unless_a_node_id(node_id):
+    plan = planner(swarm_fixes.remove_stale_node)(_stale_ctx(), "s-hive2", _stale_verdict([node_id]))
+    assert plan.steps == [] and "is not a swarm node ID" in plan.refused
+
+
+def test_stale_entry_refused_unless_down_in_node_inspect():
+    plan = planner(swarm_fixes.remove_stale_node)(_stale_ctx(state="ready"), "s-hive2", _stale_verdict())
+    assert plan.steps == [] and "not down" in plan.refused
+
+
+def test_stale_entry_raft_still_calls_reachable_is_not_counted_for_quorum():
+    # the lab's rebuilt server: the old entry Down yet "Reachable"; s-hive1 lost as well, so only
+    # s-hive0 and the new s-hive2 are up: 2 of 4 managers, no quorum to demote with
+    c = _stale_ctx(down=("s-hive1", "s-hive2"), stale_ms="Reachable")
+    plan = planner(swarm_fixes.remove_stale_node)(c, "s-hive2", _stale_verdict())
+    assert "lost quorum" in plan.refused
+
+
+def test_stale_entry_refused_without_quorum():
+    # s-hive1 also lost: 2 of 4 managers reachable
+    plan = planner(swarm_fixes.remove_stale_node)(_stale_ctx(down=("s-hive1", "s-hive2")), "s-hive2", _stale_verdict())
+    assert "lost quorum" in plan.refused
+
+
 def test_second_fixer_waits_then_names_the_holder(tmp_path):
     s = site()
     s.context_dir = str(tmp_path)

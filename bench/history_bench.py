@@ -239,7 +239,7 @@ def run(n: int, keep: Path | None, screenshot: Path | None) -> dict:
                 (reports / f"run-{stamp}.{ext}").unlink()
 
         # migration: the first update on a folder without a database
-        imports = "from hivehealth import history"
+        imports = "from hivehealth.report import history"
         mig = measure(STEP.format(imports=imports, call=f"history.update(Path(sys.argv[2]), {KEEP_DAYS}, now={now!r})"),
                       str(REPO), str(reports))
         print(f"[history bench] migration of {n - UPDATE_RUNS} runs: {mig}", flush=True)

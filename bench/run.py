@@ -193,8 +193,8 @@ def site_plan() -> dict:
     and the probe's prelude that sets $SUDO and $DOCKER for them (gather.PRELUDE)."""
     code = r"""
 import json, sys
-from hivehealth.inventory import load_hive_project
-from hivehealth.gather import PRELUDE, SECTIONS, sections_for
+from hivehealth.site.inventory import load_hive_project
+from hivehealth.gather.probe import PRELUDE, SECTIONS, sections_for
 site = load_hive_project(sys.argv[1])
 out = {"prelude": "; ".join(PRELUDE), "servers": []}
 for s in site.servers:

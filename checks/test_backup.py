@@ -20,7 +20,7 @@ import time
 import pytest
 
 from hivehealth.parsers import ParseError, systemd
-from hivehealth.verdict import Verdict
+from hivehealth.judge.verdict import Verdict
 
 ALERT = "(none: hive's zabbix does not watch backups; hive-builder.md §6/§10)"
 FAIL_LINE = re.compile(r"\bFAIL\b")

@@ -7,8 +7,8 @@ are not the server's disk: test_volumes checks them against their own limit.
 import pytest
 
 from hivehealth.parsers import ParseError, fs
-from hivehealth.sizes import human_kib
-from hivehealth.verdict import Verdict
+from hivehealth.parsers.sizes import human_kib
+from hivehealth.judge.verdict import Verdict
 
 
 @pytest.mark.roles("all")

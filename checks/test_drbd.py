@@ -5,9 +5,9 @@ local disk state; this check also reads every connection and peer disk, so the s
 runbook tells apart (all Outdated, one-sided connection, StandAlone, Connecting, Diskless
 without client, quorum lost, resync) are named in the failure.
 """
-from hivehealth import drbd
-from hivehealth.objects import drbd_views
-from hivehealth.verdict import Verdict
+from hivehealth.judge import drbd
+from hivehealth.judge.cluster import drbd_views
+from hivehealth.judge.verdict import Verdict
 
 
 def test_drbd(drbd_resource, verify):

@@ -12,7 +12,7 @@ Not applicable (skip): a stage whose drbd_device_map is empty (no DRBD volumes).
 import pytest
 
 from hivehealth.parsers import systemd
-from hivehealth.verdict import Verdict
+from hivehealth.judge.verdict import Verdict
 
 ALERT = "At least one of the services is in a failed state (only once a unit has failed)"
 

@@ -9,10 +9,10 @@
 Both are warnings in the runbook's sense; here they fail, with the exact `hive set` command.
 Not applicable (skip): a site that is not a hive-builder project (no persistents.yml read).
 """
-from hivehealth.objects import manager_answers, node_entries
+from hivehealth.judge.cluster import manager_answers, node_entries
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
-from hivehealth.verdict import Verdict
+from hivehealth.judge.verdict import Verdict
 
 ALERT = "(none: mother-side state; runbook 7.9)"
 

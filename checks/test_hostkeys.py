@@ -19,7 +19,7 @@ import os
 import paramiko
 import pytest
 
-from hivehealth.verdict import Verdict
+from hivehealth.judge.verdict import Verdict
 
 ALERT = "Host key verification failed. (FAQ 7.18)"
 

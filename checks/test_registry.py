@@ -6,8 +6,8 @@ sizes are shown in whole GiB rounded up, compared in KiB.
 import pytest
 
 from hivehealth.parsers import fs
-from hivehealth.sizes import gib_ceil, human_kib, parse_size_kib
-from hivehealth.verdict import Verdict
+from hivehealth.parsers.sizes import gib_ceil, human_kib, parse_size_kib
+from hivehealth.judge.verdict import Verdict
 
 VOLUME = "registry_regdata"
 

@@ -17,7 +17,7 @@ Expected: HTTP 200 (401 = the credentials are refused).
 """
 import pytest
 
-from hivehealth.verdict import Verdict
+from hivehealth.judge.verdict import Verdict
 
 ALERT = "(none: hive's zabbix does not probe the registry; hive-builder.md §10)"
 

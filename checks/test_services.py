@@ -13,11 +13,11 @@ task that stays unschedulable for the same reason ages from its first refusal.
 Jobs (replicated job, global job) run to completion: a finished job is healthy, a job with no
 task left to run and completions missing has failed.
 """
-from hivehealth.durations import state_and_age
+from hivehealth.parsers.durations import state_and_age
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
-from hivehealth.services import listed_service
-from hivehealth.verdict import Verdict
+from hivehealth.judge.services import listed_service
+from hivehealth.judge.verdict import Verdict
 
 FAILED_STATES = ("Failed", "Rejected")
 # a task on its way to Running (docker's task states before "running", api/types/swarm/task.go)
@@ -117,7 +117,7 @@ def _tasks(ctx, v, manager, name):
 
 
 def _task_evidence(manager, command, tasks):
-    from hivehealth.verdict import Evidence
+    from hivehealth.judge.verdict import Evidence
     lines = [f"{t.name}  {t.node}  desired {t.desired_state}  {t.current_state}  {t.error}".rstrip()
              for t in tasks]
     return Evidence(manager, command + "  (this service's tasks)", 0, "\n".join(lines))

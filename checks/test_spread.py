@@ -14,11 +14,11 @@ Global services and services with one replica have nothing to spread.
 """
 import json
 
-from hivehealth.objects import manager_answers
+from hivehealth.judge.cluster import manager_answers
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
-from hivehealth.services import listed_service, service_spec
-from hivehealth.verdict import Verdict
+from hivehealth.judge.services import listed_service, service_spec
+from hivehealth.judge.verdict import Verdict
 
 FAQ = "FAQ 7.26"
 

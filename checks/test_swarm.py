@@ -9,10 +9,10 @@ entry fails, named by its node ID (the swarm remedy removes exactly that ID).
 """
 import json
 
-from hivehealth.objects import manager_answers, no_manager_answered, node_entries
+from hivehealth.judge.cluster import manager_answers, no_manager_answered, node_entries
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
-from hivehealth.verdict import Verdict
+from hivehealth.judge.verdict import Verdict
 
 
 def test_swarm_node(swarm_node, verify):

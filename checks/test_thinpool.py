@@ -13,8 +13,8 @@ pool, or a pool whose use cannot be read (not active), is a fault.
 import pytest
 
 from hivehealth.parsers.lvm import HEALTH, STATE, parse_lvs_json
-from hivehealth.sizes import human_kib
-from hivehealth.verdict import Verdict
+from hivehealth.parsers.sizes import human_kib
+from hivehealth.judge.verdict import Verdict
 
 ALERT = "(none: hive's zabbix does not watch the LVM thin pool; hive-builder.md §10)"
 NOT_INSTALLED = 127

@@ -16,7 +16,7 @@ absent, is accepted with a note. Remedy (fixes/time.py): systemctl restart chron
 import pytest
 
 from hivehealth.parsers import systemd
-from hivehealth.verdict import Verdict
+from hivehealth.judge.verdict import Verdict
 
 ALERT_SKEW = "System time is out of sync (diff with Zabbix server > 60s)"   # Linux by Zabbix agent
 FAQ = "FAQ 7.15: on the server run sudo systemctl restart chronyd"

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from hivehealth.parsers import ParseError, systemd
-from hivehealth.verdict import Verdict
+from hivehealth.judge.verdict import Verdict
 
 NO_SYSTEMD = "has not been booted with systemd"
 RESTART_LOOP = 3

@@ -7,8 +7,8 @@ there. A volume mounted nowhere is not in use and has no usage to check.
 import json
 
 from hivehealth.parsers import fs
-from hivehealth.sizes import human_kib
-from hivehealth.verdict import OK, Verdict
+from hivehealth.parsers.sizes import human_kib
+from hivehealth.judge.verdict import OK, Verdict
 
 
 def test_volume(volume, verify):

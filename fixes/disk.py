@@ -1,5 +1,5 @@
 """Runbook 7.1 / 7.2 / 7.3 / 7.5: a full disk."""
-from hivehealth.remedy import SAFE, Plan, Step, remedy
+from hivehealth.remedy.plan import SAFE, Plan, Step, remedy
 
 BIGGEST_CONSUMERS = (
     # 7.5 without `ls merged`: each container's writable layer, named by its swarm service

@@ -1,6 +1,6 @@
 """Runbook 7.7: DRBD sync failures, by the shape test_drbd names."""
-from hivehealth.remedy import RISKY, SAFE, Plan, Step, remedy
-from hivehealth.services import service_using_volume
+from hivehealth.remedy.plan import RISKY, SAFE, Plan, Step, remedy
+from hivehealth.judge.services import service_using_volume
 
 SETTLED = ("Inconsistent", "Sync", "WFBitMap", "Connecting", "Outdated", "Consistent", "StandAlone")
 

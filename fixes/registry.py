@@ -1,5 +1,5 @@
 """Runbook 7.3: registry bloat."""
-from hivehealth.remedy import DESTRUCTIVE, RISKY, Plan, Step, remedy
+from hivehealth.remedy.plan import DESTRUCTIVE, RISKY, Plan, Step, remedy
 
 CONFIG = "/etc/docker/registry/config.yml"
 

@@ -1,8 +1,8 @@
 """Runbook 7.8: a service looping because its volume's XFS filesystem is corrupt."""
 import re
 
-from hivehealth.remedy import RISKY, Plan, Step, remedy
-from hivehealth.services import service_spec
+from hivehealth.remedy.plan import RISKY, Plan, Step, remedy
+from hivehealth.judge.services import service_spec
 
 MOUNT_ERROR = re.compile(r"mount (/dev/\S+?):/var/lib/docker/volumes/([^/]+)/_data: "
                          r"(invalid argument|structure needs cleaning)", re.I)
@@ -37,7 +37,7 @@ def repair_corrupt_volume(ctx, name, verdict):
 
 
 def _uptodate_hive(ctx, volume):
-    from hivehealth.objects import drbd_views
+    from hivehealth.judge.cluster import drbd_views
     first = sorted(ctx.site.hives, key=lambda s: "first_hive" not in s.roles)
     for hive in first:
         views = drbd_views(ctx, hive)

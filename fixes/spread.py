@@ -4,7 +4,7 @@ Risky: the forced update restarts every task of the service (rolling, one at a t
 service's update config), which the scheduler then places over the eligible nodes.
 It runs on a manager that answered (first_hive first).
 """
-from hivehealth.remedy import RISKY, Plan, Step, remedy
+from hivehealth.remedy.plan import RISKY, Plan, Step, remedy
 
 
 @remedy("service_spread", tier=RISKY)

@@ -5,8 +5,8 @@ import shlex
 import time
 from datetime import datetime, timezone
 
-from hivehealth.objects import manager_answers, node_name
-from hivehealth.remedy import DESTRUCTIVE, Plan, Step, remedy
+from hivehealth.judge.cluster import manager_answers, node_name
+from hivehealth.remedy.plan import DESTRUCTIVE, Plan, Step, remedy
 
 
 @remedy("node_state", tier=DESTRUCTIVE)

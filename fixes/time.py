@@ -3,7 +3,7 @@
 chronyd steps a large offset at start (EL's chrony.conf: `makestep 1.0 3`), so a restart both
 brings the daemon back and corrects the clock. It stops nothing else.
 """
-from hivehealth.remedy import SAFE, Plan, Step, remedy
+from hivehealth.remedy.plan import SAFE, Plan, Step, remedy
 
 
 @remedy("clock_skew", tier=SAFE)

@@ -1,7 +1,7 @@
 """Runbook 7.6 and FAQ 7.22: failed systemd units."""
 import shlex
 
-from hivehealth.remedy import RISKY, SAFE, Plan, Step, remedy
+from hivehealth.remedy.plan import RISKY, SAFE, Plan, Step, remedy
 
 LEFTOVER_PREFIX = "drbd-resource@"
 

@@ -1,5 +1,5 @@
 """Runbook 7.4: a DRBD volume above 90 %: no automatic action."""
-from hivehealth.remedy import DESTRUCTIVE, Plan, remedy
+from hivehealth.remedy.plan import DESTRUCTIVE, Plan, remedy
 
 
 @remedy("volume_usage", tier=DESTRUCTIVE)

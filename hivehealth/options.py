@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 INI: dict[str, tuple[str, str]] = {
     # name: (help, default)
     "disk_usage_max": ("disk: highest use % of a server's filesystem (zabbix: 80)", "80"),
@@ -82,3 +84,10 @@ def add_options(parser):
         parser.addini(name, help_, default=value)
     for name, (help_, value) in INI_LINES.items():
         parser.addini(name, help_, type="linelist", default=value)
+
+
+def check(config):
+    """Combinations of options that make no sense are usage errors."""
+    o = config.option
+    if o.gate and (o.fix or o.fix_plan):
+        raise pytest.UsageError("hive-health: --gate only looks; it never fixes (drop --fix/--fix-plan)")

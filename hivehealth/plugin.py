@@ -14,15 +14,19 @@ import time
 
 import pytest
 
-from . import objects, options, recording, redact, routines, site_checks
-from .context import Context
-from .gather import Gatherer, HostFacts
-from .ids import safe_id
-from .inventory import InventoryError, Site, discover
-from .remedy import RemedyPlugin
-from .remote import Pool
-from .report import JsonReport
-from .verdict import FAIL, SKIP, UNKNOWN, WARN, Verdict
+from hivehealth import options, redact
+from hivehealth.gather import recording
+from hivehealth.judge import alerts, cluster
+from hivehealth.report import waivers
+from hivehealth.site import testinfra_host
+from hivehealth.judge.context import Context
+from hivehealth.gather.probe import Gatherer, HostFacts
+from hivehealth.ids import safe_id
+from hivehealth.site.inventory import InventoryError, Site, discover
+from hivehealth.remedy.runner import RemedyPlugin
+from hivehealth.site.transport import Pool
+from hivehealth.report.json_report import JsonReport
+from hivehealth.judge.verdict import FAIL, SKIP, UNKNOWN, WARN, Verdict
 
 class State:
     """Per process: the site, its facts, one connection pool."""
@@ -66,8 +70,9 @@ def pytest_configure(config):
                                        "(all, hive, repository)")
     if _wants_no_site(config):
         return
-    loaded_waivers = routines.configure(config)
-    config.pluginmanager.register(routines.Waivers(loaded_waivers), "hivehealth-waivers")
+    options.check(config)
+    alerts.select(config)
+    config.pluginmanager.register(waivers.Waivers(waivers.load_configured(config)), "hivehealth-waivers")
     if config.option.fix or config.option.fix_plan:
         config.pluginmanager.register(RemedyPlugin(config, operator()), "hivehealth-remedy")
     workerinput = getattr(config, "workerinput", None)
@@ -76,7 +81,7 @@ def pytest_configure(config):
         state = State(config, Site.from_dict(data["site"]))
         state.facts = {k: HostFacts.from_dict(v) for k, v in data["facts"].items()}
         config.stash[STATE] = state
-        site_checks.configure(config, state)
+        testinfra_host.configure(config, state)
         return
     replayed = None
     try:
@@ -93,7 +98,7 @@ def pytest_configure(config):
     config.stash[STATE] = State(config, site)
     if replayed is not None:
         config.stash[STATE].facts = replayed
-    site_checks.configure(config, config.stash[STATE])
+    testinfra_host.configure(config, config.stash[STATE])
     _default_html(config)
     config.pluginmanager.register(JsonReport(config, config.stash[STATE]), "hivehealth-json")
     if config.pluginmanager.hasplugin("xdist"):
@@ -165,8 +170,8 @@ def pytest_generate_tests(metafunc):
         servers = [s for s in state.site.servers if _has_role(s, roles, state.site)]
         _parametrize(metafunc, "server", servers, [s.name for s in servers], state.site,
                      f"server with role {' or '.join(sorted(roles))}",
-                     "module" if site_checks.module_scoped(metafunc) else None)
-    for fixture, (finder, what) in objects.FINDERS.items():
+                     "module" if testinfra_host.module_scoped(metafunc) else None)
+    for fixture, (finder, what) in cluster.FINDERS.items():
         if fixture in metafunc.fixturenames:
             names = finder(ctx)
             _parametrize(metafunc, fixture, names, names, state.site, what)
@@ -199,7 +204,7 @@ def site(request) -> Site:
 @pytest.fixture
 def verify(request):
     """Runs a check's evaluate(ctx, obj) on the gathered facts and turns the verdict into the
-    test's outcome. With --fix a failing verdict goes to its remedy first (hivehealth.remedy)."""
+    test's outcome. With --fix a failing verdict goes to its remedy first (hivehealth.remedy.plan)."""
     state = request.config.stash[STATE]
 
     def run(evaluate, obj):

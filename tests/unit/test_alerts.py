@@ -1,4 +1,4 @@
-"""Zabbix alert text -> the checks it concerns (hivehealth.alerts)."""
+"""Zabbix alert text -> the checks it concerns (hivehealth.judge.alerts)."""
 import os
 import subprocess
 import sys
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hivehealth import alerts
-from hivehealth.alerts import UncoveredAlert, UnknownAlert, match
+from hivehealth.judge import alerts
+from hivehealth.judge.alerts import UncoveredAlert, UnknownAlert, match
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -151,9 +151,9 @@ def test_keywords_select_exactly_one_object_in_real_pytest(tmp_path):
 
 
 def test_cli():
-    r = subprocess.run([sys.executable, "-m", "hivehealth.alerts", "Problem: Service ldap restarted (lab)"],
+    r = subprocess.run([sys.executable, "-m", "hivehealth.judge.alerts", "Problem: Service ldap restarted (lab)"],
                        capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0 and r.stdout.strip() == "test_service[ldap]"
-    r = subprocess.run([sys.executable, "-m", "hivehealth.alerts", "nope"], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "hivehealth.judge.alerts", "nope"], capture_output=True, text=True,
                        cwd=REPO)
     assert r.returncode == 2 and "Alerts it knows" in r.stderr

@@ -1,4 +1,4 @@
-"""hivehealth.drbd.analyze: one resource judged across hives, on views parsed from recorded samples.
+"""hivehealth.judge.drbd.analyze: one resource judged across hives, on views parsed from recorded samples.
 
 Where a sample shows only one host's side, the other hosts' views are made from real samples by
 renaming hosts (the layout stays drbdadm's); where no real sample has the state, the text is
@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from hivehealth import drbd
+from hivehealth.judge import drbd
 from hivehealth.parsers.drbd import parse_status_json, parse_status_text
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"

@@ -1,9 +1,9 @@
 """The one-exec probe: framing survives any output, and every section is run under timeout."""
 import pytest
 
-from hivehealth.gather import Gatherer, parse_probe_output, probe_script
-from hivehealth.inventory import Server, Site
-from hivehealth.remote import LocalTransport, Pool
+from hivehealth.gather.probe import Gatherer, parse_probe_output, probe_script
+from hivehealth.site.inventory import Server, Site
+from hivehealth.site.transport import LocalTransport, Pool
 
 
 def run_local(script, timeout=20):
@@ -11,7 +11,7 @@ def run_local(script, timeout=20):
 
 
 def test_probe_frames_binary_and_missing_newlines(monkeypatch):
-    import hivehealth.gather as g
+    import hivehealth.gather.probe as g
     monkeypatch.setitem(g.SECTIONS, "odd", ("all", "printf 'no newline\\n\\nHHfake 1 2 3'; echo err >&2; exit 3"))
     monkeypatch.setitem(g.SECTIONS, "ok", ("all", "echo hello"))
     script, marker = probe_script(["odd", "ok"], 10)
@@ -24,7 +24,7 @@ def test_probe_frames_binary_and_missing_newlines(monkeypatch):
 
 
 def test_hung_command_times_out_alone(monkeypatch):
-    import hivehealth.gather as g
+    import hivehealth.gather.probe as g
     monkeypatch.setitem(g.SECTIONS, "hang", ("all", "sleep 30"))
     monkeypatch.setitem(g.SECTIONS, "ok", ("all", "echo fine"))
     script, marker = probe_script(["hang", "ok"], 1)
@@ -45,7 +45,7 @@ def test_unreachable_server_is_reported_not_raised(tmp_path):
 def test_next_manager_is_asked_only_for_the_manager_sections(monkeypatch):
     """first_hive unreachable: the next hive answers the swarm's services; its own facts (the
     clock of its first probe above all) are kept."""
-    import hivehealth.gather as g
+    import hivehealth.gather.probe as g
     hives = [Server(f"h{i}", frozenset({"hive"} | ({"first_hive"} if i == 0 else set())), "hive") for i in range(2)]
     site = Site("hive", hives)
     gatherer = Gatherer(site, Pool(), 5)

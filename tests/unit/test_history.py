@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
-from hivehealth import history, history_db, history_page
-from hivehealth.history import classify, unreachable_servers, update
+from hivehealth.report import history, history_db, history_page
+from hivehealth.report.history import classify, unreachable_servers, update
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 29, 3, 0, 0)
@@ -271,7 +271,7 @@ def test_two_runs_at_once(tmp_path):
         "import sys, json\nfrom datetime import datetime, timedelta\n"
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from test_history import doc, healthy_checks, save, NOW\n"
-        "from hivehealth.history import update\n"
+        "from hivehealth.report.history import update\n"
         "base, reports = int(sys.argv[1]), __import__('pathlib').Path(sys.argv[2])\n"
         "while not (reports / 'go').exists():\n"           # both start together
         "    __import__('time').sleep(0.005)\n"
@@ -459,7 +459,7 @@ def test_unreachable_servers_from_ids_messages_and_top_level():
 
 def test_cli(tmp_path):
     make_runs(tmp_path)
-    r = subprocess.run([sys.executable, "-m", "hivehealth.history", "--reports", str(tmp_path),
+    r = subprocess.run([sys.executable, "-m", "hivehealth.report.history", "--reports", str(tmp_path),
                         "--keep-days", "0"], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert Path(r.stdout.strip()) == tmp_path / "index.html"
@@ -468,12 +468,12 @@ def test_cli(tmp_path):
 
 def test_cli_bad_input_is_one_clear_line(tmp_path):
     (tmp_path / "pytest.ini").write_text("[pytest]\nreport_dir = out\nreport_keep_days = a month\n")
-    r = subprocess.run([sys.executable, "-m", "hivehealth.history"], cwd=tmp_path, capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "hivehealth.report.history"], cwd=tmp_path, capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert r.returncode == 2 and "report_keep_days = 'a month'" in r.stderr and "Traceback" not in r.stderr
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "history.sqlite").write_text("not a database, this is a text file" * 100)
-    r = subprocess.run([sys.executable, "-m", "hivehealth.history", "--keep-days", "3"], cwd=tmp_path,
+    r = subprocess.run([sys.executable, "-m", "hivehealth.report.history", "--keep-days", "3"], cwd=tmp_path,
                        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert r.returncode == 1 and "history.sqlite" in r.stderr and "not a database" in r.stderr
     assert "Traceback" not in r.stderr

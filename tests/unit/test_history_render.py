@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_history import NOW, make_runs  # noqa: E402
 
-from hivehealth.history import COLORS, update  # noqa: E402
+from hivehealth.report.history import COLORS, update  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(not CHROMIUM, reason="chromium not installed "

@@ -3,7 +3,7 @@ import textwrap
 
 import pytest
 
-from hivehealth.inventory import InventoryError, discover, load_hive_project
+from hivehealth.site.inventory import InventoryError, discover, load_hive_project
 
 SSH_BLOCK = """\
 Host {name}

@@ -25,14 +25,14 @@ from checks.test_thinpool import thinpool_usage  # noqa: E402
 from checks.test_time import clock_skew, measure_skew  # noqa: E402
 from fixes.spread import rebalance_service  # noqa: E402
 from fixes.time import restart_chronyd  # noqa: E402
-from hivehealth.context import Context  # noqa: E402
-from hivehealth.gather import SECTIONS, CommandResult, HostFacts  # noqa: E402
-from hivehealth.gather_more import MORE_SECTIONS  # noqa: E402
+from hivehealth.judge.context import Context  # noqa: E402
+from hivehealth.gather.probe import SECTIONS, CommandResult, HostFacts  # noqa: E402
+from hivehealth.gather.more_sections import MORE_SECTIONS  # noqa: E402
 from hivehealth.options import INI  # noqa: E402
-from hivehealth.inventory import Server, Site  # noqa: E402
-from hivehealth.objects import no_manager_answered  # noqa: E402
+from hivehealth.site.inventory import Server, Site  # noqa: E402
+from hivehealth.judge.cluster import no_manager_answered  # noqa: E402
 from hivehealth.parsers.lvm import parse_lvs_json  # noqa: E402
-from hivehealth.verdict import FAIL, OK, SKIP, UNKNOWN  # noqa: E402
+from hivehealth.judge.verdict import FAIL, OK, SKIP, UNKNOWN  # noqa: E402
 
 CAP = ROOT / "tests" / "data" / "captured"
 LAB = CAP / "lab"

@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from hivehealth.prometheus import escape_label, render, write
+from hivehealth.report.prometheus import escape_label, render, write
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,11 +124,11 @@ def test_write_is_atomic_and_cli(tmp_path):
     src = tmp_path / "latest.json"
     src.write_text(json.dumps(DOC))
     out2 = tmp_path / "b.prom"
-    r = subprocess.run([sys.executable, "-m", "hivehealth.prometheus", str(src), str(out2)],
+    r = subprocess.run([sys.executable, "-m", "hivehealth.report.prometheus", str(src), str(out2)],
                        cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert out2.read_text() == render(DOC)
-    r = subprocess.run([sys.executable, "-m", "hivehealth.prometheus", str(src)], cwd=REPO,
+    r = subprocess.run([sys.executable, "-m", "hivehealth.report.prometheus", str(src)], cwd=REPO,
                        capture_output=True, text=True)
     assert r.returncode == 2 and "usage" in r.stderr
 

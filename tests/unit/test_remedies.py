@@ -4,14 +4,14 @@ import types
 
 import pytest
 
-from hivehealth.context import Context
-from hivehealth.gather import CommandResult, HostFacts
-from hivehealth.inventory import Server, Site
-from hivehealth.lock import LockTimeout, SiteLock
+from hivehealth.judge.context import Context
+from hivehealth.gather.probe import CommandResult, HostFacts
+from hivehealth.site.inventory import Server, Site
+from hivehealth.remedy.lock import LockTimeout, SiteLock
 from hivehealth.parsers.drbd import parse_status_text
 from hivehealth.redact import Redactor
-from hivehealth.remedy import DESTRUCTIVE, RISKY, SAFE, Plan, allowed
-from hivehealth.verdict import Verdict
+from hivehealth.remedy.plan import DESTRUCTIVE, RISKY, SAFE, Plan, allowed
+from hivehealth.judge.verdict import Verdict
 
 from fixes import drbd as drbd_fixes
 from fixes import registry as registry_fixes

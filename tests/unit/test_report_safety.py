@@ -1,7 +1,7 @@
 """What leaves the process is safe: the HTML report runs no script from site text, secrets are
 redacted in every output, and output files are private and replaced atomically.
 
-The report tests run the whole suite on a replay bundle (hivehealth.recording) whose names are
+The report tests run the whole suite on a replay bundle (hivehealth.gather.recording) whose names are
 hostile, as a support bundle from another site could be, and render latest.html in headless
 Chromium (Debian's `chromium`).
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from hivehealth import recording
-from hivehealth.gather import CommandResult, HostFacts
+from hivehealth.gather import recording
+from hivehealth.gather.probe import CommandResult, HostFacts
 from hivehealth.ids import from_id, safe_id
-from hivehealth.inventory import Server, Site
+from hivehealth.site.inventory import Server, Site
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -242,7 +242,7 @@ def test_fix_log_and_test_reports_are_redacted_before_any_output():
     from _pytest.reports import TestReport
 
     from hivehealth.plugin import pytest_runtest_logreport
-    from hivehealth.remedy import FixLog
+    from hivehealth.remedy.runner import FixLog
     log = FixLog(before="s-hive0.lab: unit failed")
     log.plans.append("restart [risky]:\n  1. [s-hive0.lab] docker login -u admin -p Zq30plan r")
     log.commands.append(("s-hive0.lab", "curl -u admin:Zq31cmd https://r/v2/", 0, "Authorization: Bearer Zq32out"))
@@ -270,7 +270,7 @@ class _Config:
 def test_audit_is_private_appended_and_redacted(tmp_path):
     from types import SimpleNamespace as NS
 
-    from hivehealth.audit import Audit
+    from hivehealth.remedy.audit import Audit
     audit = Audit(_Config(tmp_path), "tester")
     audit.path.parent.mkdir()
     audit.path.write_text("")
@@ -340,7 +340,7 @@ def test_markup_in_any_test_id_or_environment_value_is_escaped(tmp_path):
 
 
 def test_prometheus_finds_the_server_of_an_escaped_id():
-    from hivehealth.prometheus import render
+    from hivehealth.report.prometheus import render
     from hivehealth.redact import redact_tree
     name = "odd host<1>"
     doc = {"site": "lab", "servers": [{"name": name}],

@@ -158,10 +158,10 @@ def test_a_server_lost_during_the_run_fails_its_next_checks_at_once(tmp_path):
     with the suite's reason, and the server's further checks fail without trying again."""
     from types import SimpleNamespace
 
-    from hivehealth.gather import HostFacts
-    from hivehealth.inventory import load_hive_project
-    from hivehealth.remote import Pool
-    from hivehealth.site_checks import SiteHosts
+    from hivehealth.gather.probe import HostFacts
+    from hivehealth.site.inventory import load_hive_project
+    from hivehealth.site.transport import Pool
+    from hivehealth.site.testinfra_host import SiteHosts
 
     site = load_hive_project(_unreachable_project(tmp_path / "site"))
     server = site.servers[0]

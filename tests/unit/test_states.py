@@ -31,9 +31,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hivehealth import recording
-from hivehealth.gather import SECTIONS, CommandResult, HostFacts, shown
-from hivehealth.inventory import Site
+from hivehealth.gather import recording
+from hivehealth.gather.probe import SECTIONS, CommandResult, HostFacts, shown
+from hivehealth.site.inventory import Site
 
 REPO = Path(__file__).resolve().parents[2]
 STATES = REPO / "tests" / "data" / "states"
@@ -307,7 +307,7 @@ def test_compare_reports_wrong_status_missing_words_and_ambiguous_items():
     assert "selects 2 test ids" in compare("c", [{"item": "test_disk[", "status": "ok"}], report)[0]
 
 
-# A bundle recorded by this version (hivehealth.recording.save, format 1) and committed: every
+# A bundle recorded by this version (hivehealth.gather.recording.save, format 1) and committed: every
 # later version must still replay it and reach the same verdicts.
 FORMAT1_BUNDLE = BUNDLES / "format1-example"
 FORMAT1_EXPECT = [

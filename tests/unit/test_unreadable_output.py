@@ -5,7 +5,7 @@ from pathlib import Path
 from checks.test_disk import disk_usage
 from checks.test_drbd_units import drbd_units_active
 from checks.test_registry import registry_size
-from hivehealth.verdict import FAIL, OK, UNKNOWN
+from hivehealth.judge.verdict import FAIL, OK, UNKNOWN
 from test_more_checks import HIVES, REPO, ctx_of, result
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
@@ -69,8 +69,8 @@ def test_registry_with_unreadable_df_is_unknown_naming_it():
 
 
 def test_cut_short_is_a_last_line_without_its_newline_unless_json_parses_whole():
-    from hivehealth.context import complete_lines, cut_short, gave_no_answer
-    from hivehealth.gather import CommandResult
+    from hivehealth.judge.context import complete_lines, cut_short, gave_no_answer
+    from hivehealth.gather.probe import CommandResult
     assert cut_short("") is None and cut_short("a b\nc d\n") is None
     assert "cut short" in cut_short("a b\n/var/li") and "'/var/li'" in cut_short("a b\n/var/li")
     assert cut_short('{"a": [1, 2]}') is None and cut_short('{"a": 1}\n{"b": 2}') is None   # JSON, NDJSON

@@ -1,9 +1,9 @@
-"""Waivers: loading, matching like pytest -k, expiry, malformed files (hivehealth.waivers)."""
+"""Waivers: loading, matching like pytest -k, expiry, malformed files (hivehealth.report.waivers)."""
 from datetime import date
 
 import pytest
 
-from hivehealth.waivers import Waiver, WaiverError, find, keywords_of_nodeid, load, parse
+from hivehealth.report.waivers import Waiver, WaiverError, find, keywords_of_nodeid, load, parse
 
 TODAY = date(2026, 11, 29)
 UNITS1 = "checks/test_units.py::test_units[s-hive1.lab]"

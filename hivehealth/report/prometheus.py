@@ -1,6 +1,6 @@
 """A Prometheus textfile (node_exporter's textfile collector) from a run's JSON report.
 
-    python3 -m hivehealth.prometheus reports/latest.json /var/lib/node_exporter/textfile/hive_health.prom
+    python3 -m hivehealth.report.prometheus reports/latest.json /var/lib/node_exporter/textfile/hive_health.prom
 
 Metrics (all gauges; labels site and stage on each):
   hive_health_check_ok{area,check,subject,server}  1 healthy (passed, fixed or waived), 0 not;
@@ -20,10 +20,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from .files import PUBLIC, write_atomic
-from .history import unreachable_servers
-from .ids import from_id
-from .redact import redact_tree
+from hivehealth.safe_write import PUBLIC, write_atomic
+from hivehealth.report.history import unreachable_servers
+from hivehealth.ids import from_id
+from hivehealth.redact import redact_tree
 
 __all__ = ["render", "write", "escape_label", "healthy"]
 
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     import json
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
-        print("usage: python3 -m hivehealth.prometheus REPORT.json OUT.prom", file=sys.stderr)
+        print("usage: python3 -m hivehealth.report.prometheus REPORT.json OUT.prom", file=sys.stderr)
         return 2
     try:
         doc = json.loads(Path(argv[0]).read_text(encoding="utf-8"))

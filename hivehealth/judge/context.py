@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 
-from . import options
-from .gather import TIMED_OUT, CommandResult, HostFacts
-from .inventory import Server, Site
-from .parsers import ParseError
-from .verdict import FAIL, Verdict
+from hivehealth import options
+from hivehealth.gather.probe import TIMED_OUT, CommandResult, HostFacts
+from hivehealth.site.inventory import Server, Site
+from hivehealth.parsers import ParseError
+from hivehealth.judge.verdict import FAIL, Verdict
 
 # Exit codes after which a command's output is no answer at all, whatever it printed: timeout
 # killed it (124; 137 after -k), timeout itself failed (125), it could not run (126, 127), or a

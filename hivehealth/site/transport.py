@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import paramiko
 
-from .inventory import Server
+from hivehealth.site.inventory import Server
 
 
 class Unreachable(Exception):

@@ -7,8 +7,8 @@ import socket
 import time
 from pathlib import Path
 
-from .files import append_private
-from .redact import redact, redact_tree
+from hivehealth.safe_write import append_private
+from hivehealth.redact import redact, redact_tree
 
 
 class Audit:

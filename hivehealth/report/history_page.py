@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .history_db import CATEGORIES, COUNTED, STATES, RunFields, stamp_time
+from hivehealth.report.history_db import CATEGORIES, COUNTED, STATES, RunFields, stamp_time
 
 AREA_ORDER = ("disk", "units", "drbd", "swarm", "registry", "services", "volumes")
 LATEST_ROWS = 30              # runs in full detail in the table

@@ -70,7 +70,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .parsers.drbd import SYNC_STATES, Connection, ResourceView
+from hivehealth.parsers.drbd import SYNC_STATES, Connection, ResourceView
 
 HEALTHY = "healthy"
 RESYNC = "resync"

@@ -1,7 +1,7 @@
 """reports/latest.json (one entry per check) and dated copies of the JSON and HTML reports.
 
 Runs in the controlling process only; xdist forwards every worker's test reports to it.
-Every report file is private and replaced atomically (hivehealth.files), latest.html too:
+Every report file is private and replaced atomically (hivehealth.safe_write), latest.html too:
 pytest-html's writer is pointed at the same helper. Site text reaches pytest-html's page as
 markup in the test id cell, the environment table and link names: the ids are made safe when
 they are made (hivehealth.ids), and the hooks below escape those places again.
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from . import history, prometheus, routines
-from .files import write_atomic
-from .inventory import Site
-from .redact import redact, redact_tree
+from hivehealth.report import gate, history, prometheus
+from hivehealth.safe_write import write_atomic
+from hivehealth.site.inventory import Site
+from hivehealth.redact import redact, redact_tree
 
 
 def area_of(nodeid: str) -> str:
@@ -100,7 +100,7 @@ class JsonReport:
 
     def pytest_terminal_summary(self, terminalreporter):
         if self.config.option.gate:
-            terminalreporter.write_line(routines.gate_line(list(self.entries.values())), bold=True)
+            terminalreporter.write_line(gate.gate_line(list(self.entries.values())), bold=True)
 
     def pytest_unconfigure(self, config):
         """Dated copies, once pytest-html has written its file (it does so at sessionfinish)."""

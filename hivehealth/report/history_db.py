@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .files import PRIVATE as FILE_MODE   # reports say which servers fail and why
+from hivehealth.safe_write import PRIVATE as FILE_MODE   # reports say which servers fail and why
 
 DB_NAME = "history.sqlite"
 RUN_RE = re.compile(r"^run-(\d{8}-\d{6})\.(json|html)$")

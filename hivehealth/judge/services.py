@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .objects import manager_answers, no_manager_answered
-from .parsers import ParseError
-from .parsers import docker as dockerp
+from hivehealth.judge.cluster import manager_answers, no_manager_answered
+from hivehealth.parsers import ParseError
+from hivehealth.parsers import docker as dockerp
 
 
 @dataclass

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 
-from .context import Context
-from .gather import manager_sections, managers_in_order
-from .parsers import ParseError
-from .parsers import docker as dockerp
-from .parsers import drbd as drbdp
-from .parsers import fs
+from hivehealth.judge.context import Context
+from hivehealth.gather.probe import manager_sections, managers_in_order
+from hivehealth.parsers import ParseError
+from hivehealth.parsers import docker as dockerp
+from hivehealth.parsers import drbd as drbdp
+from hivehealth.parsers import fs
 
 NO_MANAGER = "(no-manager-answered)"
 VOLUME_MOUNT = re.compile(r"^/var/lib/docker/volumes/([^/]+)/_data$")

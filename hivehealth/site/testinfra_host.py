@@ -24,8 +24,8 @@ import pytest
 from testinfra.backend.paramiko import ParamikoBackend
 from testinfra.host import Host
 
-from .options import default
-from .remote import SSHTransport, Unreachable
+from hivehealth.options import default
+from hivehealth.site.transport import SSHTransport, Unreachable
 
 INI_NAME = "site_checks_dir"
 INI_DEFAULT = default(INI_NAME)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+import pytest
 import yaml
 from _pytest.mark.expression import Expression
 
@@ -261,7 +262,7 @@ def find(waivers: list[Waiver], nodeid: str, keywords: set[str] | None, host: st
     return active, expired
 
 
-if __name__ == "__main__":  # python3 -m hivehealth.waivers FILE: validate and list
+if __name__ == "__main__":  # python3 -m hivehealth.report.waivers FILE: validate and list
     import sys
     try:
         ws = load(sys.argv[1])
@@ -273,3 +274,38 @@ if __name__ == "__main__":  # python3 -m hivehealth.waivers FILE: validate and l
         state = "EXPIRED" if w.expired(today) else "active"
         print(f"{state:8} until {w.expires}  {w.check}" + (f"  host {w.host}" if w.host else "")
               + f"  # {w.justification}")
+
+
+def load_configured(config) -> list:
+    """The waivers of `waivers_file` (relative to the rootdir); errors are usage errors."""
+    path = config.getini("waivers_file").strip()
+    if not path:
+        return []
+    try:
+        return load(config.rootpath / path)
+    except WaiverError as e:
+        raise pytest.UsageError(f"hive-health: {e}") from None
+
+
+class Waivers:
+    """A waived failure does not fail the run: it is reported as xfail with the justification."""
+
+    def __init__(self, loaded):
+        self.loaded = loaded
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        if report.when != "call" or not report.failed or not self.loaded:
+            return
+        host = getattr(getattr(item, "callspec", None), "params", {}).get("server")
+        active, expired = find(self.loaded, item.nodeid, keywords_of_item(item),
+                                       getattr(host, "name", None), date.today())
+        for w in expired:
+            report.user_properties.append(("hivehealth-waiver-expired", w.as_report()))
+            report.sections.append(("hive-health waiver", f"EXPIRED on {w.expires}: {w.justification}"))
+        if active is not None:
+            report.user_properties.append(("hivehealth-waived", active.as_report()))
+            report.outcome = "skipped"
+            report.wasxfail = f"waived until {active.expires}: {active.justification}"

@@ -1,16 +1,16 @@
 """--record DIR saves what every server answered; --replay DIR checks such a recording without
 any server (a support bundle from another site, or test data). Recordings hold no secrets:
 outputs go through the same redaction as every output (JSON outputs as JSON, so they still
-replay), and no key or password file is read. The files are private (hivehealth.files)."""
+replay), and no key or password file is read. The files are private (hivehealth.safe_write)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from .gather import HostFacts
-from .inventory import InventoryError, Site
-from .files import private_dir, write_atomic
-from .redact import redact_output, redact_tree
+from hivehealth.gather.probe import HostFacts
+from hivehealth.site.inventory import InventoryError, Site
+from hivehealth.safe_write import private_dir, write_atomic
+from hivehealth.redact import redact_output, redact_tree
 
 FORMAT = 1
 

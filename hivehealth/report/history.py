@@ -1,12 +1,12 @@
 """reports/index.html from reports/history.sqlite: every run of the retention, per site and stage.
 
-Each run is recorded in the database (hivehealth.history_db) by the plugin when it ends;
+Each run is recorded in the database (hivehealth.report.history_db) by the plugin when it ends;
 dated JSON reports the database does not hold yet (`run-YYYYmmdd-HHMMSS.json`, e.g. a reports
 folder from an older version) are imported on the next update. An update also deletes runs
 older than keep_days (rows and dated files together) and rewrites the page
-(hivehealth.history_page) atomically.
+(hivehealth.report.history_page) atomically.
 
-    python3 -m hivehealth.history [--reports DIR] [--keep-days N]
+    python3 -m hivehealth.report.history [--reports DIR] [--keep-days N]
 """
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from .files import write_atomic
-from .history_db import (CATEGORIES, DB_NAME, FILE_MODE, classify, connect, import_missing, prune,
+from hivehealth.safe_write import write_atomic
+from hivehealth.report.history_db import (CATEGORIES, DB_NAME, FILE_MODE, classify, connect, import_missing, prune,
                          record, scan, transaction, unreachable_servers)
-from .history_page import COLORS, load, render
+from hivehealth.report.history_page import COLORS, load, render
 
 __all__ = ["update", "classify", "unreachable_servers", "CATEGORIES", "COLORS", "DB_NAME", "INDEX"]
 
@@ -83,7 +83,7 @@ def _ini_value(name: str, ini: Path = Path("pytest.ini")) -> str | None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python3 -m hivehealth.history",
+    ap = argparse.ArgumentParser(prog="python3 -m hivehealth.report.history",
                                  description="Import new dated reports into reports/history.sqlite, "
                                              "prune old runs and write reports/index.html.")
     ap.add_argument("--reports", type=Path, default=None,
@@ -99,13 +99,13 @@ def main(argv=None) -> int:
         try:
             keep = int(raw)
         except ValueError:
-            print(f"hivehealth.history: report_keep_days = {raw!r} in pytest.ini is not a number of days",
+            print(f"hivehealth.report.history: report_keep_days = {raw!r} in pytest.ini is not a number of days",
                   file=sys.stderr)
             return 2
     try:
         out = update(reports, keep)
     except (sqlite3.Error, OSError) as e:
-        print(f"hivehealth.history: {reports / DB_NAME}: {e}", file=sys.stderr)
+        print(f"hivehealth.report.history: {reports / DB_NAME}: {e}", file=sys.stderr)
         return 1
     print(out)
     return 0

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import pytest
+
 __all__ = ["AlertMatch", "UnknownAlert", "UncoveredAlert", "KNOWN", "UNCOVERED", "match",
            "normalize"]
 
@@ -152,7 +154,7 @@ def match(text: str, host: str | None = None) -> AlertMatch:
     raise UnknownAlert(text)
 
 
-if __name__ == "__main__":  # python3 -m hivehealth.alerts "Problem: ..."
+if __name__ == "__main__":  # python3 -m hivehealth.judge.alerts "Problem: ..."
     import sys
     try:
         m = match(" ".join(sys.argv[1:]))
@@ -160,3 +162,16 @@ if __name__ == "__main__":  # python3 -m hivehealth.alerts "Problem: ..."
         print(e, file=sys.stderr)
         sys.exit(2)
     print(m.keyword)
+
+
+def select(config):
+    """--alert TEXT: narrow the run's -k to the checks of that alert; an unknown text is a
+    usage error."""
+    o = config.option
+    if not o.alert:
+        return
+    try:
+        m = match(o.alert)
+    except UnknownAlert as e:
+        raise pytest.UsageError(f"hive-health: {e}") from None
+    o.keyword = f"({o.keyword}) and ({m.keyword})" if o.keyword else m.keyword

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .gather import CommandResult
-from .redact import redact
+from hivehealth.gather.probe import CommandResult
+from hivehealth.redact import redact
 
 OK, WARN, FAIL, UNKNOWN, SKIP = "ok", "warn", "fail", "unknown", "skip"
 

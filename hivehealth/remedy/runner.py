@@ -1,118 +1,16 @@
-"""--fix: the runbook's remedies, held to their tier, behind guards, one fixer per site.
-
-A remedy is a pytest fixture (see fixes/) whose value is a `Remedy`: the check it answers, its
-tier, and a planner that returns a `Plan` (steps: server, command, why) or refuses with a
-reason. For a failing check the engine finds its remedies, plans, checks tier and guards,
-takes the site lock, runs each step (audited), re-gathers the facts and re-runs the check.
-"""
+"""--fix: for a failing check, its remedies are planned, held to their tier and guards, and run
+under the site lock (each command audited); then the facts are gathered again and the check
+re-run."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
-import pytest
-
-from .audit import Audit
-from .lock import LockTimeout, SiteLock
-from .redact import redact, redact_tree
-from .verdict import Verdict
-
-SAFE, RISKY, DESTRUCTIVE = "safe", "risky", "destructive"
-TIERS = (SAFE, RISKY, DESTRUCTIVE)
-
-
-@dataclass
-class Step:
-    host: str
-    command: str                    # shell; `$SUDO` prefixes what needs root
-    why: str
-    until: Callable[[str], bool] | None = None   # repeat until this holds on the output
-    wait: float = 0                 # seconds to keep repeating (with until)
-    ok_codes: tuple = (0,)
-
-    def render(self) -> str:
-        text = f"[{self.host}] {self.command.replace('$SUDO ', 'sudo ')}"
-        if self.until:
-            text += f"   (repeated for up to {self.wait:g} s until done)"
-        return f"{text}\n      why: {self.why}"
-
-
-@dataclass
-class Plan:
-    remedy: str = ""                # filled from the Remedy when left empty
-    tier: str = ""
-    steps: list[Step] = field(default_factory=list)
-    refused: str | None = None      # a guard's reason; nothing runs
-    notes: list[str] = field(default_factory=list)  # what the operator does next / by hand
-    settle: float = 0               # seconds to let the site settle before the re-check
-    diagnose: list[Step] = field(default_factory=list)  # read-only; run when still failing
-
-    def render(self) -> str:
-        head = f"{self.remedy} [{self.tier}]"
-        if self.refused:
-            return f"{head}: refused: {self.refused}"
-        lines = [head + ":"] + [f"  {i}. {s.render()}" for i, s in enumerate(self.steps, 1)]
-        lines += [f"  then: {n}" for n in self.notes]
-        return "\n".join(lines)
-
-
-@dataclass
-class Remedy:
-    name: str
-    answers: str                    # name of the check function it answers (e.g. "disk_usage")
-    tier: str
-    planner: Callable               # (ctx, obj, verdict) -> Plan | None (None: not for this failure)
-    doc: str = ""
-
-    def plan(self, ctx, obj, verdict) -> Plan | None:
-        plan = self.planner(ctx, obj, verdict)
-        if plan is not None:
-            plan.remedy, plan.tier = plan.remedy or self.name, plan.tier or self.tier
-        return plan
-
-
-_REGISTRY: dict[str, list[str]] = {}    # check name -> remedy fixture names, in declaration order
-
-
-def remedy(answers: str, tier: str):
-    """Declare a remedy fixture: the decorated function is its planner.
-
-        @remedy("disk_usage", tier=SAFE)
-        def prune_docker(ctx, server, verdict) -> Plan | None: ...
-
-    The fixture (named after the function) yields the Remedy, so a site can override it in
-    its own conftest.py."""
-    assert tier in TIERS, tier
-
-    def wrap(planner):
-        name = planner.__name__
-        _REGISTRY.setdefault(answers, []).append(name)
-        rem = Remedy(name, answers, tier, planner, (planner.__doc__ or "").strip())
-
-        @pytest.fixture(name=name)
-        def fixture():
-            return rem
-        fixture.__doc__ = planner.__doc__
-        fixture.remedy = rem
-        return fixture
-    return wrap
-
-
-def allowed(config, plan: Plan, stage: str) -> str | None:
-    """None if the operator's flags allow this tier, else the flag that would."""
-    if plan.tier == SAFE:
-        return None
-    if plan.tier == RISKY:
-        if config.option.allow_risky or config.option.allow_destructive:
-            return None
-        return "--allow-risky"
-    given = config.option.allow_destructive
-    if not given:
-        return "--allow-destructive"
-    if stage == "production" and given != "production":
-        return "--allow-destructive=production (this is the production stage)"
-    return None
+from hivehealth.judge.verdict import Verdict
+from hivehealth.redact import redact, redact_tree
+from hivehealth.remedy.audit import Audit
+from hivehealth.remedy.lock import LockTimeout, SiteLock
+from hivehealth.remedy.plan import _REGISTRY, Plan, Step, allowed
 
 
 class RemedyPlugin:
@@ -238,7 +136,7 @@ class StepResult:
 
 
 def run_step(state, server, step: Step) -> StepResult:
-    from .remote import Unreachable
+    from hivehealth.site.transport import Unreachable
     script = ('if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi\n'
               f"export LC_ALL=C\n{{ {step.command}\n}} 2>&1\n")
     try:

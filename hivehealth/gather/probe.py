@@ -14,8 +14,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .inventory import Server, Site
-from .remote import Pool, Unreachable
+from hivehealth.site.inventory import Server, Site
+from hivehealth.site.transport import Pool, Unreachable
 
 TIMED_OUT = 124   # exit code of coreutils timeout
 
@@ -60,7 +60,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "registry_df": ("repository", "$SUDO df -P -T -k /var/lib/docker/volumes/registry_regdata"),
 }
 
-from .gather_more import MORE_SECTIONS  # noqa: E402  (beyond-the-runbook checks, issue 7)
+from hivehealth.gather.more_sections import MORE_SECTIONS  # noqa: E402  (beyond-the-runbook checks, issue 7)
 
 SECTIONS.update(MORE_SECTIONS)
 

@@ -1,0 +1,1 @@
+"""Gathering: the one probe per server, the sections each area declares, recordings."""

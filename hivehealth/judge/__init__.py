@@ -1,0 +1,1 @@
+"""Judging: verdicts, the facts view a check reads, and the cluster objects."""

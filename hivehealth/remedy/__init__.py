@@ -1,0 +1,1 @@
+"""Remedies: plans and tiers, the site lock, the audit log, the runner."""

@@ -1,0 +1,1 @@
+"""Reports: the JSON report and pytest-html page, history, Prometheus, waivers, the gate."""

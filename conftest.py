@@ -1,3 +1,2 @@
-"""Thin on purpose: the engine is the hivehealth plugin; the remedies live in fixes/."""
-pytest_plugins = ["hivehealth.plugin", "fixes.disk", "fixes.units", "fixes.drbd", "fixes.services",
-                  "fixes.registry", "fixes.swarm", "fixes.volumes", "fixes.time", "fixes.spread"]
+"""Thin on purpose: the engine is the hivehealth plugin (pytest.ini loads it); the areas' checks
+and remedies are modules of hivehealth/checks and hivehealth/fixes, which the plugin finds itself."""

@@ -11,10 +11,11 @@ import getpass
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
-from hivehealth import options, redact
+from hivehealth import checks, fixes, options, redact
 from hivehealth.gather import recording
 from hivehealth.judge import alerts, cluster
 from hivehealth.report import waivers
@@ -23,6 +24,7 @@ from hivehealth.judge.context import Context
 from hivehealth.gather.probe import Gatherer, HostFacts
 from hivehealth.ids import safe_id
 from hivehealth.site.inventory import InventoryError, Site, discover
+from hivehealth.remedy import plan as remedy_plan
 from hivehealth.remedy.runner import RemedyPlugin
 from hivehealth.site.transport import Pool
 from hivehealth.report.json_report import JsonReport
@@ -53,6 +55,7 @@ class State:
 
 
 STATE = pytest.StashKey[State]()
+SUITE_DIR = Path(checks.__file__).parent      # the suite's own checks
 
 
 def pytest_addoption(parser):
@@ -68,6 +71,7 @@ def _wants_no_site(config) -> bool:
 def pytest_configure(config):
     config.addinivalue_line("markers", "roles(*roles): servers a per-server check runs on "
                                        "(all, hive, repository)")
+    _load_areas(config)
     if _wants_no_site(config):
         return
     options.check(config)
@@ -81,7 +85,7 @@ def pytest_configure(config):
         state = State(config, Site.from_dict(data["site"]))
         state.facts = {k: HostFacts.from_dict(v) for k, v in data["facts"].items()}
         config.stash[STATE] = state
-        testinfra_host.configure(config, state)
+        testinfra_host.configure(config, state, SUITE_DIR)
         return
     replayed = None
     try:
@@ -98,11 +102,23 @@ def pytest_configure(config):
     config.stash[STATE] = State(config, site)
     if replayed is not None:
         config.stash[STATE].facts = replayed
-    testinfra_host.configure(config, config.stash[STATE])
+    testinfra_host.configure(config, config.stash[STATE], SUITE_DIR)
     _default_html(config)
     config.pluginmanager.register(JsonReport(config, config.stash[STATE]), "hivehealth-json")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(), "hivehealth-xdist")
+
+
+def _load_areas(config):
+    """The areas register themselves: importing each check module declares its probe sections,
+    each fix module is a plugin of remedy fixtures. A remedy answering no check stops the run."""
+    checks.modules()
+    for module in fixes.modules():
+        if not config.pluginmanager.is_registered(module):
+            config.pluginmanager.register(module, module.__name__)
+    problems = remedy_plan.validate()
+    if problems:
+        raise pytest.UsageError("hive-health: " + "; ".join(problems))
 
 
 def _default_html(config):

@@ -15,78 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from hivehealth.site.inventory import Server, Site
+from hivehealth.gather.sections import SECTIONS, manager_sections, managers_in_order, sections_for, shown
 from hivehealth.site.transport import Pool, Unreachable
 
 TIMED_OUT = 124   # exit code of coreutils timeout
-
-# Commands that need root go through $SUDO, which is empty when already root. docker goes through
-# $DOCKER: plain `docker` when the user may use the socket (hive-builder's admin is in group
-# docker), else with sudo: a sudo per docker call is a good part of a probe's cost.
-# Who runs a section: all servers, every hive, the repository server, or one manager (the
-# swarm's services are the same from every manager: asking one saves each other hive its docker
-# CLI calls, which dominate a probe's cost; if it does not answer, the next hive is asked).
-SECTIONS: dict[str, tuple[str, str]] = {
-    # name: (who runs it: all|hive|repository|manager, shell command)
-    "uname": ("all", "uname -n"),
-    # as root: df silently leaves out mounts it cannot stat (docker volumes are root-only)
-    "df": ("all", "$SUDO df -P -T -k"),
-    "findmnt": ("all", "findmnt -J -l -o TARGET,SOURCE,FSTYPE,FSROOT"),
-    # failed units, and services between two attempts of a restart loop (sub state auto-restart:
-    # Restart= keeps them from ever showing as failed until their start limit is hit)
-    "units_failed": ("all", "systemctl list-units --state=failed,auto-restart --all -o json --no-pager"),
-    "units_failed_plain": ("all",
-                           "systemctl list-units --state=failed,auto-restart --all --plain --no-legend --no-pager"),
-    "units_show": ("all",
-                   "u=$(systemctl list-units --state=failed,auto-restart --all --plain --no-legend --no-pager "
-                   "| awk '{print $1}'); "
-                   "[ -z \"$u\" ] || systemctl show -p Id -p Result -p ActiveState -p SubState "
-                   "-p LoadState -p StateChangeTimestamp -p NRestarts $u"),
-    "drbd_json": ("hive", "$SUDO drbdsetup status --json"),
-    "drbd_text": ("hive", "$SUDO drbdadm status"),
-    "swarm_info": ("hive", "$DOCKER info --format '{{json .Swarm}}'"),
-    # `{{json .}}`, not `--format json`: the same output on Docker 23+, and readable on 20.10,
-    # whose CLI prints the word "json" for `--format json` (docker/cli formatter.go JSONFormatKey)
-    "nodes": ("hive", "$DOCKER node ls --format '{{json .}}'"),
-    "services": ("manager", "$DOCKER service ls --format '{{json .}}'"),
-    "tasks": ("manager",
-              "s=$($DOCKER service ls -q) || exit $?; [ -z \"$s\" ] || "
-              "$DOCKER service ps --no-trunc --format '{{json .}}' $s"),
-    "containers": ("hive", "$DOCKER ps --no-trunc --format '{{json .}}'"),
-    "service_specs": ("manager",
-                      "s=$($DOCKER service ls -q) || exit $?; [ -z \"$s\" ] || "
-                      "$DOCKER service inspect --format '{{json .Spec}}' $s"),
-    "nodes_inspect": ("manager", "n=$($DOCKER node ls -q) || exit $?; $DOCKER node inspect $n"),
-    "registry_du": ("repository", "$SUDO du -s -k /var/lib/docker/volumes/registry_regdata"),
-    "registry_df": ("repository", "$SUDO df -P -T -k /var/lib/docker/volumes/registry_regdata"),
-}
-
-from hivehealth.gather.more_sections import MORE_SECTIONS  # noqa: E402  (beyond-the-runbook checks, issue 7)
-
-SECTIONS.update(MORE_SECTIONS)
-
-# `docker node ls` is read from every hive: test_swarm compares what the managers say
-# (issue 2: "managers that disagree are reported").
-
-
-def managers_in_order(site: Site) -> list[Server]:
-    """The hives a manager-only section is asked of, in turn: first_hive first."""
-    return sorted(site.hives, key=lambda s: "first_hive" not in s.roles)
-
-
-def manager_sections() -> list[str]:
-    return [n for n, (who, _) in SECTIONS.items() if who == "manager"]
-
-
-def sections_for(server: Server, site: Site) -> list[str]:
-    if site.kind == "local":
-        # the local machine answers the host-level questions only
-        return [n for n, (who, _) in SECTIONS.items() if who == "all"]
-    managers = managers_in_order(site)
-    first = managers[0].name if managers else None
-    return [n for n, (who, _) in SECTIONS.items()
-            if who == "all" or (who == "hive" and server.is_hive)
-            or (who == "repository" and server.is_repository)
-            or (who == "manager" and server.name == first)]
 
 
 @dataclass
@@ -164,11 +96,6 @@ def probe_script(names: list[str], timeout: float) -> tuple[str, str]:
         lines.append(f"printf '{marker} {name} %s %s %s\\n' \"$(cat \"$d/{i}.rc\")\" "
                      f"\"$(base64 -w0 <\"$d/{i}.o\")\" \"$(base64 -w0 <\"$d/{i}.e\")\"")
     return "\n".join(lines) + "\n", marker
-
-
-def shown(command: str) -> str:
-    """A section's command as an operator would type it."""
-    return command.replace("$SUDO ", "sudo ").replace("$DOCKER ", "docker ")
 
 
 def _sq(s: str) -> str:

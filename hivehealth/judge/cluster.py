@@ -16,6 +16,20 @@ from hivehealth.parsers import drbd as drbdp
 from hivehealth.parsers import fs
 
 NO_MANAGER = "(no-manager-answered)"
+
+# fixture -> (finder, what the site has none of when the finder finds nothing); an area with a
+# cluster object of its own declares its finder with @cluster_object
+FINDERS: dict[str, tuple] = {}
+
+
+def cluster_object(fixture: str, what: str):
+    """Declare a finder: a check taking the fixture `fixture` gets one item per id it returns."""
+    def wrap(finder):
+        if FINDERS.get(fixture, (finder,))[0] is not finder:
+            raise ValueError(f"cluster object {fixture} already has the finder {FINDERS[fixture][0].__qualname__}")
+        FINDERS[fixture] = (finder, what)
+        return finder
+    return wrap
 VOLUME_MOUNT = re.compile(r"^/var/lib/docker/volumes/([^/]+)/_data$")
 
 
@@ -42,6 +56,7 @@ def drbd_views(ctx: Context, host) -> list | str:
     return "; ".join(reasons) or "DRBD state was not gathered"
 
 
+@cluster_object("drbd_resource", "DRBD resource")
 def drbd_resources(ctx: Context) -> list[str]:
     names = set(ctx.site.drbd_device_map)
     for h in ctx.site.hives:
@@ -79,6 +94,7 @@ def _why_silent(ctx: Context, hive, section: str) -> str:
     return "not asked (another manager was)" if section in manager_sections() else "not gathered"
 
 
+@cluster_object("service", "swarm service")
 def services(ctx: Context) -> list[str]:
     answers = manager_answers(ctx, "services")
     if not answers:
@@ -119,6 +135,7 @@ def node_entries(site, nodes: list, name: str) -> tuple[object | None, list, lis
     return live, [n for n in others if n.status == "Down"], [n for n in others if n.status != "Down"]
 
 
+@cluster_object("swarm_node", "swarm node")
 def swarm_nodes(ctx: Context) -> list[str]:
     names = {h.short for h in ctx.site.hives} if ctx.site.kind == "hive" else set()
     for _, r in manager_answers(ctx, "nodes"):
@@ -129,6 +146,7 @@ def swarm_nodes(ctx: Context) -> list[str]:
     return sorted(names)
 
 
+@cluster_object("volume", "DRBD volume")
 def drbd_volumes(ctx: Context) -> list[str]:
     """The site's DRBD volumes (drbd_device_map), and any /dev/drbd* docker volume mounted."""
     names = set(ctx.site.drbd_device_map)
@@ -145,12 +163,3 @@ def drbd_volumes(ctx: Context) -> list[str]:
             if m and f.source.startswith("/dev/drbd"):
                 names.add(m.group(1))
     return sorted(names)
-
-
-# fixture -> (finder, what the site has none of when the finder finds nothing)
-FINDERS = {
-    "drbd_resource": (drbd_resources, "DRBD resource"),
-    "swarm_node": (swarm_nodes, "swarm node"),
-    "service": (services, "swarm service"),
-    "volume": (drbd_volumes, "DRBD volume"),
-}

@@ -6,6 +6,8 @@ reason. The runner (hivehealth.remedy.runner) applies them.
 """
 from __future__ import annotations
 
+import sys
+
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -54,7 +56,7 @@ class Plan:
 @dataclass
 class Remedy:
     name: str
-    answers: str                    # name of the check function it answers (e.g. "disk_usage")
+    answers: Callable               # the check function it answers (e.g. checks.test_disk.disk_usage)
     tier: str
     planner: Callable               # (ctx, obj, verdict) -> Plan | None (None: not for this failure)
     doc: str = ""
@@ -66,22 +68,33 @@ class Remedy:
         return plan
 
 
-_REGISTRY: dict[str, list[str]] = {}    # check name -> remedy fixture names, in declaration order
+_REGISTRY: dict[Callable, list[str]] = {}    # check function -> remedy fixture names, in declaration order
+_DECLARED: list[tuple[str, Callable]] = []   # (where the remedy is, what it answers), for validate()
 
 
-def remedy(answers: str, tier: str):
+def remedy(answers: Callable, tier: str):
     """Declare a remedy fixture: the decorated function is its planner.
 
-        @remedy("disk_usage", tier=SAFE)
+        from hivehealth.checks.test_disk import disk_usage
+
+        @remedy(disk_usage, tier=SAFE)
         def prune_docker(ctx, server, verdict) -> Plan | None: ...
 
-    The fixture (named after the function) yields the Remedy, so a site can override it in
-    its own conftest.py."""
-    assert tier in TIERS, tier
+    `answers` is the check function itself (what the check hands to `verify`), so a renamed
+    or mistyped check is an error when the suite starts (validate), never a remedy that
+    silently stops applying. The fixture (named after the function) yields the Remedy, so a
+    site can override it in its own conftest.py."""
+    if tier not in TIERS:
+        raise ValueError(f"remedy tier {tier!r}: one of {', '.join(TIERS)}")
 
     def wrap(planner):
         name = planner.__name__
+        where = f"{planner.__module__}.{name}"
+        if isinstance(answers, str) or not callable(answers):
+            raise TypeError(f"remedy {where}: give the check function it answers (imported from its "
+                            f"check module), not {answers!r}")
         _REGISTRY.setdefault(answers, []).append(name)
+        _DECLARED.append((where, answers))
         rem = Remedy(name, answers, tier, planner, (planner.__doc__ or "").strip())
 
         @pytest.fixture(name=name)
@@ -91,6 +104,25 @@ def remedy(answers: str, tier: str):
         fixture.remedy = rem
         return fixture
     return wrap
+
+
+def validate() -> list[str]:
+    """What is wrong with the declared remedies: each must answer a check function, i.e. a
+    top-level function of a check module (test_<area>.py) other than its test functions."""
+    problems = []
+    for where, fn in _DECLARED:
+        module = sys.modules.get(getattr(fn, "__module__", None) or "")
+        name = getattr(fn, "__name__", "")
+        if module is None or getattr(module, name, None) is not fn \
+                or not module.__name__.rsplit(".", 1)[-1].startswith("test_") or name.startswith("test_"):
+            problems.append(f"remedy {where} answers {getattr(fn, '__qualname__', fn)!r}, which is not the "
+                            f"check function of a check module (test_<area>.py)")
+    return problems
+
+
+def remedies_for(check: Callable) -> list[str]:
+    """The remedy fixtures that answer this check function, in declaration order."""
+    return list(_REGISTRY.get(check, []))
 
 
 def allowed(config, plan: Plan, stage: str) -> str | None:

@@ -21,6 +21,7 @@ import pytest
 from hivehealth.report import gate, history, prometheus
 from hivehealth.safe_write import write_atomic
 from hivehealth.site.inventory import Site
+from hivehealth.ids import check_id
 from hivehealth.redact import redact, redact_tree
 
 
@@ -42,8 +43,9 @@ class JsonReport:
         self.doc: dict | None = None        # this run's report, once written
 
     def pytest_runtest_logreport(self, report):
-        entry = self.entries.setdefault(report.nodeid, {
-            "id": report.nodeid, "area": area_of(report.nodeid), "outcome": "passed",
+        ident = check_id(report.nodeid)
+        entry = self.entries.setdefault(ident, {
+            "id": ident, "area": area_of(ident), "outcome": "passed",
             "subject": None, "message": "", "duration": 0.0})
         entry["duration"] += report.duration
         for key, value in report.user_properties:
@@ -127,7 +129,7 @@ class JsonReport:
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_html_results_table_row(self, report, cells):
         """The test id cell is markup in pytest-html 4.2; its text is escaped here."""
-        test_id = report.nodeid + ("" if report.when == "call" else f"::{report.when}")
+        test_id = check_id(report.nodeid) + ("" if report.when == "call" else f"::{report.when}")
         for i, cell in enumerate(cells):
             if isinstance(cell, str) and cell.startswith('<td class="col-testId">'):
                 cells[i] = f'<td class="col-testId">{html.escape(test_id)}</td>'

@@ -27,6 +27,8 @@ import pytest
 import yaml
 from _pytest.mark.expression import Expression
 
+from hivehealth.ids import check_id
+
 __all__ = ["Waiver", "WaiverError", "load", "parse", "find", "keywords_of_nodeid",
            "keywords_of_item", "host_of_nodeid"]
 
@@ -300,7 +302,7 @@ class Waivers:
         if report.when != "call" or not report.failed or not self.loaded:
             return
         host = getattr(getattr(item, "callspec", None), "params", {}).get("server")
-        active, expired = find(self.loaded, item.nodeid, keywords_of_item(item),
+        active, expired = find(self.loaded, check_id(item.nodeid), keywords_of_item(item),
                                        getattr(host, "name", None), date.today())
         for w in expired:
             report.user_properties.append(("hivehealth-waiver-expired", w.as_report()))

@@ -189,19 +189,14 @@ def folder(config, site) -> Path | None:
     return None
 
 
-def _suite_dirs(config) -> list[Path]:
-    base = Path(config.inipath).parent if config.inipath else Path(config.rootpath)
-    return [(base / p).resolve() for p in config.getini("testpaths")]
-
-
 def _modules(directory: Path, patterns) -> dict[str, Path]:
     return {p.name: p for pattern in patterns for p in directory.rglob(pattern) if p.is_file()}
 
 
-def _collect_with_suite(config, path: Path):
+def _collect_with_suite(config, path: Path, suite_dir: Path):
     """Add the site's folder to what pytest collects when the run collects the suite's checks
-    folder as a whole (no path given, or bin/hive-health's own)."""
-    suite = _suite_dirs(config)
+    folder as a whole (no path given, or the hive-health command's own)."""
+    suite = [suite_dir.resolve()]
     args = [Path(a.split("::")[0]).resolve() for a in config.args]
     if path in args or not any(a in suite for a in args):
         return
@@ -216,16 +211,17 @@ def _collect_with_suite(config, path: Path):
     config.args.append(str(path))
 
 
-def configure(config, state):
+def configure(config, state, suite_dir: Path):
     """In a hive run: testinfra's `host` becomes each server of the site, and the site's own
-    checks folder is collected with the suite's checks. `state` has .site, .facts and .pool."""
+    checks folder is collected with the suite's checks (`suite_dir`). `state` has .site, .facts
+    and .pool."""
     if state.site.kind != "hive":
         return
     config.pluginmanager.register(SiteHosts(config, state), PLUGIN_NAME)
     config.pluginmanager.register(_Fixture(), PLUGIN_NAME + "-fixture")
     path = folder(config, state.site)
     if path is not None:
-        _collect_with_suite(config, path)
+        _collect_with_suite(config, path, suite_dir)
 
 
 def module_scoped(metafunc) -> bool:

@@ -14,20 +14,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from checks.test_backup import backup_fresh, parse_backup_files  # noqa: E402
-from checks.test_drbd_units import drbd_units_active  # noqa: E402
-from checks.test_hive_state import hive_state  # noqa: E402
-from checks.test_hostkeys import host_key  # noqa: E402
-from checks.test_registry_api import registry_api  # noqa: E402
-from checks.test_spread import service_spread  # noqa: E402
-from checks.test_swarm import node_state  # noqa: E402
-from checks.test_thinpool import thinpool_usage  # noqa: E402
-from checks.test_time import clock_skew, measure_skew  # noqa: E402
-from fixes.spread import rebalance_service  # noqa: E402
-from fixes.time import restart_chronyd  # noqa: E402
+from hivehealth.checks.test_backup import backup_fresh, parse_backup_files  # noqa: E402
+from hivehealth.checks.test_drbd_units import drbd_units_active  # noqa: E402
+from hivehealth.checks.test_hive_state import hive_state  # noqa: E402
+from hivehealth.checks.test_hostkeys import host_key  # noqa: E402
+from hivehealth.checks.test_registry_api import registry_api  # noqa: E402
+from hivehealth.checks.test_spread import service_spread  # noqa: E402
+from hivehealth.checks.test_swarm import node_state  # noqa: E402
+from hivehealth.checks.test_thinpool import thinpool_usage  # noqa: E402
+from hivehealth.checks.test_time import clock_skew, measure_skew  # noqa: E402
+from hivehealth.fixes.spread import rebalance_service  # noqa: E402
+from hivehealth.fixes.time import restart_chronyd  # noqa: E402
 from hivehealth.judge.context import Context  # noqa: E402
 from hivehealth.gather.probe import SECTIONS, CommandResult, HostFacts  # noqa: E402
-from hivehealth.gather.more_sections import MORE_SECTIONS  # noqa: E402
+from hivehealth.checks import modules as check_modules  # noqa: E402
+from hivehealth.gather.sections import DECLARED_BY  # noqa: E402
 from hivehealth.options import INI  # noqa: E402
 from hivehealth.site.inventory import Server, Site  # noqa: E402
 from hivehealth.judge.cluster import no_manager_answered  # noqa: E402
@@ -59,7 +60,7 @@ def make_site(**kw):
 
 
 def result(name, stdout="", rc=0, stderr=""):
-    return CommandResult(name, MORE_SECTIONS.get(name, SECTIONS.get(name, ("", name)))[1], rc, stdout, stderr)
+    return CommandResult(name, SECTIONS.get(name, ("", name))[1], rc, stdout, stderr)
 
 
 def ctx_of(results_by_host: dict, site=None, ini=None, gathered_at=1795912013.0, seconds=0.4, unreachable=None):
@@ -86,10 +87,12 @@ def test_unregistered_ini_falls_back_to_default_and_registered_wins():
     assert ctx_of({}, ini={"backup_max_age": "50h"}).number("backup_max_age", unit="h") == 50
 
 
-def test_sections_are_merged_and_carry_no_secret():
-    for name in MORE_SECTIONS:
-        assert name in SECTIONS
-    text = " ".join(cmd for _, cmd in MORE_SECTIONS.values())
+def test_each_area_declares_its_sections_and_none_carries_a_secret():
+    check_modules()
+    for name, module in [("backup_files", "test_backup"), ("drbd_units", "test_drbd_units"), ("lvs", "test_thinpool"),
+                         ("timesync", "test_time"), ("registry_api", "test_registry_api"), ("df", "test_disk")]:
+        assert DECLARED_BY[name] == f"hivehealth.checks.{module}" and name in SECTIONS
+    text = " ".join(cmd for _, cmd in SECTIONS.values())
     assert "registry_password" not in text and "-u hive:" not in text
 
 
@@ -363,7 +366,7 @@ def test_registry_probe_never_puts_the_password_in_output(tmp_path):
     (bin_ / "curl").write_text("#!/bin/sh\nfor a; do case $prev in --netrc-file) cat \"$a\" > "
                                f"{seen};; esac; prev=$a; done\nprintf 200\n")
     (bin_ / "curl").chmod(0o755)
-    script = MORE_SECTIONS["registry_api"][1].replace("/etc/pki/ca-trust/source/anchors/cacert.pem",
+    script = SECTIONS["registry_api"][1].replace("/etc/pki/ca-trust/source/anchors/cacert.pem",
                                                       str(tmp_path / "ca.pem"))
     (tmp_path / "ca.pem").write_text("x")
     env = dict(os.environ, HOME=str(home), PATH=f"{bin_}:{os.environ['PATH']}")

@@ -13,11 +13,11 @@ from hivehealth.redact import Redactor
 from hivehealth.remedy.plan import DESTRUCTIVE, RISKY, SAFE, Plan, allowed
 from hivehealth.judge.verdict import Verdict
 
-from fixes import drbd as drbd_fixes
-from fixes import registry as registry_fixes
-from fixes import services as service_fixes
-from fixes import swarm as swarm_fixes
-from fixes import units as unit_fixes
+from hivehealth.fixes import drbd as drbd_fixes
+from hivehealth.fixes import registry as registry_fixes
+from hivehealth.fixes import services as service_fixes
+from hivehealth.fixes import swarm as swarm_fixes
+from hivehealth.fixes import units as unit_fixes
 
 
 def site(stage="staging", device_map=None):
@@ -284,7 +284,7 @@ def test_redaction_of_secrets(tmp_path):
 
 
 def test_plans_carry_their_remedy_name_and_tier():
-    from fixes import disk as disk_fixes
+    from hivehealth.fixes import disk as disk_fixes
     s = site()
     verdict = Verdict("s-hive0.lab", status="fail")
     plan = disk_fixes.prune_docker.remedy.plan(ctx(s), s.servers[0], verdict)

@@ -330,7 +330,7 @@ def test_markup_in_any_test_id_or_environment_value_is_escaped(tmp_path):
     bundle = hostile_bundle(tmp_path / "bundle")
     reports = tmp_path / "reports"
     rc, out = suite("--replay", str(bundle), "-o", f"report_dir={reports}", "--metadata", "site",
-                    payload("env"), "-k", "own or disk", str(extra), str(REPO / "checks"))
+                    payload("env"), "-k", "own or disk", str(extra), str(REPO / "hivehealth" / "checks"))
     assert rc == 1 and "test_own" in out, out[-2000:]
     dom = dump_dom(tmp_path, reports / "latest.html")
     assert "results-table-row" in dom and "test_own" in dom

@@ -113,7 +113,7 @@ def test_testinfras_own_options_and_no_site_keep_testinfras_host(tmp_path):
 
 def test_a_path_given_runs_only_that_path(tmp_path):
     site = _site(tmp_path)
-    rc, out, doc = _run(tmp_path, "--hive-root", str(site), "checks/test_disk.py")
+    rc, out, doc = _run(tmp_path, "--hive-root", str(site), "hivehealth/checks/test_disk.py")
     assert doc["checks"] and {c["area"] for c in doc["checks"]} == {"disk"}, out
 
 

@@ -31,14 +31,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hivehealth.checks import modules as check_modules
 from hivehealth.gather import recording
-from hivehealth.gather.probe import SECTIONS, CommandResult, HostFacts, shown
+from hivehealth.gather.probe import CommandResult, HostFacts
+from hivehealth.gather.sections import SECTIONS, shown
 from hivehealth.site.inventory import Site
 
 REPO = Path(__file__).resolve().parents[2]
 STATES = REPO / "tests" / "data" / "states"
 BUNDLES = REPO / "tests" / "data" / "bundles"
 STATUSES = ("ok", "warn", "fail", "unknown", "skip")
+check_modules()                     # each area declares its sections
 SECTION_NAMES = set(SECTIONS) | {"clock"}
 HOST_TIMING = ("gathered_at", "clock_window", "seconds")
 TOP_KEYS = {"state", "source", "site", "ini", "servers", "expect"}
@@ -153,7 +156,7 @@ def _host(path: Path, name: str, sections) -> HostFacts:
             setattr(host, section, float(r))
             continue
         if section not in SECTION_NAMES:
-            raise CaseError(path, where, "not a section of hivehealth/gather*.py SECTIONS")
+            raise CaseError(path, where, "not a section any area declares (hivehealth/checks)")
         if not isinstance(r, dict) or set(r) - {"rc", "stdout", "stderr", "command"}:
             raise CaseError(path, where, "expected {rc, stdout, stderr[, command]}")
         if not isinstance(r.get("rc"), int) or isinstance(r.get("rc"), bool):
@@ -168,7 +171,7 @@ def _host(path: Path, name: str, sections) -> HostFacts:
 
 def run_suite(bundle: Path, reports: Path, ini: dict[str, str] | None = None) -> dict:
     """The whole suite on a recording, as `pytest --replay DIR` runs it; its latest.json."""
-    args = ["-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO), str(REPO / "checks"),
+    args = ["-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO), str(REPO / "hivehealth" / "checks"),
             "--replay", str(bundle), "-o", f"report_dir={reports}", "-q", "--no-header",
             "-p", "no:randomly", "-p", "no:xdist", "-p", "no:html",
             # each of these costs a full garbage collection per run, of the outer session too

@@ -2,9 +2,9 @@
 and never a pass; output that only refines a check (findmnt for df) may be missing."""
 from pathlib import Path
 
-from checks.test_disk import disk_usage
-from checks.test_drbd_units import drbd_units_active
-from checks.test_registry import registry_size
+from hivehealth.checks.test_disk import disk_usage
+from hivehealth.checks.test_drbd_units import drbd_units_active
+from hivehealth.checks.test_registry import registry_size
 from hivehealth.judge.verdict import FAIL, OK, UNKNOWN
 from test_more_checks import HIVES, REPO, ctx_of, result
 

@@ -5,11 +5,12 @@ import shlex
 import time
 from datetime import datetime, timezone
 
+from hivehealth.checks.test_swarm import node_state
 from hivehealth.judge.cluster import manager_answers, node_name
 from hivehealth.remedy.plan import DESTRUCTIVE, Plan, Step, remedy
 
 
-@remedy("node_state", tier=DESTRUCTIVE)
+@remedy(node_state, tier=DESTRUCTIVE)
 def remove_down_node(ctx, name, verdict):
     """`docker node demote` + `docker node rm` from a surviving manager, then the mother-side
     rebuild. Guards: Down longer than node_down_grace, unreachable over SSH, quorum kept."""
@@ -50,7 +51,7 @@ def remove_down_node(ctx, name, verdict):
 NODE_ID = re.compile(r"^[a-z0-9]{25}$")
 
 
-@remedy("node_state", tier=DESTRUCTIVE)
+@remedy(node_state, tier=DESTRUCTIVE)
 def remove_stale_node(ctx, name, verdict):
     """A server rebuilt and joined again without `docker node rm` (runbook 7.9): its old entry
     is demoted and removed, by its ID, from a surviving manager. Guards: a well-formed node ID,

@@ -1,4 +1,5 @@
 """Runbook 7.7: DRBD sync failures, by the shape test_drbd names."""
+from hivehealth.checks.test_drbd import drbd_state
 from hivehealth.remedy.plan import RISKY, SAFE, Plan, Step, remedy
 from hivehealth.judge.services import service_using_volume
 
@@ -10,7 +11,7 @@ def _settled(output: str) -> bool:
     return "UpToDate" in output and not any(word in output for word in SETTLED)
 
 
-@remedy("drbd_state", tier=SAFE)
+@remedy(drbd_state, tier=SAFE)
 def reconnect_one_sided(ctx, name, verdict):
     """7.7(b): one side shows WFBitMapS / peer-disk Consistent; reconnect from the side whose
     view looks normal."""
@@ -26,7 +27,7 @@ def reconnect_one_sided(ctx, name, verdict):
              until=_settled, wait=60)])
 
 
-@remedy("drbd_state", tier=RISKY)
+@remedy(drbd_state, tier=RISKY)
 def force_primary_all_outdated(ctx, name, verdict):
     """7.7(a): every copy Outdated. The first hive's copy is declared authoritative
     (`primary --force`), the others resync from it."""
@@ -65,7 +66,7 @@ def force_primary_all_outdated(ctx, name, verdict):
     return Plan(steps=steps, settle=3)
 
 
-@remedy("drbd_state", tier=SAFE)
+@remedy(drbd_state, tier=SAFE)
 def explain_split_brain(ctx, name, verdict):
     """StandAlone: split brain. No automatic action: which copy survives is the operator's call."""
     if verdict.data.get("shape") != "standalone":

@@ -12,9 +12,21 @@ pool, or a pool whose use cannot be read (not active), is a fault.
 """
 import pytest
 
+from hivehealth.gather.sections import declare
 from hivehealth.parsers.lvm import HEALTH, STATE, parse_lvs_json
 from hivehealth.parsers.sizes import human_kib
 from hivehealth.judge.verdict import Verdict
+
+
+_LVS = ("command -v lvs >/dev/null 2>&1 || { echo 'lvs: command not found' >&2; exit 127; }; "
+        "$SUDO lvs --reportformat json --units b --nosuffix "
+        "-o vg_name,lv_name,lv_attr,lv_size,pool_lv,data_percent,metadata_percent")
+
+# what this area reads from each server (the probe gathers it once per run)
+declare(
+    __name__,
+    lvs=("hive", _LVS),
+)
 
 ALERT = "(none: hive's zabbix does not watch the LVM thin pool; hive-builder.md §10)"
 NOT_INSTALLED = 127

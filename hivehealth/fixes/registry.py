@@ -1,10 +1,11 @@
 """Runbook 7.3: registry bloat."""
+from hivehealth.checks.test_registry import registry_size
 from hivehealth.remedy.plan import DESTRUCTIVE, RISKY, Plan, Step, remedy
 
 CONFIG = "/etc/docker/registry/config.yml"
 
 
-@remedy("registry_size", tier=RISKY)
+@remedy(registry_size, tier=RISKY)
 def registry_garbage_collect(ctx, server, verdict):
     """develop.rst: garbage-collect blobs no manifest references. Pushes during the run can
     lose layers, so it is risky."""
@@ -12,7 +13,7 @@ def registry_garbage_collect(ctx, server, verdict):
                             "develop.rst: delete unreferenced and untagged blobs")])
 
 
-@remedy("registry_size", tier=DESTRUCTIVE)
+@remedy(registry_size, tier=DESTRUCTIVE)
 def registry_wipe(ctx, server, verdict):
     """Runbook 7.3: delete every image and start an empty registry; hive build-images then
     pushes them again. Images in use can no longer be pulled until then."""

@@ -1,4 +1,5 @@
 """Runbook 7.1 / 7.2 / 7.3 / 7.5: a full disk."""
+from hivehealth.checks.test_disk import disk_usage
 from hivehealth.remedy.plan import SAFE, Plan, Step, remedy
 
 BIGGEST_CONSUMERS = (
@@ -13,7 +14,7 @@ BIGGEST_CONSUMERS = (
 )
 
 
-@remedy("disk_usage", tier=SAFE)
+@remedy(disk_usage, tier=SAFE)
 def prune_docker(ctx, server, verdict):
     """Runbook 7.1: `docker system prune -f` removes stopped containers, unused networks and
     dangling images (on the repository server also the build_image_* containers, which only

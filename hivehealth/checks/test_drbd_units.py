@@ -11,8 +11,24 @@ Not applicable (skip): a stage whose drbd_device_map is empty (no DRBD volumes).
 """
 import pytest
 
+from hivehealth.gather.sections import declare
 from hivehealth.parsers import systemd
 from hivehealth.judge.verdict import Verdict
+
+
+# drbd-resource@<vol>.service of every volume this hive knows: /etc/drbd.d/<vol>.res (written
+# by build-volumes), the units docker.service requires, and every loaded instance.
+_DRBD_UNITS = r"""u=$( { for f in /etc/drbd.d/*.res; do [ -e "$f" ] || continue; b=${f##*/}; echo "drbd-resource@${b%.res}.service"; done
+  ls /etc/systemd/system/docker.service.requires/ 2>/dev/null | grep '^drbd-resource@'
+  systemctl list-units --all --plain --no-legend --no-pager 'drbd-resource@*' | awk '{print $1}'
+} | sort -u )
+[ -z "$u" ] || systemctl show -p Id -p LoadState -p ActiveState -p SubState -p Result -p UnitFileState $u"""
+
+# what this area reads from each server (the probe gathers it once per run)
+declare(
+    __name__,
+    drbd_units=("hive", _DRBD_UNITS),
+)
 
 ALERT = "At least one of the services is in a failed state (only once a unit has failed)"
 

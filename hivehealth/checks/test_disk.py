@@ -6,9 +6,19 @@ are not the server's disk: test_volumes checks them against their own limit.
 """
 import pytest
 
+from hivehealth.gather.sections import declare
 from hivehealth.parsers import ParseError, fs
 from hivehealth.parsers.sizes import human_kib
 from hivehealth.judge.verdict import Verdict
+
+
+# what this area reads from each server (the probe gathers it once per run)
+declare(
+    __name__,
+    # as root: df silently leaves out mounts it cannot stat (docker volumes are root-only)
+    df=("all", "$SUDO df -P -T -k"),
+    findmnt=("all", "findmnt -J -l -o TARGET,SOURCE,FSTYPE,FSROOT"),
+)
 
 
 @pytest.mark.roles("all")

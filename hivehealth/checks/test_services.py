@@ -13,11 +13,25 @@ task that stays unschedulable for the same reason ages from its first refusal.
 Jobs (replicated job, global job) run to completion: a finished job is healthy, a job with no
 task left to run and completions missing has failed.
 """
+from hivehealth.gather.sections import declare
 from hivehealth.parsers.durations import state_and_age
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
 from hivehealth.judge.services import listed_service
 from hivehealth.judge.verdict import Verdict
+
+
+# what this area reads from each server (the probe gathers it once per run)
+declare(
+    __name__,
+    services=("manager", "$DOCKER service ls --format '{{json .}}'"),
+    tasks=("manager",
+           "s=$($DOCKER service ls -q) || exit $?; [ -z \"$s\" ] || "
+           "$DOCKER service ps --no-trunc --format '{{json .}}' $s"),
+    service_specs=("manager",
+                   "s=$($DOCKER service ls -q) || exit $?; [ -z \"$s\" ] || "
+                   "$DOCKER service inspect --format '{{json .Spec}}' $s"),
+)
 
 FAILED_STATES = ("Failed", "Rejected")
 # a task on its way to Running (docker's task states before "running", api/types/swarm/task.go)

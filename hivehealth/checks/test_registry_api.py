@@ -17,7 +17,49 @@ Expected: HTTP 200 (401 = the credentials are refused).
 """
 import pytest
 
+from hivehealth.gather.sections import declare
 from hivehealth.judge.verdict import Verdict
+
+
+# Read-only, and no secret leaves the server: the password is read on the repository server
+# itself (from the admin's ~/.bashrc, where hive-builder's registry role exports DXF_PASSWORD
+# for python-dxf), handed to curl in a mode-600 temporary netrc file that is removed, and only
+# the HTTP status is printed.
+# the registry's /v2/ from the repository server itself, as hive-builder configures it:
+#   tls  : https://$DXF_HOST/v2/ with the site CA and user/password from ~/.bashrc (DXF_*)
+#   http : no DXF settings, and docker's daemon.json lists <registry>:5000 as an
+#          insecure registry (the site runs a plain-HTTP registry, e.g. the hive lab)
+#   none : neither: the probe cannot tell how the registry is meant to be reached
+_REGISTRY_API = r"""ca=/etc/pki/ca-trust/source/anchors/cacert.pem
+rc=~/.bashrc
+val() { sed -n "s/^[[:space:]]*export[[:space:]]\{1,\}$1=//p" "$rc" 2>/dev/null | tail -n 1 | sed "s/^[\"']//; s/[\"']$//"; }
+h=$(val DXF_HOST); user=$(val DXF_USERNAME); [ -n "$user" ] || user=hive
+if [ -n "$h" ] && grep -q '^[[:space:]]*export[[:space:]]\{1,\}DXF_PASSWORD=' "$rc" 2>/dev/null; then
+  [ -r "$ca" ] || { echo "mode tls"; echo "url https://$h/v2/"; echo "noca $ca"; exit 0; }
+  n=$(mktemp) || exit 97
+  trap 'rm -f "$n"' EXIT
+  chmod 600 "$n"
+  printf 'machine %s login %s password %s\n' "${h%:*}" "$user" "$(val DXF_PASSWORD)" > "$n"
+  echo "mode tls"; echo "url https://$h/v2/"; echo "user $user"
+  code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$ca" --netrc-file "$n" "https://$h/v2/")
+  echo "curl $?"; echo "code $code"
+  exit 0
+fi
+r=$(grep -oE '"[^"]+:5000"' /etc/docker/daemon.json 2>/dev/null | head -n 1 | tr -d '"')
+if [ -n "$r" ]; then
+  echo "mode http"; echo "url http://$r/v2/"
+  code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "http://$r/v2/")
+  echo "curl $?"; echo "code $code"
+  exit 0
+fi
+echo "mode none"
+exit 0"""
+
+# what this area reads from each server (the probe gathers it once per run)
+declare(
+    __name__,
+    registry_api=("repository", _REGISTRY_API),
+)
 
 ALERT = "(none: hive's zabbix does not probe the registry; hive-builder.md §10)"
 

@@ -1,6 +1,7 @@
 """Runbook 7.6 and FAQ 7.22: failed systemd units."""
 import shlex
 
+from hivehealth.checks.test_units import failed_units
 from hivehealth.remedy.plan import RISKY, SAFE, Plan, Step, remedy
 
 LEFTOVER_PREFIX = "drbd-resource@"
@@ -14,7 +15,7 @@ def _leftover(ctx, unit: str) -> bool:
     return vol not in ctx.site.drbd_device_map
 
 
-@remedy("failed_units", tier=SAFE)
+@remedy(failed_units, tier=SAFE)
 def reset_leftover_drbd_units(ctx, server, verdict):
     """FAQ 7.22: a deleted volume's drbd-resource@ unit stays failed until reset-failed."""
     units = [u for u in verdict.data.get("failed", []) if _leftover(ctx, u)]
@@ -25,7 +26,7 @@ def reset_leftover_drbd_units(ctx, server, verdict):
              "FAQ 7.22: the volume was deleted (not in drbd_device_map); its unit is a leftover")])
 
 
-@remedy("failed_units", tier=SAFE)
+@remedy(failed_units, tier=SAFE)
 def disable_unneeded_units(ctx, server, verdict):
     """Runbook 7.6: units the site does not need (ini units_not_needed) are disabled."""
     wanted = set(ctx.lines("units_not_needed"))
@@ -38,7 +39,7 @@ def disable_unneeded_units(ctx, server, verdict):
              "runbook 7.6: listed in units_not_needed")])
 
 
-@remedy("failed_units", tier=RISKY)
+@remedy(failed_units, tier=RISKY)
 def restart_failed_units(ctx, server, verdict):
     """Any other failed unit is restarted: it may be a service the site relies on, so this is
     risky (the restart itself can disturb it)."""

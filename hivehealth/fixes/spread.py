@@ -4,10 +4,11 @@ Risky: the forced update restarts every task of the service (rolling, one at a t
 service's update config), which the scheduler then places over the eligible nodes.
 It runs on a manager that answered (first_hive first).
 """
+from hivehealth.checks.test_spread import service_spread
 from hivehealth.remedy.plan import RISKY, Plan, Step, remedy
 
 
-@remedy("service_spread", tier=RISKY)
+@remedy(service_spread, tier=RISKY)
 def rebalance_service(ctx, name, verdict):
     """FAQ 7.26: docker service update --force <svc> restarts its tasks so swarm spreads them."""
     manager = verdict.data.get("manager")

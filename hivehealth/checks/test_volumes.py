@@ -6,9 +6,17 @@ there. A volume mounted nowhere is not in use and has no usage to check.
 """
 import json
 
+from hivehealth.gather.sections import declare
 from hivehealth.parsers import fs
 from hivehealth.parsers.sizes import human_kib
 from hivehealth.judge.verdict import OK, Verdict
+
+
+# what this area reads from each server (the probe gathers it once per run)
+declare(
+    __name__,
+    containers=("hive", "$DOCKER ps --no-trunc --format '{{json .}}'"),
+)
 
 
 def test_volume(volume, verify):

@@ -13,8 +13,25 @@ import re
 
 import pytest
 
+from hivehealth.gather.sections import declare
 from hivehealth.parsers import ParseError, systemd
 from hivehealth.judge.verdict import Verdict
+
+
+# what this area reads from each server (the probe gathers it once per run)
+declare(
+    __name__,
+    # failed units, and services between two attempts of a restart loop (sub state auto-restart:
+    # Restart= keeps them from ever showing as failed until their start limit is hit)
+    units_failed=("all", "systemctl list-units --state=failed,auto-restart --all -o json --no-pager"),
+    units_failed_plain=("all",
+                        "systemctl list-units --state=failed,auto-restart --all --plain --no-legend --no-pager"),
+    units_show=("all",
+                "u=$(systemctl list-units --state=failed,auto-restart --all --plain --no-legend --no-pager "
+                "| awk '{print $1}'); "
+                "[ -z \"$u\" ] || systemctl show -p Id -p Result -p ActiveState -p SubState "
+                "-p LoadState -p StateChangeTimestamp -p NRestarts $u"),
+)
 
 NO_SYSTEMD = "has not been booted with systemd"
 RESTART_LOOP = 3

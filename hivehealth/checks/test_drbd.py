@@ -5,9 +5,18 @@ local disk state; this check also reads every connection and peer disk, so the s
 runbook tells apart (all Outdated, one-sided connection, StandAlone, Connecting, Diskless
 without client, quorum lost, resync) are named in the failure.
 """
+from hivehealth.gather.sections import declare
 from hivehealth.judge import drbd
 from hivehealth.judge.cluster import drbd_views
 from hivehealth.judge.verdict import Verdict
+
+
+# what this area reads from each server (the probe gathers it once per run)
+declare(
+    __name__,
+    drbd_json=("hive", "$SUDO drbdsetup status --json"),
+    drbd_text=("hive", "$SUDO drbdadm status"),
+)
 
 
 def test_drbd(drbd_resource, verify):

@@ -1,6 +1,7 @@
 """Runbook 7.8: a service looping because its volume's XFS filesystem is corrupt."""
 import re
 
+from hivehealth.checks.test_services import service_state
 from hivehealth.remedy.plan import RISKY, Plan, Step, remedy
 from hivehealth.judge.services import service_spec
 
@@ -8,7 +9,7 @@ MOUNT_ERROR = re.compile(r"mount (/dev/\S+?):/var/lib/docker/volumes/([^/]+)/_da
                          r"(invalid argument|structure needs cleaning)", re.I)
 
 
-@remedy("service_state", tier=RISKY)
+@remedy(service_state, tier=RISKY)
 def repair_corrupt_volume(ctx, name, verdict):
     """Scale the service to 0, xfs_repair the volume's device on a hive whose copy is UpToDate,
     scale it back to its replica count."""

@@ -19,8 +19,61 @@ import time
 
 import pytest
 
+from hivehealth.gather.sections import declare
 from hivehealth.parsers import ParseError, systemd
 from hivehealth.judge.verdict import Verdict
+
+
+# backup (repository server): the script, the -latest links with their targets' age, and the
+# link names the backup scripts write (literal `backup-<name>-latest.<ext>` in the script and
+# in each /var/lib/hive-backup.d/<service> file). Age is measured on the server's own clock.
+# `lastrun`: when the last backup.service run ended (epoch, in microseconds where systemd
+# >= 248 prints them, else whole seconds; printed in UTC because date -d cannot read back every
+# zone name, e.g. JST). Link mtimes are to the nanosecond: a rerun by hand can end in the same
+# second as the nightly run.
+_BACKUP_FILES = r"""s=/usr/bin/hive-backup.sh
+if [ ! -e "$s" ]; then echo "script -"; exit 0; fi
+echo "script $s"
+u=$(systemctl show -p User --value backup.service 2>/dev/null)
+h=; [ -n "$u" ] && h=$(getent passwd "$u" | cut -d: -f6)
+[ -n "$h" ] || h=$HOME
+d="$h/backup"
+echo "dir $d"
+echo "now $(date +%s)"
+x=$(systemctl show --timestamp=us+utc -p ExecMainExitTimestamp --value backup.service 2>/dev/null) ||
+  x=$(TZ=UTC LC_ALL=C systemctl show -p ExecMainExitTimestamp --value backup.service 2>/dev/null)
+[ -z "$x" ] || { x=$(TZ=UTC date -d "$x" +%s.%N 2>/dev/null) && echo "lastrun $x"; }
+[ -d "$d" ] || { echo "nodir"; }
+for f in "$d"/backup-*-latest.*; do
+  [ -L "$f" ] || [ -e "$f" ] || continue
+  t=$(readlink "$f"); [ -n "$t" ] || t=-
+  m=$(date -r "$f" +%s.%N 2>/dev/null) || m=-
+  echo "link ${f##*/} $m $t"
+done
+for f in "$s" /var/lib/hive-backup.d/*; do
+  [ -f "$f" ] || continue
+  n=${f##*/}; [ "$f" = "$s" ] && n=-
+  echo "service $n"
+  grep -oE 'backup-[A-Za-z0-9_.-]+-latest\.[A-Za-z0-9.]*[A-Za-z0-9]' "$f" 2>/dev/null | sort -u |
+    while read -r l; do echo "expect $n $l"; done
+done
+exit 0"""
+
+_BACKUP_UNITS = ("systemctl show -p Id -p LoadState -p ActiveState -p SubState -p UnitFileState "
+                 "-p Result -p ExecMainStartTimestamp -p ExecMainStatus -p InvocationID "
+                 "backup.timer backup.service")
+
+# the output of the last backup.service run only (its exit code does not tell a failure)
+_BACKUP_JOURNAL = ('i=$(systemctl show -p InvocationID --value backup.service) || exit $?; '
+                   '[ -z "$i" ] || $SUDO journalctl --no-pager -q -o cat _SYSTEMD_INVOCATION_ID="$i"')
+
+# what this area reads from each server (the probe gathers it once per run)
+declare(
+    __name__,
+    backup_files=("repository", _BACKUP_FILES),
+    backup_units=("repository", _BACKUP_UNITS),
+    backup_journal=("repository", _BACKUP_JOURNAL),
+)
 
 ALERT = "(none: hive's zabbix does not watch backups; hive-builder.md §6/§10)"
 FAIL_LINE = re.compile(r"\bFAIL\b")

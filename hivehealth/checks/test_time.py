@@ -15,8 +15,19 @@ absent, is accepted with a note. Remedy (fixes/time.py): systemctl restart chron
 """
 import pytest
 
+from hivehealth.gather.sections import declare
 from hivehealth.parsers import systemd
 from hivehealth.judge.verdict import Verdict
+
+
+_TIMESYNC = ("systemctl show -p Id -p LoadState -p ActiveState -p SubState "
+             "chronyd.service systemd-timesyncd.service")
+
+# what this area reads from each server (the probe gathers it once per run)
+declare(
+    __name__,
+    timesync=("all", _TIMESYNC),
+)
 
 ALERT_SKEW = "System time is out of sync (diff with Zabbix server > 60s)"   # Linux by Zabbix agent
 FAQ = "FAQ 7.15: on the server run sudo systemctl restart chronyd"

@@ -5,9 +5,18 @@ sizes are shown in whole GiB rounded up, compared in KiB.
 """
 import pytest
 
+from hivehealth.gather.sections import declare
 from hivehealth.parsers import fs
 from hivehealth.parsers.sizes import gib_ceil, human_kib, parse_size_kib
 from hivehealth.judge.verdict import Verdict
+
+
+# what this area reads from each server (the probe gathers it once per run)
+declare(
+    __name__,
+    registry_du=("repository", "$SUDO du -s -k /var/lib/docker/volumes/registry_regdata"),
+    registry_df=("repository", "$SUDO df -P -T -k /var/lib/docker/volumes/registry_regdata"),
+)
 
 VOLUME = "registry_regdata"
 

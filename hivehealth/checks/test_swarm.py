@@ -9,10 +9,23 @@ entry fails, named by its node ID (the swarm remedy removes exactly that ID).
 """
 import json
 
+from hivehealth.gather.sections import declare
 from hivehealth.judge.cluster import manager_answers, no_manager_answered, node_entries
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
 from hivehealth.judge.verdict import Verdict
+
+
+# what this area reads from each server (the probe gathers it once per run)
+declare(
+    __name__,
+    swarm_info=("hive", "$DOCKER info --format '{{json .Swarm}}'"),
+    # `{{json .}}`, not `--format json`: the same output on Docker 23+, and readable on 20.10,
+    # whose CLI prints the word "json" for `--format json` (docker/cli formatter.go JSONFormatKey)
+    nodes=("hive", "$DOCKER node ls --format '{{json .}}'"),
+    # every hive is asked: the managers that disagree are reported
+    nodes_inspect=("manager", "n=$($DOCKER node ls -q) || exit $?; $DOCKER node inspect $n"),
+)
 
 
 def test_swarm_node(swarm_node, verify):

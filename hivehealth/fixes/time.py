@@ -3,10 +3,11 @@
 chronyd steps a large offset at start (EL's chrony.conf: `makestep 1.0 3`), so a restart both
 brings the daemon back and corrects the clock. It stops nothing else.
 """
+from hivehealth.checks.test_time import clock_skew
 from hivehealth.remedy.plan import SAFE, Plan, Step, remedy
 
 
-@remedy("clock_skew", tier=SAFE)
+@remedy(clock_skew, tier=SAFE)
 def restart_chronyd(ctx, server, verdict):
     """FAQ 7.15: sudo systemctl restart chronyd on the server whose clock is off."""
     unit = verdict.data.get("timesync_unit")

@@ -1,1 +1,0 @@
-"""The runbook's remedies, one module per runbook area; each remedy is a pytest fixture."""

@@ -118,3 +118,10 @@ def test_malformed_waiver_file_is_a_usage_error(tmp_path):
     waivers.write_text("waivers:\n  - check: test_disk\n    expires: 2999-01-01\n")
     rc, out = suite("--connection", "local", "-o", f"waivers_file={waivers}", "-o", f"report_dir={tmp_path}")
     assert rc == 4 and "waiver #1" in out and "justification" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\t\n", '""', "Problem: "])
+def test_empty_alert_is_a_usage_error_never_every_check(tmp_path, text):
+    rc, out = suite("--connection", "local", "--fix", "--alert", text, "-o", f"report_dir={tmp_path}")
+    assert rc == 4 and "is empty" in out and "Traceback" not in out, out
+    assert not (tmp_path / "latest.json").exists()

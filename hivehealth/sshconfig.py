@@ -16,6 +16,7 @@ would be unreachable by `ssh` too).
 """
 from __future__ import annotations
 
+import copy
 import getpass
 import glob
 import os
@@ -23,6 +24,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 
 import paramiko
@@ -252,12 +254,27 @@ def _resolve_paramiko(path: str, host: str, user: str | None, port: int | None) 
 
 # --- both --------------------------------------------------------------------------------------
 
+_CACHE: dict[tuple, Options] = {}
+_CACHE_LOCK = threading.Lock()
+
+
 def resolve(path: str, host: str, user: str | None = None, port: int | None = None) -> Options:
     """The options `ssh -F path [-l user] [-p port] host` would use. Raises ConfigError for a
-    broken file, HostError for a broken entry of this host, OSError for an unreadable file."""
-    if openssh():
-        return _from_openssh(path, host, _resolve_openssh(path, host, user, port))
-    return _resolve_paramiko(path, host, user, port)
+    broken file, HostError for a broken entry of this host, OSError for an unreadable file.
+    Kept per process while the file is unchanged: the site is read before gathering, and each
+    connection asks again."""
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_mtime_ns, st.st_size, host, user, port, openssh())
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+    if hit is None:
+        if openssh():
+            hit = _from_openssh(path, host, _resolve_openssh(path, host, user, port))
+        else:
+            hit = _resolve_paramiko(path, host, user, port)
+        with _CACHE_LOCK:
+            _CACHE[key] = hit
+    return copy.deepcopy(hit)
 
 
 def check(path: str, hosts: list[str]) -> dict[str, str]:

@@ -74,7 +74,10 @@ def record_host_key(path: str, hostname: str, key, hash_names: bool):
         text = f.read()
         known = paramiko.HostKeys()
         for line in text.splitlines():
-            entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
+            try:
+                entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
+            except (paramiko.SSHException, ValueError):   # a line paramiko cannot read
+                continue
             if entry is not None:
                 for name in entry.hostnames:
                     known.add(name, entry.key.get_name(), entry.key)

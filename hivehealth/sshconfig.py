@@ -43,6 +43,10 @@ class ConfigError(Exception):
 class HostError(Exception):
     """Only this host's options are broken; str() is the operator's reason."""
 
+    def __init__(self, reason: str, line: int | None = None, problem: str | None = None):
+        self.line, self.problem = line, problem or reason
+        super().__init__(reason)
+
 
 @dataclass
 class Options:
@@ -144,7 +148,7 @@ def _resolve_openssh(path: str, host: str, user: str | None, port: int | None) -
             if not errors:
                 last = [x for x in err.splitlines() if x.strip()][-1:] or [f"exit {p.returncode}"]
                 raise HostError(f"ssh -G -F {path} {host}: {last[0]}")
-            mine = []
+            mine, first = [], None
             for m in errors:
                 n, msg = int(m.group("line")), m.group("msg").rstrip(".")
                 same_file = os.path.abspath(m.group("file")) in (os.path.abspath(path), os.path.abspath(config))
@@ -153,10 +157,11 @@ def _resolve_openssh(path: str, host: str, user: str | None, port: int | None) -
                     raise ConfigError(path if same_file else m.group("file"), n, msg)
                 if host_matches(host, patterns):
                     mine.append(f"{path}, line {n}: {msg}")
+                    first = first or (n, msg)
                 else:
                     blanked.add(n)
             if mine:
-                raise HostError("; ".join(mine))
+                raise HostError("; ".join(mine), *first)
             # the bad lines belong to other servers' blocks: read the file without them
             config = os.path.join(tmp, "ssh_config")
             with open(config, "w", encoding="utf-8", errors="surrogateescape") as f:
@@ -280,15 +285,16 @@ def resolve(path: str, host: str, user: str | None = None, port: int | None = No
 def check(path: str, hosts: list[str]) -> dict[str, str]:
     """Resolve every host now (files only): ConfigError when the file is broken for all of them
     (one message naming file and line), else the reasons of the hosts whose entry is broken."""
-    problems = {}
+    problems: dict[str, HostError] = {}
     for h in hosts:
         try:
             resolve(path, h)
         except HostError as e:
-            problems[h] = str(e)
-    if hosts and len(problems) == len(hosts) and len(set(problems.values())) == 1:
-        raise ConfigError(path, None, next(iter(problems.values())).removeprefix(f"{path}, "))
-    return problems
+            problems[h] = e
+    if hosts and len(problems) == len(hosts) and len({str(e) for e in problems.values()}) == 1:
+        e = next(iter(problems.values()))
+        raise ConfigError(path, e.line, e.problem)
+    return {h: str(e) for h, e in problems.items()}
 
 
 def parse_jump(spec: str) -> tuple[str | None, str, int | None]:

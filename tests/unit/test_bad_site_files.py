@@ -232,3 +232,11 @@ def test_broken_bundle_through_the_suite(bundle, tmp_path):
     rec2 = _broken(bundle, tmp_path / "b", "site.json", {"format": 1, "site": []})
     rc, out = suite("--replay", str(rec2), "-o", f"report_dir={tmp_path / 'r2'}")
     assert rc == 4 and f"{rec2 / 'site.json'}: broken recording: 'site' should be an object" in out
+
+
+def test_bad_line_in_a_block_for_every_server_is_a_usage_error(tmp_path):
+    _unreachable_project(tmp_path)
+    cfg = _config(tmp_path)
+    cfg.write_text(cfg.read_text() + "Host *\n  Port abc\n")
+    rc, out = suite("--hive-root", str(tmp_path), "-o", f"report_dir={tmp_path / 'r'}")
+    assert rc == 4 and f"{cfg}, line {_line_of(cfg, '  Port abc')}: Bad port 'abc'" in out, out

@@ -17,7 +17,7 @@ def block(name, d, key, kh, extra=""):
             f"  UserKnownHostsFile {kh}\n  StrictHostKeyChecking yes\n{extra}")
 
 
-def known(path, d, hashed=False):
+def known(path, d):
     with open(path, "a") as f:
         f.write(f"[127.0.0.1]:{d.port} ssh-ed25519 {d.public_key()}\n")
 

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from hivehealth.gather import CommandResult, line_limits, parse_probe_output, probe_script
 from hivehealth.remote import _drain
 from loopback_sshd import needs_sshd, sshds  # noqa: F401  (fixture)

@@ -160,7 +160,7 @@ class SSHTransport:
         client.set_missing_host_key_policy(HostKeyPolicy(o))
         keys = [k for k in (os.path.expanduser(_expand(k, o)) for k in o.identityfiles) if os.path.exists(k)]
         timeout = o.connecttimeout or self.connect_timeout
-        where = f"{o.host} ({o.hostname}:{o.port}{' via ' + ' -> '.join(chain) if chain else ''})"
+        where = f"{o.host} ({o.hostname}:{o.port}{' via ' + o.proxyjump if o.proxyjump else ''})"
         # known_hosts is looked up under HostKeyAlias when set (as OpenSSH does), else under
         # HostName, or [HostName]:port off port 22; the socket below is what is connected
         key_name, key_port = (o.hostkeyalias, 22) if o.hostkeyalias else (o.hostname, o.port)

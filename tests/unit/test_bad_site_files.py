@@ -240,3 +240,16 @@ def test_bad_line_in_a_block_for_every_server_is_a_usage_error(tmp_path):
     cfg.write_text(cfg.read_text() + "Host *\n  Port abc\n")
     rc, out = suite("--hive-root", str(tmp_path), "-o", f"report_dir={tmp_path / 'r'}")
     assert rc == 4 and f"{cfg}, line {_line_of(cfg, '  Port abc')}: Bad port 'abc'" in out, out
+
+
+def test_every_check_reads_the_bad_entry_the_same_way(tmp_path):
+    """The whole suite, not only the transport: no check errors on the broken entry."""
+    _unreachable_project(tmp_path)
+    cfg = _config(tmp_path)
+    cfg.write_text(cfg.read_text().replace("  HostName 127.0.0.11\n", "  HostName\n"))
+    rc, out = suite("--hive-root", str(tmp_path), "-o", f"report_dir={tmp_path / 'r'}")
+    doc = json.loads((tmp_path / "r" / "latest.json").read_text())
+    assert rc == 1 and "Traceback" not in out and "INTERNALERROR" not in out
+    assert {c["outcome"] for c in doc["checks"]} <= {"failed", "skipped"}, out
+    hostkeys = next(c for c in doc["checks"] if c["id"].endswith("test_hostkeys[s-hive1.pdns]"))
+    assert f"{cfg}, line {_line_of(cfg, '  HostName')}: no argument" in hostkeys["message"]

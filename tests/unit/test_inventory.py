@@ -173,3 +173,18 @@ def test_host_patterns_as_openssh_matches_them():
     assert not host_matches("s-hive2.pdns", ["s-hive*", "!s-hive2.*"])
     assert host_matches("S-HIVE1.pdns", ["s-hive1.pdns"]) and not host_matches("s-hive1.pdnsx", ["s-hive1.pdns"])
     assert host_matches("a.b", ["?.b"]) and not host_matches("a[b", ["a[b]"])
+
+
+def test_paramiko_fallback_reads_a_hive_ssh_config_as_openssh_does(tmp_path, monkeypatch):
+    from hivehealth import sshconfig
+    if not sshconfig.openssh():
+        pytest.skip("OpenSSH's ssh is not installed")
+    make_project(tmp_path)
+    cfg = str(tmp_path / ".hive" / "staging" / "ssh_config")
+    fields = ("hostname", "port", "user", "identityfiles", "identitiesonly", "knownhosts", "strict",
+              "proxycommand", "proxyjump")
+    by_ssh = {f: getattr(sshconfig.resolve(cfg, "s-hive1.pdns"), f) for f in fields}
+    monkeypatch.setattr(sshconfig, "openssh", lambda: None)
+    by_paramiko = {f: getattr(sshconfig.resolve(cfg, "s-hive1.pdns"), f) for f in fields}
+    assert by_ssh == by_paramiko
+    assert by_ssh["hostname"] == "192.0.2.11" and by_ssh["strict"] == "yes" and by_ssh["port"] == 22

@@ -59,8 +59,18 @@ def known_entry(files: list[str], host: str, port: int) -> tuple[bool, list[str]
 
 def host_key(ctx, server) -> Verdict:
     v = Verdict(server.name, alert=ALERT)
-    if ctx.site.kind != "hive" or server.spec != "hive" or not server.ssh_config:
+    why = ctx.host(server).unreachable or ""
+    if "host key of" in why:     # the transport refused the key (now, or in a recording)
+        v.fail(f"host key refused, not accepted: {why.split(' Runbook FAQ')[0].split(' (runbook')[0].strip().rstrip('.')}; "
+               f"{recovery(ctx, server)}")
+        v.data["refused"] = True
+        return v
+    if ctx.site.kind != "hive" or server.spec != "hive":
         v.skip(f"{server.name} is not reached through a hive ssh_config: no known_hosts to check")
+        return v
+    if not server.ssh_config:
+        v.skip(f"no ssh_config for {server.name} (a replayed recording holds none): its known_hosts "
+               f"cannot be checked")
         return v
     try:   # the options the transport used: as `ssh -F ssh_config` resolves them
         o = sshconfig.resolve(server.ssh_config, server.name)
@@ -78,12 +88,6 @@ def host_key(ctx, server) -> Verdict:
                f"nothing to verify")
         return v
     host, port = (o.hostkeyalias, 22) if o.hostkeyalias else (o.hostname, o.port)
-    why = ctx.host(server).unreachable or ""
-    if "host key of" in why:
-        v.fail(f"host key refused, not accepted: {why.split(' Runbook FAQ')[0].split(' (runbook')[0].strip().rstrip('.')}; "
-               f"{recovery(ctx, server)}")
-        v.data["refused"] = True
-        return v
     present, read = known_entry(files, host, port)
     if not present:
         where = " ".join(files)

@@ -253,3 +253,20 @@ def test_every_check_reads_the_bad_entry_the_same_way(tmp_path):
     assert {c["outcome"] for c in doc["checks"]} <= {"failed", "skipped"}, out
     hostkeys = next(c for c in doc["checks"] if c["id"].endswith("test_hostkeys[s-hive1.pdns]"))
     assert f"{cfg}, line {_line_of(cfg, '  HostName')}: no argument" in hostkeys["message"]
+
+
+def test_replay_reads_no_local_file_a_bundle_names(bundle, tmp_path):
+    """A bundle naming a file of this machine as a server's ssh_config: nothing of that file
+    reaches the report (OpenSSH's errors about a file quote its lines)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET-token-4711 value\n")
+    doc = _site_doc(bundle)
+    doc["site"]["kind"] = "hive"
+    for s in doc["site"]["servers"]:
+        s.update(spec="hive", ssh_config=str(secret), roles=["hive", "repository"])
+    rec = _broken(bundle, tmp_path, "site.json", doc)
+    rc, out = suite("--replay", str(rec), "-o", f"report_dir={tmp_path / 'r'}", "-rs")
+    assert rc in (0, 1) and "Traceback" not in out, out
+    for text in (out, (tmp_path / "r" / "latest.json").read_text(), (tmp_path / "r" / "latest.html").read_text()):
+        assert "topsecret" not in text.lower()
+    assert "a replayed recording holds none" in out

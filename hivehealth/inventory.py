@@ -279,18 +279,20 @@ def load_hive_project(root: str | os.PathLike, stage: str | None = None) -> Site
         raise InventoryError(ssh_config, f"file not found (is stage '{stage}' built? run hive build-infra)")
     names = _ssh_hosts(ssh_config, "the site has no servers")
 
-    first_hive = _per_stage(persist, "first_hive", stage, persist_path, 0)
+    first_hive, fh_line = _per_stage_at(persist, "first_hive", stage, persist_path, 0)
     try:
         first_hive = int(first_hive)   # `hive set first_hive 1` stores the string "1"
     except (TypeError, ValueError):
-        raise InventoryError(persist_path, f"first_hive should be a server index, found {first_hive!r}") from None
+        raise InventoryError(persist_path, f"first_hive should be a server index, found {first_hive!r}",
+                             fh_line) from None
     if separate is None:
         separate = len(names) > 1
     hive_names = names[:-1] if separate else names
     if not hive_names:
         raise InventoryError(ssh_config, "only a repository server is listed: the site has no hives")
     if not 0 <= first_hive < len(hive_names):
-        raise InventoryError(persist_path, f"first_hive {first_hive} is outside the {len(hive_names)} hives")
+        raise InventoryError(persist_path, f"first_hive {first_hive} is outside the {len(hive_names)} hives",
+                             fh_line)
 
     servers = []
     for i, n in enumerate(names):

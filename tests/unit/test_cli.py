@@ -85,7 +85,7 @@ def test_wrapper_runs_from_the_site_directory(tmp_path):
     p = subprocess.run([str(REPO / "bin" / "hive-health"), "-o", f"report_dir={tmp_path / 'r'}"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert p.returncode == 4, p.stdout + p.stderr
-    assert f"{tmp_path}/.hive/persistents.yml: first_hive 9 is outside the 3 hives" in p.stdout + p.stderr
+    assert f"{tmp_path}/.hive/persistents.yml, line 2: first_hive 9 is outside the 3 hives" in p.stdout + p.stderr
 
 
 def _unreachable_project(tmp_path):

@@ -17,6 +17,7 @@ would be unreachable by `ssh` too).
 from __future__ import annotations
 
 import copy
+import functools
 import getpass
 import glob
 import os
@@ -66,8 +67,20 @@ class Options:
     hostkeyalias: str | None = None
 
 
+@functools.lru_cache(maxsize=None)
+def _has_dash_g(ssh: str) -> bool:
+    """OpenSSH before 6.8 has no -G: paramiko's reader is used then."""
+    try:
+        return subprocess.run([ssh, "-G", "-F", "/dev/null", "localhost"], capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=SSH_G_TIMEOUT).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def openssh() -> str | None:
-    return shutil.which("ssh")
+    """OpenSSH's client, if installed and able to print a host's options (ssh -G)."""
+    ssh = shutil.which("ssh")
+    return ssh if ssh and _has_dash_g(ssh) else None
 
 
 def read_text(path) -> str:

@@ -128,3 +128,31 @@ def test_accept_new_refuses_a_key_it_cannot_record(tmp_path, sshds):
                          f"  Port {d.port}\n").replace("StrictHostKeyChecking yes", "StrictHostKeyChecking accept-new"))
     with pytest.raises(Unreachable, match="cannot be recorded"):
         run(cfg, "n.lab")
+
+
+def test_the_suite_reaches_a_hive_project_through_include_and_proxyjump(tmp_path, sshds):
+    """The whole suite on a hive project whose ssh_config uses Include and ProxyJump: every
+    server answers its probe, as `ssh -F ssh_config <server>` answers."""
+    import json
+
+    from test_cli import suite
+    from test_inventory import make_project
+    make_project(tmp_path, hosts=2)
+    jump, target = sshds("jump"), sshds("target")
+    ctx = tmp_path / ".hive" / "staging"
+    key, kh = sshds.client_key, ctx / "known_hosts"
+    known(kh, jump)
+    known(kh, target)
+    (ctx / "ports.conf").write_text(f"Host s-hive0.pdns\n  Port {jump.port}\nHost s-hive1.pdns\n  Port {target.port}\n")
+    cfg = ctx / "ssh_config"
+    cfg.write_text(f"Include {ctx}/ports.conf\n" + block("s-hive0.pdns", jump, key, kh)
+                   + block("s-hive1.pdns", target, key, kh, "  ProxyJump s-hive0.pdns\n"))
+    for name in ("s-hive0.pdns", "s-hive1.pdns"):
+        assert real_ssh(cfg, name).stdout == "hello\n"
+    rc, out = suite("--hive-root", str(tmp_path), "-k", "disk", "-o", f"report_dir={tmp_path / 'r'}",
+                    "--record", str(tmp_path / "rec"))
+    assert rc in (0, 1), out
+    for name in ("s-hive0.pdns", "s-hive1.pdns"):
+        facts = json.loads((tmp_path / "rec" / f"host-{name}.json").read_text())
+        assert facts["unreachable"] is None and facts["results"]["uname"]["rc"] == 0, facts["unreachable"]
+    assert f"port {target.port}" in jump.log.read_text()

@@ -23,6 +23,7 @@ from .inventory import InventoryError, Site, discover
 from .remedy import RemedyPlugin
 from .remote import Pool
 from .report import JsonReport
+from .sizes import parse_size_kib
 from .verdict import FAIL, SKIP, UNKNOWN, WARN, Verdict
 
 INI = {
@@ -37,6 +38,8 @@ INI = {
                             "starting...) before it counts as stuck", "300"),
     "command_timeout": ("seconds a remote command may take", "30"),
     "connect_timeout": ("seconds to open an SSH connection", "10"),
+    "section_output_max": ("largest output of one command on one server that is kept, e.g. 8M; "
+                           "a larger one makes its checks unknown (output too large)", "8M"),
     "fix_lock_wait": ("--fix: seconds to wait for another run's fix to finish", "300"),
     "node_down_grace": ("--fix: seconds a swarm node must be Down before it may be removed", "600"),
     "report_dir": ("where reports are written, relative to the rootdir", "reports"),
@@ -61,7 +64,8 @@ class State:
         self.site = site
         self.facts: dict[str, HostFacts] = {}
         self.pool = Pool(float(config.getini("connect_timeout")))
-        self.gatherer = Gatherer(site, self.pool, float(config.getini("command_timeout")))
+        self.gatherer = Gatherer(site, self.pool, float(config.getini("command_timeout")),
+                                 _output_max(config))
         self.gather_seconds = 0.0
         redact.use_site(site)
 
@@ -78,6 +82,18 @@ class State:
 
 
 STATE = pytest.StashKey[State]()
+
+
+def _output_max(config) -> int:
+    raw = config.getini("section_output_max")
+    try:
+        kib = parse_size_kib(raw)
+    except ValueError:
+        kib = 0
+    if kib <= 0:
+        raise pytest.UsageError(f"hive-health: ini option section_output_max = {raw!r} is not a size "
+                                f"such as 8M")
+    return kib * 1024
 
 
 def pytest_addoption(parser):

@@ -29,7 +29,7 @@ def configure(config):
     o = config.option
     if o.gate and (o.fix or o.fix_plan):
         raise pytest.UsageError("hive-health: --gate only looks; it never fixes (drop --fix/--fix-plan)")
-    if o.alert:
+    if o.alert is not None:      # an empty --alert "" is an error, never "select everything"
         try:
             m = alerts.match(o.alert)
         except alerts.UnknownAlert as e:

@@ -30,6 +30,8 @@ INI: dict[str, tuple[str, str]] = {
     "clock_skew_max": ("time: seconds a server's clock may differ from the mother's", "5"),
     "command_timeout": ("seconds a remote command may take", "30"),
     "connect_timeout": ("seconds to open an SSH connection", "10"),
+    "section_output_max": ("largest output of one command on one server that is kept, e.g. 8M; "
+                           "a larger one makes its checks unknown (output too large)", "8M"),
     "fix_lock_wait": ("--fix: seconds to wait for another run's fix to finish", "300"),
     "node_down_grace": ("--fix: seconds a swarm node must be Down before it may be removed", "600"),
     "report_dir": ("where reports are written, relative to the rootdir", "reports"),

@@ -29,6 +29,7 @@ from hivehealth.remedy.runner import RemedyPlugin
 from hivehealth.site.transport import Pool
 from hivehealth.report.json_report import JsonReport
 from hivehealth.judge.verdict import FAIL, SKIP, UNKNOWN, WARN, Verdict
+from hivehealth.parsers.sizes import parse_size_kib
 
 class State:
     """Per process: the site, its facts, one connection pool."""
@@ -38,7 +39,8 @@ class State:
         self.site = site
         self.facts: dict[str, HostFacts] = {}
         self.pool = Pool(float(config.getini("connect_timeout")))
-        self.gatherer = Gatherer(site, self.pool, float(config.getini("command_timeout")))
+        self.gatherer = Gatherer(site, self.pool, float(config.getini("command_timeout")),
+                                 _output_max(config))
         self.gather_seconds = 0.0
         redact.use_site(site)
 
@@ -56,6 +58,18 @@ class State:
 
 STATE = pytest.StashKey[State]()
 SUITE_DIR = Path(checks.__file__).parent      # the suite's own checks
+
+
+def _output_max(config) -> int:
+    raw = config.getini("section_output_max")
+    try:
+        kib = parse_size_kib(raw)
+    except ValueError:
+        kib = 0
+    if kib <= 0:
+        raise pytest.UsageError(f"hive-health: ini option section_output_max = {raw!r} is not a size "
+                                f"such as 8M")
+    return kib * 1024
 
 
 def pytest_addoption(parser):

@@ -14,6 +14,15 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "chromium could not be installed: the history render test will be skipped"
 fi
 
+# a real OpenSSH server tests the SSH transport (skipped, with its reason, without it); the tests
+# start their own sshd on 127.0.0.1 (note: where systemd runs services, Debian's package also
+# enables and starts its ssh service)
+if [ ! -x /usr/sbin/sshd ]; then
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null 2>&1; }; } ||
+    echo "openssh-server could not be installed: the SSH transport tests will be skipped"
+fi
+
 echo "== unit tests"
 $PY -m pytest -c tests/pytest.ini tests/unit tests/lab_infra -q || status=$?
 

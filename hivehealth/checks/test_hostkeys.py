@@ -20,6 +20,7 @@ import paramiko
 import pytest
 
 from hivehealth.judge.verdict import Verdict
+from hivehealth.site import ssh_config
 
 ALERT = "Host key verification failed. (FAQ 7.18)"
 
@@ -37,11 +38,6 @@ def recovery(ctx, server) -> str:
             f"(and ~/.ssh/known_hosts), hive build-infra, then hive ssh -t {server.name}")
 
 
-def ssh_options(server) -> dict:
-    cfg = paramiko.SSHConfig.from_path(server.ssh_config)
-    return cfg.lookup(server.name)
-
-
 def known_entry(files: list[str], host: str, port: int) -> tuple[bool, list[str]]:
     """Whether any known_hosts file has a key for host (or [host]:port); the files read."""
     name = host if port == 22 else f"[{host}]:{port}"
@@ -53,7 +49,7 @@ def known_entry(files: list[str], host: str, port: int) -> tuple[bool, list[str]
         keys = paramiko.HostKeys()
         try:
             keys.load(f)
-        except (OSError, paramiko.SSHException):
+        except (OSError, ValueError, paramiko.SSHException):   # unreadable, not UTF-8, malformed
             continue
         read.append(f)
         if keys.lookup(name) is not None:
@@ -63,28 +59,35 @@ def known_entry(files: list[str], host: str, port: int) -> tuple[bool, list[str]
 
 def host_key(ctx, server) -> Verdict:
     v = Verdict(server.name, alert=ALERT)
-    if ctx.site.kind != "hive" or server.spec != "hive" or not server.ssh_config:
+    why = ctx.host(server).unreachable or ""
+    if "host key of" in why:     # the transport refused the key (now, or in a recording)
+        v.fail(f"host key refused, not accepted: {why.split(' Runbook FAQ')[0].split(' (runbook')[0].strip().rstrip('.')}; "
+               f"{recovery(ctx, server)}")
+        v.data["refused"] = True
+        return v
+    if ctx.site.kind != "hive" or server.spec != "hive":
         v.skip(f"{server.name} is not reached through a hive ssh_config: no known_hosts to check")
         return v
-    try:
-        o = ssh_options(server)
+    if not server.ssh_config:
+        v.skip(f"no ssh_config for {server.name} (a replayed recording holds none): its known_hosts "
+               f"cannot be checked")
+        return v
+    try:   # the options the transport used: as `ssh -F ssh_config` resolves them
+        o = ssh_config.resolve(server.ssh_config, server.name)
     except OSError as e:
         v.unknown(f"cannot read ssh_config {server.ssh_config}: {e.strerror}")
         return v
-    files = (o.get("userknownhostsfile") or "~/.ssh/known_hosts").split()
-    strict = str(o.get("stricthostkeychecking", "ask")).lower()
+    except (ssh_config.ConfigError, ssh_config.HostError) as e:
+        v.unknown(f"cannot read {server.name}'s options: {e}")
+        return v
+    files = o.knownhosts or ["~/.ssh/known_hosts"]
+    strict = o.strict
     if files == ["/dev/null"] or strict in ("no", "off"):
         v.skip(f"ssh_config does not pin {server.name}'s host key (UserKnownHostsFile "
                f"{' '.join(files)}, StrictHostKeyChecking {strict}; vagrant or shared repository): "
                f"nothing to verify")
         return v
-    host, port = o.get("hostname", server.name), int(o.get("port", 22))
-    why = ctx.host(server).unreachable or ""
-    if "host key of" in why:
-        v.fail(f"host key refused, not accepted: {why.split(' Runbook FAQ')[0].split(' (runbook')[0].strip().rstrip('.')}; "
-               f"{recovery(ctx, server)}")
-        v.data["refused"] = True
-        return v
+    host, port = (o.hostkeyalias, 22) if o.hostkeyalias else (o.hostname, o.port)
     present, read = known_entry(files, host, port)
     if not present:
         where = " ".join(files)

@@ -28,13 +28,16 @@ class CommandResult:
     rc: int
     stdout: str
     stderr: str
+    unreadable: str = ""      # why the output cannot be used although it ran (too large, cut)
 
     @property
     def ok(self) -> bool:
-        return self.rc == 0
+        return self.rc == 0 and not self.unreadable
 
     def failure(self) -> str:
         """Why this command did not give an answer, for a message."""
+        if self.unreadable:
+            return f"`{self.command}`: {self.unreadable}"
         if self.rc == TIMED_OUT:
             return f"`{self.command}` timed out"
         text = (self.stderr.strip() or self.stdout.strip()).splitlines()
@@ -75,10 +78,19 @@ PRELUDE = [
 ]
 
 
-def probe_script(names: list[str], timeout: float) -> tuple[str, str]:
-    """The one script a server runs; returns (script, marker)."""
+OUTPUT_MAX = 8 * 2 ** 20     # bytes of a section's stdout kept (ini section_output_max)
+
+
+def probe_script(names: list[str], timeout: float, output_max: int = OUTPUT_MAX) -> tuple[str, str]:
+    """The one script a server runs; returns (script, marker).
+
+    Each section's stdout goes through `head -c output_max` and the rest is only counted, so
+    neither the server nor the mother ever holds more of it; a section over the cap sends its
+    size and no output. stderr is sent as its last output_max bytes (its last line is the one a
+    message quotes). Frame: marker name rc stdout-bytes base64(stdout) base64(stderr)."""
     marker = "HH" + secrets.token_hex(6)
     t = max(1, int(timeout))
+    cap = max(1, int(output_max))
     lines = [
         "set +e",
         *PRELUDE,
@@ -89,12 +101,14 @@ def probe_script(names: list[str], timeout: float) -> tuple[str, str]:
     ]
     for i, name in enumerate(names):
         cmd = SECTIONS[name][1]
-        lines.append(f"( timeout -k 2 {t} sh -c {_sq(cmd)} >\"$d/{i}.o\" 2>\"$d/{i}.e\"; "
-                     f"echo $? >\"$d/{i}.rc\" ) &")
+        lines.append(f"( {{ timeout -k 2 {t} sh -c {_sq(cmd)} 2>\"$d/{i}.e\"; echo $? >\"$d/{i}.rc\"; }} "
+                     f"| {{ head -c {cap} >\"$d/{i}.o\"; wc -c >\"$d/{i}.n\"; }} ) &")
     lines.append("wait")
     for i, name in enumerate(names):
-        lines.append(f"printf '{marker} {name} %s %s %s\\n' \"$(cat \"$d/{i}.rc\")\" "
-                     f"\"$(base64 -w0 <\"$d/{i}.o\")\" \"$(base64 -w0 <\"$d/{i}.e\")\"")
+        lines.append(f"k=$(wc -c <\"$d/{i}.o\"); r=$(cat \"$d/{i}.n\"); n=$(( ${{k:-0}} + ${{r:-0}} )); "
+                     f"[ \"$n\" -le {cap} ] || : >\"$d/{i}.o\"")
+        lines.append(f"printf '{marker} {name} %s %s %s %s\\n' \"$(cat \"$d/{i}.rc\")\" \"$n\" "
+                     f"\"$(base64 -w0 <\"$d/{i}.o\")\" \"$(tail -c {cap} \"$d/{i}.e\" | base64 -w0)\"")
     return "\n".join(lines) + "\n", marker
 
 
@@ -102,44 +116,70 @@ def _sq(s: str) -> str:
     return "'" + s.replace("'", "'\"'\"'") + "'"
 
 
-def parse_probe_output(stdout: str, marker: str, names: list[str]) -> dict[str, CommandResult]:
+def _mib(n: int) -> str:
+    return f"{n / 2 ** 20:.0f} MiB" if n >= 2 ** 20 else f"{n} bytes"
+
+
+def _b64(field: str) -> bytes | None:
+    try:
+        return base64.b64decode(field, validate=True)
+    except ValueError:
+        return None
+
+
+def parse_probe_output(stdout: str, marker: str, names: list[str],
+                       output_max: int = OUTPUT_MAX) -> dict[str, CommandResult]:
     results = {}
     for line in stdout.splitlines():
         parts = line.split(" ")
         if len(parts) == 3 and parts[0] == marker and parts[1] == "clock":
             results["clock"] = CommandResult("clock", "date +%s.%N", 0, parts[2] + "\n", "")
             continue
-        if len(parts) < 3 or parts[0] != marker or parts[1] not in SECTIONS:
+        if len(parts) < 4 or parts[0] != marker or parts[1] not in SECTIONS:
             continue
-        name, rc = parts[1], parts[2]
-        out = base64.b64decode(parts[3]).decode(errors="replace") if len(parts) > 3 else ""
-        err = base64.b64decode(parts[4]).decode(errors="replace") if len(parts) > 4 else ""
-        try:
-            code = int(rc)
-        except ValueError:
-            code = -1
-        results[name] = CommandResult(name, shown(SECTIONS[name][1]), code, out, err)
+        name, rc, size = parts[1], parts[2], parts[3]
+        out = _b64(parts[4]) if len(parts) > 4 else b""
+        err = _b64(parts[5]) if len(parts) > 5 else b""
+        code = int(rc) if rc.lstrip("-").isdigit() else -1
+        declared = int(size) if size.isdigit() else -1
+        unreadable = ""
+        if declared > output_max:
+            unreadable = f"output too large ({_mib(declared)}; section_output_max is {_mib(output_max)})"
+        elif out is None or err is None or declared != len(out):
+            unreadable = "output arrived incomplete or garbled"
+        results[name] = CommandResult(name, shown(SECTIONS[name][1]), code,
+                                      (out or b"").decode(errors="replace") if not unreadable else "",
+                                      (err or b"").decode(errors="replace"), unreadable)
     return results
 
 
+def line_limits(names: list[str], output_max: int) -> tuple[int, int]:
+    """What the mother keeps of a probe's stdout: per line, a frame with both outputs at the
+    cap (base64: 4 bytes per 3) and room for its fields; in all, one such line per section."""
+    line = 2 * (4 * (output_max // 3 + 1)) + 256
+    return line, line * (len(names) + 2)
+
+
 class Gatherer:
-    def __init__(self, site: Site, pool: Pool, command_timeout: float):
+    def __init__(self, site: Site, pool: Pool, command_timeout: float, output_max: int = OUTPUT_MAX):
         self.site = site
         self.pool = pool
         self.command_timeout = command_timeout
+        self.output_max = output_max
 
     def gather_host(self, server: Server, names: list[str] | None = None) -> HostFacts:
         names = names or sections_for(server, self.site)
-        script, marker = probe_script(names, self.command_timeout)
+        script, marker = probe_script(names, self.command_timeout, self.output_max)
         start = time.time()
         facts = HostFacts(server.name, gathered_at=start)
         try:
             # the whole script may take a little longer than its slowest command
-            r = self.pool.run(server, script, self.command_timeout + 15)
+            r = self.pool.run(server, script, self.command_timeout + 15,
+                              line_limits(names, self.output_max))
         except Unreachable as e:
             facts.unreachable = str(e)
         else:
-            facts.results = parse_probe_output(r.stdout, marker, names)
+            facts.results = parse_probe_output(r.stdout, marker, names, self.output_max)
             if server.spec == "local":
                 facts.clock_window = 0.0          # the mother's own clock
             elif r.first_output_at and r.sent_at:

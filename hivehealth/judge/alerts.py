@@ -168,7 +168,7 @@ def select(config):
     """--alert TEXT: narrow the run's -k to the checks of that alert; an unknown text is a
     usage error."""
     o = config.option
-    if not o.alert:
+    if o.alert is None:      # an empty --alert "" is an error, never "select everything"
         return
     try:
         m = match(o.alert)

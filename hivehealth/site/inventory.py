@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from hivehealth.site import ssh_config
+
 STAGE_PREFIX = {"private": "p-", "staging": "s-", "production": ""}
 
 HIVE = "hive"
@@ -22,12 +24,51 @@ FIRST_HIVE = "first_hive"
 
 
 class InventoryError(Exception):
-    """A problem with the site's files: message names the file and the problem."""
+    """A problem with the site's files: message names the file (and line) and the problem."""
 
-    def __init__(self, path, problem: str):
+    def __init__(self, path, problem: str, line: int | None = None):
         self.path = str(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        self.line = line
+        super().__init__(f"{self.path}{f', line {line}' if line else ''}: {problem}")
+
+
+class _Mapping(dict):
+    """A YAML mapping that remembers the line of each of its keys."""
+    lines: dict
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_map(loader, node):
+    data = _Mapping()
+    data.lines = {}
+    yield data
+    data.update(loader.construct_mapping(node))
+    for key_node, _ in node.value:
+        try:
+            data.lines[loader.construct_object(key_node)] = key_node.start_mark.line + 1
+        except TypeError:     # an unhashable key: construct_mapping has refused it already
+            pass
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+
+
+def line_of(mapping, key) -> int | None:
+    return getattr(mapping, "lines", {}).get(key)
+
+
+def read_utf8(path: Path) -> str:
+    """The file's text; bytes that are not UTF-8 are an error naming their line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InventoryError(path, f"not UTF-8 text (byte 0x{data[e.start]:02x})",
+                             data.count(b"\n", 0, e.start) + 1) from None
 
 
 @dataclass
@@ -110,7 +151,7 @@ def _load_yaml(path: Path, required: bool):
             raise InventoryError(path, "file not found")
         return None
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(read_utf8(path), Loader=_LineLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -126,23 +167,76 @@ def _load_yaml(path: Path, required: bool):
 
 def _per_stage(persist: dict, key: str, stage: str, path: Path, default=None):
     """Value of a persisted variable: persistents.yml stores `var: {global|<stage>: value}`."""
+    return _per_stage_at(persist, key, stage, path, default)[0]
+
+
+def _per_stage_at(persist: dict, key: str, stage: str, path: Path, default=None):
+    """(value, line of the value's key or None)."""
     entry = persist.get(key)
     if entry is None:
-        return default
+        return default, line_of(persist, key)
     if not isinstance(entry, dict):
-        raise InventoryError(path, f"'{key}' should map scopes (global/<stage>) to values")
-    return entry.get(stage, entry.get("global", default))
+        raise InventoryError(path, f"'{key}' should map scopes (global/<stage>) to values",
+                             line_of(persist, key))
+    scope = stage if stage in entry else "global"
+    return entry.get(scope, default), line_of(entry, scope) or line_of(persist, key)
+
+
+def _device_map(persist: dict, stage: str, path: Path) -> dict[str, int]:
+    """drbd_device_map: volume name (text) -> DRBD minor (a number)."""
+    raw, line = _per_stage_at(persist, "drbd_device_map", stage, path, {})
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InventoryError(path, f"drbd_device_map should map volume names to minors, found "
+                                   f"{type(raw).__name__}", line)
+    out = {}
+    for vol, minor in raw.items():
+        where = line_of(raw, vol) or line
+        if not isinstance(vol, str) or not vol:
+            raise InventoryError(path, f"drbd_device_map key {vol!r} should be a volume name, found "
+                                       f"{type(vol).__name__}", where)
+        if isinstance(minor, bool) or not (isinstance(minor, int) or str(minor).isdigit()):
+            raise InventoryError(path, f"drbd_device_map: minor of {vol} should be a number, found {minor!r}",
+                                 where)
+        out[vol] = int(minor)
+    return out
 
 
 def is_hive_project(root: Path) -> bool:
     return (root / ".hive").is_dir() or (root / "inventory" / "hive.yml").exists()
 
 
-def host_lines(ssh_config_text: str) -> list[str]:
+def host_lines(ssh_config_text: str, path="ssh_config") -> list[str]:
     """Host names in file order (paramiko's get_hostnames() is a set and loses the order)."""
     names = []
-    for m in re.finditer(r"^\s*Host\s+(.+)$", ssh_config_text, re.M | re.I):
-        names.extend(n for n in m.group(1).split() if not any(c in n for c in "*?!"))
+    for n, line in enumerate(ssh_config_text.splitlines(), 1):
+        m = re.match(r"^\s*Host(?:\s*=\s*|\s+)(.+)$", line, re.I)
+        if not m:
+            continue
+        try:
+            m.group(1).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InventoryError(path, "a Host name that is not UTF-8 text", n) from None
+        names.extend(h for h in m.group(1).split() if not any(c in h for c in "*?!"))
+    return names
+
+
+def _ssh_hosts(path, empty: str) -> list[str]:
+    """The Host entries of an ssh_config, in order, after checking that OpenSSH (or paramiko,
+    without it) can read the file for them: a broken file is the site's problem."""
+    try:
+        names = host_lines(ssh_config.read_text(path), path)
+    except OSError as e:
+        raise InventoryError(path, f"cannot read: {e.strerror}") from None
+    if not names:
+        raise InventoryError(path, f"no 'Host' entries: {empty}")
+    try:
+        ssh_config.check(str(path), names)
+    except ssh_config.ConfigError as e:
+        raise InventoryError(e.path, e.problem, e.line) from None
+    except OSError as e:
+        raise InventoryError(path, f"cannot read: {e.strerror}") from None
     return names
 
 
@@ -175,31 +269,30 @@ def load_hive_project(root: str | os.PathLike, stage: str | None = None) -> Site
         raise InventoryError(persist_path, f"stage.global should be a stage name, found {stage!r}")
     name, separate, _ = _inventory_facts(root, stage)
 
-    ctx = _per_stage(persist, "context_dir", stage, persist_path) or root / ".hive" / stage
-    ctx = Path(ctx) if Path(ctx).is_absolute() else root / ctx
+    ctx, line = _per_stage_at(persist, "context_dir", stage, persist_path)
+    if ctx is not None and (not isinstance(ctx, str) or not ctx.strip()):
+        raise InventoryError(persist_path, f"context_dir should be a directory path, found {ctx!r}", line)
+    ctx = Path(ctx or root / ".hive" / stage)
+    ctx = ctx if ctx.is_absolute() else root / ctx
     ssh_config = ctx / "ssh_config"
     if not ssh_config.exists():
         raise InventoryError(ssh_config, f"file not found (is stage '{stage}' built? run hive build-infra)")
-    try:
-        text = ssh_config.read_text()
-    except OSError as e:
-        raise InventoryError(ssh_config, f"cannot read: {e.strerror}") from None
-    names = host_lines(text)
-    if not names:
-        raise InventoryError(ssh_config, "no 'Host' entries: the site has no servers")
+    names = _ssh_hosts(ssh_config, "the site has no servers")
 
-    first_hive = _per_stage(persist, "first_hive", stage, persist_path, 0)
+    first_hive, fh_line = _per_stage_at(persist, "first_hive", stage, persist_path, 0)
     try:
         first_hive = int(first_hive)   # `hive set first_hive 1` stores the string "1"
     except (TypeError, ValueError):
-        raise InventoryError(persist_path, f"first_hive should be a server index, found {first_hive!r}") from None
+        raise InventoryError(persist_path, f"first_hive should be a server index, found {first_hive!r}",
+                             fh_line) from None
     if separate is None:
         separate = len(names) > 1
     hive_names = names[:-1] if separate else names
     if not hive_names:
         raise InventoryError(ssh_config, "only a repository server is listed: the site has no hives")
     if not 0 <= first_hive < len(hive_names):
-        raise InventoryError(persist_path, f"first_hive {first_hive} is outside the {len(hive_names)} hives")
+        raise InventoryError(persist_path, f"first_hive {first_hive} is outside the {len(hive_names)} hives",
+                             fh_line)
 
     servers = []
     for i, n in enumerate(names):
@@ -212,15 +305,13 @@ def load_hive_project(root: str | os.PathLike, stage: str | None = None) -> Site
             roles.add(REPOSITORY)
         servers.append(Server(n, frozenset(roles), "hive", str(ssh_config)))
 
-    device_map = _per_stage(persist, "drbd_device_map", stage, persist_path, {}) or {}
-    if not isinstance(device_map, dict):
-        raise InventoryError(persist_path, "drbd_device_map should map volume names to minors")
+    device_map = _device_map(persist, stage, persist_path)
     no_format = _per_stage(persist, "no_format", "global", persist_path, False)
     if not name and names:
         name = names[0].split(".", 1)[1] if "." in names[0] else ""
     return Site("hive", servers, name=name, stage=stage, root=str(root), context_dir=str(ctx),
                 first_hive=first_hive, separate_repository=separate,
-                drbd_device_map=dict(device_map), no_format=str(no_format).lower() == "true")
+                drbd_device_map=device_map, no_format=str(no_format).lower() == "true")
 
 
 def explicit_hosts(specs: list[str], ssh_config: str | None, connection: str | None) -> Site:
@@ -242,12 +333,7 @@ def explicit_hosts(specs: list[str], ssh_config: str | None, connection: str | N
 def from_ssh_config(path: str) -> Site:
     """--ssh-config alone: its Host entries in order, read like a hive context's ssh_config
     (the last one is the repository server, the others hives, the first one first_hive)."""
-    try:
-        names = host_lines(Path(path).read_text())
-    except OSError as e:
-        raise InventoryError(path, f"cannot read: {e.strerror}") from None
-    if not names:
-        raise InventoryError(path, "no 'Host' entries: no servers to check")
+    names = _ssh_hosts(path, "no servers to check")
     servers = []
     for i, n in enumerate(names):
         last = i == len(names) - 1 and len(names) > 1

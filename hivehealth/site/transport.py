@@ -1,14 +1,15 @@
 """Running a shell script on a server: one connection per server per process, reused.
 
 Three transports:
-- hive: paramiko with the site's ssh_config, read exactly as `hive ssh -F ssh_config` reads it
-  (HostName, Port, User, IdentityFile, UserKnownHostsFile, StrictHostKeyChecking, ProxyCommand);
+- hive: paramiko with the site's ssh_config, resolved per host as `hive ssh` (`ssh -F ssh_config`)
+  resolves it (hivehealth.site.ssh_config), ProxyJump through each jump host's own connection;
 - local: this machine, through sh;
 - testinfra: any host spec testinfra understands (--hosts), through its backends.
 Every failure to reach a server becomes `Unreachable` with a reason an operator can act on.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
 import socket
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import paramiko
 
+from hivehealth.site import ssh_config
 from hivehealth.site.inventory import Server
 
 
@@ -35,27 +37,65 @@ class ExecResult:
     first_output_at: float | None = None   # when the first stdout byte arrived (clock window)
 
 
-def _known_hosts_files(opts: dict) -> list[str]:
-    value = opts.get("userknownhostsfile")
-    if value is None:
-        return [os.path.expanduser("~/.ssh/known_hosts")]
-    return [os.path.expanduser(p) for p in value.split()]
-
-
 class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
-    """StrictHostKeyChecking as OpenSSH: 'yes' (and 'ask' with no terminal) refuses unknown keys."""
+    """StrictHostKeyChecking as OpenSSH: 'yes' (and 'ask', with no terminal to ask on) refuses a
+    key known_hosts does not have; 'accept-new' and 'no' accept it and record it in the first
+    UserKnownHostsFile, as OpenSSH does (hashed when HashKnownHosts is yes or the file's entries
+    are hashed already), and refuse it when it cannot be recorded. A key that differs from the
+    recorded one never reaches this policy: paramiko refuses it (BadHostKeyException)."""
 
-    def __init__(self, strict: str, files: list[str]):
-        self.strict = (strict or "ask").lower()
-        self.files = files
+    def __init__(self, o: ssh_config.Options):
+        self.strict = (o.strict or "ask").lower()
+        self.files = o.knownhosts
+        self.hashed = o.hashknownhosts
 
     def missing_host_key(self, client, hostname, key):
-        if self.strict in ("no", "off", "accept-new"):
-            client.get_host_keys().add(hostname, key.get_name(), key)
+        if self.strict not in ("no", "off", "accept-new"):
+            raise Unreachable(
+                f"host key of {hostname} is not in {' '.join(self.files)} and StrictHostKeyChecking is "
+                f"{self.strict}; it was never accepted (runbook FAQ 7.18 if the server was rebuilt)")
+        target = next((f for f in self.files if f != "/dev/null"), None)
+        if target is not None:
+            try:
+                record_host_key(target, hostname, key, self.hashed)
+            except OSError as e:
+                raise Unreachable(f"StrictHostKeyChecking {self.strict}: the new host key of {hostname} "
+                                  f"cannot be recorded in {target} ({e.strerror}); not accepted") from None
+        client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+def record_host_key(path: str, hostname: str, key, hash_names: bool):
+    """Append `hostname key` to a known_hosts file, under a lock (several workers may meet the
+    same new server). A key recorded meanwhile for this name and type is compared, never replaced."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "r+", encoding="utf-8", errors="surrogateescape") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        text = f.read()
+        known = paramiko.HostKeys()
+        for line in text.splitlines():
+            try:
+                entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
+            except (paramiko.SSHException, ValueError):   # a line paramiko cannot read
+                continue
+            if entry is not None:
+                for name in entry.hostnames:
+                    known.add(name, entry.key.get_name(), entry.key)
+        recorded = (known.lookup(hostname) or {}).get(key.get_name())
+        if recorded is not None:
+            if recorded != key:
+                raise Unreachable(f"host key of {hostname} changed while it was being recorded in {path}; "
+                                  f"not accepted")
             return
-        raise Unreachable(
-            f"host key of {hostname} is not in {' '.join(self.files)} and StrictHostKeyChecking is "
-            f"{self.strict}; it was never accepted (runbook FAQ 7.18 if the server was rebuilt)")
+        hashed = hash_names or any(line.startswith("|1|") for line in text.splitlines())
+        name = paramiko.HostKeys.hash_host(hostname) if hashed else hostname
+        prefix = "" if not text or text.endswith("\n") else "\n"
+        f.write(f"{prefix}{name} {key.get_name()} {key.get_base64()}\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+MAX_JUMPS = 8
 
 
 class SSHTransport:
@@ -63,44 +103,80 @@ class SSHTransport:
         self.server = server
         self.connect_timeout = connect_timeout
         self._client: paramiko.SSHClient | None = None
+        self._jumps: list[paramiko.SSHClient] = []    # clients of the ProxyJump hosts, kept open
 
-    def _options(self) -> dict:
+    def _options(self, host: str, user: str | None = None, port: int | None = None) -> ssh_config.Options:
+        path = self.server.ssh_config
         try:
-            cfg = paramiko.SSHConfig.from_path(self.server.ssh_config)
+            return ssh_config.resolve(path, host, user, port)
         except OSError as e:
-            raise Unreachable(f"cannot read ssh_config {self.server.ssh_config}: {e.strerror}") from None
-        return cfg.lookup(self.server.name)
+            raise Unreachable(f"cannot read ssh_config {path}: {e.strerror}") from None
+        except (ssh_config.ConfigError, ssh_config.HostError) as e:
+            raise Unreachable(str(e)) from None
 
     def _connect(self) -> paramiko.SSHClient:
-        o = self._options()
-        host = o.get("hostname", self.server.name)
-        port = int(o.get("port", 22))
-        files = _known_hosts_files(o)
+        return self._open(self._options(self.server.name), [])
+
+    def _socket(self, o: ssh_config.Options, chain: list[str], timeout: float):
+        """How the SSH session reaches o: a ProxyJump's channel, a ProxyCommand, or TCP."""
+        if o.proxyjump:
+            hops = [h for h in o.proxyjump.split(",") if h.strip()]
+            try:
+                user, host, port = ssh_config.parse_jump(hops[-1])
+            except ssh_config.HostError as e:
+                raise Unreachable(f"{self.server.name}: {e}") from None
+            if len(chain) >= MAX_JUMPS or host in chain:
+                raise Unreachable(f"{self.server.name}: ProxyJump loops or is longer than "
+                                  f"{MAX_JUMPS} hops: {' -> '.join(chain + [host])}")
+            jo = self._options(host, user, port)
+            if len(hops) > 1:       # as `ssh -J a,b`: b is reached through a, whatever b's own config says
+                jo.proxyjump, jo.proxycommand = ",".join(hops[:-1]), None
+            jump = self._open(jo, chain + [host])
+            self._jumps.append(jump)
+            try:
+                return jump.get_transport().open_channel(
+                    "direct-tcpip", (o.hostname, o.port), ("127.0.0.1", 0), timeout=timeout)
+            except (OSError, paramiko.SSHException, EOFError) as e:
+                raise Unreachable(f"jump host {host} could not open a channel to {o.hostname}:{o.port}: "
+                                  f"{e or type(e).__name__}") from None
+        if o.proxycommand:
+            return paramiko.ProxyCommand(_expand(o.proxycommand, o))
+        return _tcp(o.hostname, o.port, timeout)
+
+    def _open(self, o: ssh_config.Options, chain: list[str]) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
-        for f in files:
+        for f in o.globalknownhosts:
+            if os.path.exists(f):
+                try:
+                    client.load_system_host_keys(f)
+                except (OSError, paramiko.SSHException) as e:
+                    raise Unreachable(f"cannot read known_hosts {f}: {e}") from None
+        for f in o.knownhosts:
             if f != "/dev/null" and os.path.exists(f):
                 try:
                     client.load_host_keys(f)
-                except (OSError, paramiko.SSHException) as e:
+                except (OSError, paramiko.SSHException, UnicodeDecodeError) as e:
                     raise Unreachable(f"cannot read known_hosts {f}: {e}") from None
-        client.set_missing_host_key_policy(HostKeyPolicy(o.get("stricthostkeychecking"), files))
-        keys = [os.path.expanduser(k) for k in o.get("identityfile", [])]
-        only = str(o.get("identitiesonly", "no")).lower() == "yes"
-        timeout = float(o.get("connecttimeout", self.connect_timeout))
-        where = f"{self.server.name} ({host}:{port})"
+        client.set_missing_host_key_policy(HostKeyPolicy(o))
+        keys = [k for k in (os.path.expanduser(_expand(k, o)) for k in o.identityfiles) if os.path.exists(k)]
+        timeout = o.connecttimeout or self.connect_timeout
+        where = f"{o.host} ({o.hostname}:{o.port}{' via ' + o.proxyjump if o.proxyjump else ''})"
+        # known_hosts is looked up under HostKeyAlias when set (as OpenSSH does), else under
+        # HostName, or [HostName]:port off port 22; the socket below is what is connected
+        key_name, key_port = (o.hostkeyalias, 22) if o.hostkeyalias else (o.hostname, o.port)
         try:
-            sock = paramiko.ProxyCommand(o["proxycommand"]) if o.get("proxycommand") else _tcp(host, port, timeout)
-            client.connect(host, port, username=o.get("user"), key_filename=keys or None,
-                           look_for_keys=not only and not keys, allow_agent=not only,
+            sock = self._socket(o, chain, timeout)
+            client.connect(key_name, key_port, username=o.user, key_filename=keys or None,
+                           look_for_keys=False, allow_agent=not o.identitiesonly,
                            timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, sock=sock)
         except paramiko.BadHostKeyException as e:
             raise Unreachable(
-                f"host key of {where} does not match {' '.join(files)} (got {e.key.get_name()} "
+                f"host key of {where} does not match {' '.join(o.knownhosts)} (got {e.key.get_name()} "
                 f"{e.key.get_fingerprint().hex()}): the server was rebuilt or the connection is "
                 f"intercepted; not accepted. Runbook FAQ 7.18: check the server, then remove its "
                 f"entry from known_hosts and run hive build-infra") from None
         except paramiko.AuthenticationException as e:
-            raise Unreachable(f"authentication failed for {o.get('user')}@{where}: {e}") from None
+            raise Unreachable(f"authentication failed for {o.user}@{where}: {e}") from None
         except (socket.timeout, TimeoutError):
             raise Unreachable(f"connect to {where} timed out after {timeout:g} s") from None
         except Unreachable:
@@ -116,10 +192,12 @@ class SSHTransport:
         """The open connection, opened if needed; site checks (testinfra) share it."""
         if self._client is None or not self._client.get_transport() or \
                 not self._client.get_transport().is_active():
+            self.close()
             self._client = self._connect()
         return self._client
 
-    def run(self, script: str, timeout: float) -> ExecResult:
+    def run(self, script: str, timeout: float, limits: tuple | None = None) -> ExecResult:
+        """limits: (line_max, total_max) bytes of stdout kept (see _drain)."""
         client = self.open_client()
         try:
             chan = client.get_transport().open_session(timeout=self.connect_timeout)
@@ -128,7 +206,7 @@ class SSHTransport:
             chan.exec_command("sh -s")
             chan.sendall(script.encode())
             chan.shutdown_write()
-            out, err, first = _drain(chan)
+            out, err, first = _drain(chan, *(limits or ()))
             rc = chan.recv_exit_status()
             chan.close()
         except (socket.timeout, TimeoutError):
@@ -140,9 +218,17 @@ class SSHTransport:
         return ExecResult(rc, out, err, sent, first)
 
     def close(self):
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        for c in [self._client, *reversed(self._jumps)]:
+            if c is not None:
+                c.close()
+        self._client, self._jumps = None, []
+
+
+def _expand(text: str, o: ssh_config.Options) -> str:
+    try:
+        return ssh_config.expand(text, o)
+    except ssh_config.HostError as e:
+        raise Unreachable(f"{o.host}: {e}") from None
 
 
 def _tcp(host: str, port: int, timeout: float) -> socket.socket:
@@ -153,27 +239,57 @@ def _tcp(host: str, port: int, timeout: float) -> socket.socket:
     return sock
 
 
-def _drain(chan) -> tuple[str, str, float | None]:
+def _drain(chan, line_max: int | None = None, total_max: int | None = None) -> tuple[str, str, float | None]:
     """Read stdout, then stderr, noting when stdout's first bytes arrived. The probe keeps every
     command's stderr in its own section, so the channel's stderr stays far below the window
-    that could block stdout."""
-    out, first = [], None
+    that could block stdout.
+
+    With line_max, a line longer than that keeps its first line_max bytes (the reader sees that
+    it was cut: its sizes do not add up) and the rest is read and dropped as it arrives; with
+    total_max, nothing is kept beyond it. Either way what is held never exceeds the limits,
+    whatever the server sends."""
+    lines, cur, first, dropping, kept = [], bytearray(), None, False, 0
     while True:
         data = chan.recv(65536)
         if not data:
             break
         if first is None:
             first = time.time()
-        out.append(data)
+        if line_max is None and total_max is None:
+            lines.append(data)
+            continue
+        start = 0
+        while start < len(data):
+            nl = data.find(b"\n", start)
+            end = len(data) if nl < 0 else nl + 1
+            piece = data[start:end]
+            if not dropping:
+                room = float("inf") if line_max is None else line_max - len(cur)
+                if total_max is not None:
+                    room = min(room, total_max - kept - len(cur))
+                if len(piece.rstrip(b"\n")) > room:
+                    cur += piece[:max(int(room), 0)]
+                    dropping = True
+                else:
+                    cur += piece
+            if nl >= 0:
+                if dropping:
+                    cur += b"\n"
+                kept += len(cur)
+                lines.append(bytes(cur))
+                cur, dropping = bytearray(), False
+            start = end
+    lines.append(bytes(cur))
     err = chan.makefile_stderr("rb").read()
-    return b"".join(out).decode(errors="replace"), err.decode(errors="replace"), first
+    return b"".join(lines).decode(errors="replace"), err.decode(errors="replace"), first
 
 
 class LocalTransport:
     def __init__(self, server: Server):
         self.server = server
 
-    def run(self, script: str, timeout: float) -> ExecResult:
+    def run(self, script: str, timeout: float, limits: tuple | None = None) -> ExecResult:
+        # limits: this machine runs the probe itself, which caps each section's output
         try:
             p = subprocess.run(["sh", "-s"], input=script, capture_output=True, text=True,
                                timeout=timeout, errors="replace")
@@ -194,7 +310,8 @@ class TestinfraTransport:
         self.host = testinfra.get_host(server.spec, ssh_config=server.ssh_config,
                                        timeout=int(connect_timeout))
 
-    def run(self, script: str, timeout: float) -> ExecResult:
+    def run(self, script: str, timeout: float, limits: tuple | None = None) -> ExecResult:
+        # limits: testinfra's backends read the whole output; the probe's own cap applies
         result: dict = {}
 
         def target():
@@ -240,8 +357,8 @@ class Pool:
                 self._transports[server.name] = t
             return t
 
-    def run(self, server: Server, script: str, timeout: float) -> ExecResult:
-        return self.transport(server).run(script, timeout)
+    def run(self, server: Server, script: str, timeout: float, limits: tuple | None = None) -> ExecResult:
+        return self.transport(server).run(script, timeout, limits)
 
     def close(self):
         for t in self._transports.values():

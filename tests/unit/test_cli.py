@@ -85,7 +85,7 @@ def test_wrapper_runs_from_the_site_directory(tmp_path):
     p = subprocess.run([str(REPO / "bin" / "hive-health"), "-o", f"report_dir={tmp_path / 'r'}"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert p.returncode == 4, p.stdout + p.stderr
-    assert f"{tmp_path}/.hive/persistents.yml: first_hive 9 is outside the 3 hives" in p.stdout + p.stderr
+    assert f"{tmp_path}/.hive/persistents.yml, line 2: first_hive 9 is outside the 3 hives" in p.stdout + p.stderr
 
 
 def _unreachable_project(tmp_path):
@@ -118,3 +118,10 @@ def test_malformed_waiver_file_is_a_usage_error(tmp_path):
     waivers.write_text("waivers:\n  - check: test_disk\n    expires: 2999-01-01\n")
     rc, out = suite("--connection", "local", "-o", f"waivers_file={waivers}", "-o", f"report_dir={tmp_path}")
     assert rc == 4 and "waiver #1" in out and "justification" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\t\n", '""', "Problem: "])
+def test_empty_alert_is_a_usage_error_never_every_check(tmp_path, text):
+    rc, out = suite("--connection", "local", "--fix", "--alert", text, "-o", f"report_dir={tmp_path}")
+    assert rc == 4 and "is empty" in out and "Traceback" not in out, out
+    assert not (tmp_path / "latest.json").exists()

@@ -146,3 +146,45 @@ def test_ssh_config_alone_lists_its_hosts_in_order(tmp_path):
     assert site.repository.name == "s-hive3.pdns" and [s.short for s in site.hives] == ["s-hive0", "s-hive1", "s-hive2"]
     with pytest.raises(InventoryError, match="cannot read"):
         discover(None, str(tmp_path / "missing"), None, None, None)
+
+
+@pytest.mark.parametrize("spec, hop", [
+    ("jump", (None, "jump", None)),
+    ("admin@jump.lab:2222", ("admin", "jump.lab", 2222)),
+    ("ssh://admin@10.0.0.1:22", ("admin", "10.0.0.1", 22)),
+    ("root@[::1]:2200", ("root", "::1", 2200)),
+    ("a@b@c", ("a@b", "c", None)),
+])
+def test_proxyjump_hops_are_read_as_ssh_reads_them(spec, hop):
+    from hivehealth.site.ssh_config import parse_jump
+    assert parse_jump(spec) == hop
+
+
+@pytest.mark.parametrize("spec", ["", "host:port", "u@", "a b"])
+def test_bad_proxyjump_hop_is_named(spec):
+    from hivehealth.site.ssh_config import HostError, parse_jump
+    with pytest.raises(HostError, match="is not \\[user@\\]host\\[:port\\]"):
+        parse_jump(spec)
+
+
+def test_host_patterns_as_openssh_matches_them():
+    from hivehealth.site.ssh_config import host_matches
+    assert host_matches("s-hive1.pdns", ["s-hive*", "!s-hive2.*"])
+    assert not host_matches("s-hive2.pdns", ["s-hive*", "!s-hive2.*"])
+    assert host_matches("S-HIVE1.pdns", ["s-hive1.pdns"]) and not host_matches("s-hive1.pdnsx", ["s-hive1.pdns"])
+    assert host_matches("a.b", ["?.b"]) and not host_matches("a[b", ["a[b]"])
+
+
+def test_paramiko_fallback_reads_a_hive_ssh_config_as_openssh_does(tmp_path, monkeypatch):
+    from hivehealth.site import ssh_config
+    if not ssh_config.openssh():
+        pytest.skip("OpenSSH's ssh is not installed")
+    make_project(tmp_path)
+    cfg = str(tmp_path / ".hive" / "staging" / "ssh_config")
+    fields = ("hostname", "port", "user", "identityfiles", "identitiesonly", "knownhosts", "strict",
+              "proxycommand", "proxyjump")
+    by_ssh = {f: getattr(ssh_config.resolve(cfg, "s-hive1.pdns"), f) for f in fields}
+    monkeypatch.setattr(ssh_config, "openssh", lambda: None)
+    by_paramiko = {f: getattr(ssh_config.resolve(cfg, "s-hive1.pdns"), f) for f in fields}
+    assert by_ssh == by_paramiko
+    assert by_ssh["hostname"] == "192.0.2.11" and by_ssh["strict"] == "yes" and by_ssh["port"] == 22

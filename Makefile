@@ -13,13 +13,14 @@ $(BIN)/pytest: requirements.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
-# pytest.ini loads the engine with `-p hivehealth.plugin` (so that its options, like
-# --hive-root DIR, are known before pytest looks for test paths): make it importable
-$(VENV)/hive-health.pth: $(BIN)/pytest
-	$(BIN)/python -c 'import site, sys; open(site.getsitepackages()[0] + "/hive-health.pth", "w").write(sys.argv[1] + "\n")' "$(CURDIR)"
+# the suite itself, installed editable: the `hive-health` command and the engine's pytest entry
+# point, with this checkout's code (an older venv's hive-health.pth gives way to it)
+$(VENV)/.installed: $(BIN)/pytest pyproject.toml
+	rm -f $(VENV)/hive-health.pth "$$($(BIN)/python -c 'import site; print(site.getsitepackages()[0])')/hive-health.pth"
+	$(BIN)/pip install -q --disable-pip-version-check -e .
 	touch $@
 
-venv: $(BIN)/pytest $(VENV)/hive-health.pth
+venv: $(BIN)/pytest $(VENV)/.installed
 
 # HIVE_ROOT goes to the suite through the environment (see bin/hive-health for why not --hive-root)
 run: venv

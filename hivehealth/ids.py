@@ -9,6 +9,7 @@ unchanged. (Not pytest's own `\\x..` style: pytest escapes backslashes in ids ag
 """
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote, unquote
 
 # letters, digits, and the punctuation hive-builder, docker and DRBD names use; the parentheses
@@ -30,15 +31,23 @@ def from_id(ident: str) -> str:
 SUITE_CHECKS = "hivehealth/checks/"
 
 
-def check_id(nodeid: str) -> str:
+def check_id(nodeid: str, path=None) -> str:
     """The id a check is known by in reports, history, waivers and the audit log.
 
     pytest's node id of a suite check depends on where the package is and which directory is the
-    rootdir (`hivehealth/checks/test_disk.py::...` in a checkout, a path into site-packages when
-    installed); its check id is always `checks/test_disk.py::test_disk[...]`, so history and
-    waivers keep their keys wherever the suite runs from. Other node ids are left as they are."""
-    path, sep, rest = nodeid.partition("::")
-    at = path.rfind(SUITE_CHECKS)
-    if at < 0 or (at > 0 and path[at - 1] != "/"):
+    rootdir (`hivehealth/checks/test_disk.py::...` in a checkout, `test_disk.py::...` for plain
+    `pytest` in a hive project); its check id is always `checks/test_disk.py::test_disk[...]`, so
+    history and waivers keep their keys wherever the suite runs from. `path` is the test file
+    (item.path), which tells where the check lives when the node id does not. Other node ids are
+    left as they are."""
+    where, sep, rest = nodeid.partition("::")
+    if path is not None:
+        where = Path(path).as_posix()
+    at = where.rfind(SUITE_CHECKS)
+    if at < 0 or (at > 0 and where[at - 1] != "/"):
         return nodeid
-    return path[at + len("hivehealth/"):] + sep + rest
+    return where[at + len("hivehealth/"):] + sep + rest
+
+
+def item_check_id(item) -> str:
+    return check_id(item.nodeid, getattr(item, "path", None))

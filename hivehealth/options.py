@@ -8,6 +8,7 @@ a unit test, without pytest's configuration).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -34,7 +35,7 @@ INI: dict[str, tuple[str, str]] = {
                            "a larger one makes its checks unknown (output too large)", "8M"),
     "fix_lock_wait": ("--fix: seconds to wait for another run's fix to finish", "300"),
     "node_down_grace": ("--fix: seconds a swarm node must be Down before it may be removed", "600"),
-    "report_dir": ("where reports are written, relative to the rootdir", "reports"),
+    "report_dir": ("where reports are written, relative to the pytest.ini in use (else the current directory)", "reports"),
     "report_keep_days": ("days of dated reports kept for reports/index.html", "30"),
     "prometheus_textfile": ("write a Prometheus textfile (node_exporter textfile collector) here", ""),
     "waivers_file": ("YAML file of accepted exceptions (check, host, justification, expires)", ""),
@@ -58,6 +59,20 @@ GATE_HELP = ("answer 'is it safe to start maintenance?': stricter than the night
 def default(name: str):
     """The declared default of an ini option (KeyError for a name nobody declared)."""
     return (INI.get(name) or INI_LINES[name])[1]
+
+
+def base_dir(config) -> Path:
+    """What the file options (report_dir, waivers_file, prometheus_textfile) are relative to:
+    the directory of the pytest.ini in use, else the directory pytest was started in. (Not the
+    rootdir: the hive-health command makes the installed package the rootdir, so that checks
+    keep their ids.)"""
+    if config.inipath is not None:
+        return Path(config.inipath).parent
+    return Path(config.invocation_params.dir)
+
+
+def report_dir(config) -> Path:
+    return base_dir(config) / config.getini("report_dir")
 
 
 def add_options(parser):

@@ -23,7 +23,7 @@ from hivehealth.site import testinfra_host
 from hivehealth.judge.context import Context
 from hivehealth.gather.probe import Gatherer, HostFacts
 from hivehealth.ids import safe_id
-from hivehealth.site.inventory import InventoryError, Site, discover
+from hivehealth.site.inventory import InventoryError, Site, discover, is_hive_project
 from hivehealth.remedy import plan as remedy_plan
 from hivehealth.remedy.runner import RemedyPlugin
 from hivehealth.site.transport import Pool
@@ -57,6 +57,7 @@ class State:
 
 
 STATE = pytest.StashKey[State]()
+PLUGIN = __name__                             # "hivehealth.plugin", also its entry point's name
 SUITE_DIR = Path(checks.__file__).parent      # the suite's own checks
 
 
@@ -81,13 +82,34 @@ def _wants_no_site(config) -> bool:
         or bool(getattr(o, "fixtures_per_test", False))
 
 
+def _active(config) -> bool:
+    """Installed, this plugin is loaded into every pytest run of its environment; it acts only
+    when asked: loaded by name (`-p hivehealth.plugin`: pytest.ini, the hive-health command),
+    a site named on the command line (--hive-root, --replay), started in a hive project
+    directory (one with .hive/), or an xdist worker of such a run."""
+    if "hivehealth" in getattr(config, "workerinput", {}):
+        return True
+    if PLUGIN in (config.option.plugins or []):
+        return True
+    given = config.invocation_params.args
+    if any(str(a).split("=", 1)[0] in ("--hive-root", "--replay") for a in given):
+        return True
+    return is_hive_project(Path(config.invocation_params.dir))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.addinivalue_line("markers", "roles(*roles): servers a per-server check runs on "
                                        "(all, hive, repository)")
+    if not _active(config):
+        return
+    config.pluginmanager.register(Redaction(), "hivehealth-redaction")
     _load_areas(config)
     if _wants_no_site(config):
         return
+    if config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR:
+        # plain `pytest` in a hive project: the suite's checks (and the site's own, below)
+        config.args[:] = [str(SUITE_DIR)]
     options.check(config)
     alerts.select(config)
     config.pluginmanager.register(waivers.Waivers(waivers.load_configured(config)), "hivehealth-waivers")
@@ -138,7 +160,7 @@ def _load_areas(config):
 def _default_html(config):
     """Every run leaves reports/latest.html unless the operator named another file."""
     if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
-        report_dir = config.rootpath / config.getini("report_dir")
+        report_dir = options.report_dir(config)
         config.option.htmlpath = str(report_dir / "latest.html")
         config.option.self_contained_html = True
 
@@ -160,16 +182,17 @@ def pytest_sessionstart(session):
         recording.save(session.config.option.record, state.site, state.facts)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_logreport(report):
+class Redaction:
     """Before any output is made from a test report (terminal, pytest-html, JUnit, the JSON
     report; with -n in the worker and again in the controlling process), it is redacted."""
-    redact.redact_report(report)
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report):
+        redact.redact_report(report)
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collectreport(report):
-    redact.redact_report(report)
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collectreport(self, report):
+        redact.redact_report(report)
 
 
 def pytest_unconfigure(config):

@@ -7,6 +7,7 @@ import socket
 import time
 from pathlib import Path
 
+from hivehealth.options import report_dir
 from hivehealth.safe_write import append_private
 from hivehealth.redact import redact, redact_tree
 
@@ -15,7 +16,7 @@ class Audit:
     def __init__(self, config, operator: str):
         self.config = config
         self.operator = operator        # who runs the fix (handed down by the plugin)
-        self.path = Path(config.rootpath) / config.getini("report_dir") / "audit.jsonl"
+        self.path = report_dir(config) / "audit.jsonl"
 
     def record(self, check_id, plan, step, result):
         entry = {

@@ -8,6 +8,8 @@ import socket
 import time
 from pathlib import Path
 
+from hivehealth.options import report_dir
+
 
 class LockTimeout(Exception):
     pass
@@ -18,7 +20,7 @@ class SiteLock:
     naming who holds it."""
 
     def __init__(self, site, config, check_id: str, operator: str):
-        base = Path(site.context_dir) if site.context_dir else Path(config.rootpath) / config.getini("report_dir")
+        base = Path(site.context_dir) if site.context_dir else report_dir(config)
         self.path = base / "hive-health.lock"
         self.wait = float(config.getini("fix_lock_wait"))
         self.check_id = check_id

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from hivehealth.ids import check_id
+from hivehealth.ids import item_check_id
 from hivehealth.judge.verdict import Verdict
 from hivehealth.redact import redact, redact_tree
 from hivehealth.remedy.audit import Audit
@@ -27,7 +27,7 @@ class RemedyPlugin:
         names = remedies_for(evaluate)
         if names and not self.plan_only:
             try:
-                waited = SiteLock(state.site, self.config, check_id(request.node.nodeid), self.operator).wait_free()
+                waited = SiteLock(state.site, self.config, item_check_id(request.node), self.operator).wait_free()
             except LockTimeout as e:
                 verdict.notes.append(f"--fix: not run: {e}")
                 return verdict
@@ -48,7 +48,7 @@ class RemedyPlugin:
                 verdict.notes.append(held)
                 continue
             try:
-                with SiteLock(state.site, self.config, check_id(request.node.nodeid), self.operator) as lock:
+                with SiteLock(state.site, self.config, item_check_id(request.node), self.operator) as lock:
                     if lock.waited:
                         # another fixer took the site after wait_free above
                         fresh = self._look_again(state, evaluate, obj, lock.waited)
@@ -117,7 +117,7 @@ class RemedyPlugin:
             deadline = time.time() + step.wait
             while True:
                 result = run_step(state, server, step)
-                self.audit.record(check_id(request.node.nodeid), plan, step, result)
+                self.audit.record(item_check_id(request.node), plan, step, result)
                 log.commands.append((step.host, step.command, result.rc, result.output))
                 if result.rc not in step.ok_codes:
                     return False

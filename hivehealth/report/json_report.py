@@ -21,7 +21,8 @@ import pytest
 from hivehealth.report import gate, history, prometheus
 from hivehealth.safe_write import write_atomic
 from hivehealth.site.inventory import Site
-from hivehealth.ids import check_id
+from hivehealth.ids import check_id, item_check_id
+from hivehealth.options import base_dir, report_dir
 from hivehealth.redact import redact, redact_tree
 
 
@@ -31,19 +32,30 @@ def area_of(nodeid: str) -> str:
     return module.removeprefix("test_").removesuffix(".py")
 
 
+ID_PROPERTY = "hivehealth-id"     # the check id, set on each item when it is collected
+
+
+def report_check_id(report) -> str:
+    return dict(getattr(report, "user_properties", ())).get(ID_PROPERTY) or check_id(report.nodeid)
+
+
 class JsonReport:
     def __init__(self, config, state):
         self.config = config
         self.state = state                  # the run's site and its gathered facts
         self.site: Site = state.site
-        self.dir = Path(config.rootpath) / config.getini("report_dir")
+        self.dir = report_dir(config)
         self.started = time.time()
         self.entries: dict[str, dict] = {}
         self.html_data: dict = {}           # pytest-html's data for its page, once it exists
         self.doc: dict | None = None        # this run's report, once written
 
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            item.user_properties.append((ID_PROPERTY, item_check_id(item)))
+
     def pytest_runtest_logreport(self, report):
-        ident = check_id(report.nodeid)
+        ident = report_check_id(report)
         entry = self.entries.setdefault(ident, {
             "id": ident, "area": area_of(ident), "outcome": "passed",
             "subject": None, "message": "", "duration": 0.0})
@@ -95,7 +107,7 @@ class JsonReport:
         self.doc = doc
         textfile = self.config.getini("prometheus_textfile").strip()
         if textfile:
-            prometheus.write(doc, Path(self.config.rootpath) / textfile)
+            prometheus.write(doc, base_dir(self.config) / textfile)
 
     def facts(self) -> dict:
         return self.state.facts
@@ -129,7 +141,7 @@ class JsonReport:
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_html_results_table_row(self, report, cells):
         """The test id cell is markup in pytest-html 4.2; its text is escaped here."""
-        test_id = check_id(report.nodeid) + ("" if report.when == "call" else f"::{report.when}")
+        test_id = report_check_id(report) + ("" if report.when == "call" else f"::{report.when}")
         for i, cell in enumerate(cells):
             if isinstance(cell, str) and cell.startswith('<td class="col-testId">'):
                 cells[i] = f'<td class="col-testId">{html.escape(test_id)}</td>'

@@ -27,7 +27,8 @@ import pytest
 import yaml
 from _pytest.mark.expression import Expression
 
-from hivehealth.ids import check_id
+from hivehealth.ids import item_check_id
+from hivehealth.options import base_dir
 
 __all__ = ["Waiver", "WaiverError", "load", "parse", "find", "keywords_of_nodeid",
            "keywords_of_item", "host_of_nodeid"]
@@ -279,12 +280,12 @@ if __name__ == "__main__":  # python3 -m hivehealth.report.waivers FILE: validat
 
 
 def load_configured(config) -> list:
-    """The waivers of `waivers_file` (relative to the rootdir); errors are usage errors."""
+    """The waivers of `waivers_file` (relative to the pytest.ini in use); errors are usage errors."""
     path = config.getini("waivers_file").strip()
     if not path:
         return []
     try:
-        return load(config.rootpath / path)
+        return load(base_dir(config) / path)
     except WaiverError as e:
         raise pytest.UsageError(f"hive-health: {e}") from None
 
@@ -302,7 +303,7 @@ class Waivers:
         if report.when != "call" or not report.failed or not self.loaded:
             return
         host = getattr(getattr(item, "callspec", None), "params", {}).get("server")
-        active, expired = find(self.loaded, check_id(item.nodeid), keywords_of_item(item),
+        active, expired = find(self.loaded, item_check_id(item), keywords_of_item(item),
                                        getattr(host, "name", None), date.today())
         for w in expired:
             report.user_properties.append(("hivehealth-waiver-expired", w.as_report()))

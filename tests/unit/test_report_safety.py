@@ -241,7 +241,7 @@ def test_fix_log_and_test_reports_are_redacted_before_any_output():
     and the JSON report read it)."""
     from _pytest.reports import TestReport
 
-    from hivehealth.plugin import pytest_runtest_logreport
+    from hivehealth.plugin import Redaction
     from hivehealth.remedy.runner import FixLog
     log = FixLog(before="s-hive0.lab: unit failed")
     log.plans.append("restart [risky]:\n  1. [s-hive0.lab] docker login -u admin -p Zq30plan r")
@@ -254,14 +254,14 @@ def test_fix_log_and_test_reports_are_redacted_before_any_output():
                         "failed", "s-hive0.lab: machine r login a password Zq33long", "call",
                         [("Captured hive-health fix call", "machine r login a password Zq34section")],
                         user_properties=[("hivehealth", {"problems": ["PASSWORD='Zq35 kilo lima'"]})])
-    pytest_runtest_logreport(report)
+    Redaction().pytest_runtest_logreport(report)
     seen = report.longreprtext + repr(report.sections) + repr(report.user_properties)
     assert not re.search(r"Zq3[345]|kilo|lima", seen) and "password ***" in seen
 
 
 class _Config:
     def __init__(self, root):
-        self.rootpath = root
+        self.inipath = root / "pytest.ini"
 
     def getini(self, name):
         return {"report_dir": "reports"}[name]

@@ -1,0 +1,37 @@
+"""`hive-health`: the suite from any directory.
+
+    cd /home/admin/site && hive-health --fix -k drbd
+    hive-health --hive-root /home/admin/site --gate
+
+pytest with the engine loaded first (so `--hive-root DIR` is an option with its value, never
+a path pytest looks for its configuration in), the package's own checks, and the package
+directory as rootdir (so checks keep their ids, `checks/test_<area>.py::...`). Reports go to
+`report_dir` under the directory of the pytest.ini in use, else under the current directory.
+The site is --hive-root DIR, else $HIVE_ROOT, else the current directory if it is a hive
+project, else this machine.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def arguments(argv: list[str]) -> list[str]:
+    return ["-p", "hivehealth.plugin", "--rootdir", str(PACKAGE), "-ra", "--tb=line",
+            "-p", "no:cacheprovider",
+            # this command is itself part of the package pytest would rewrite (its asserts are
+            # the checks', which use none): nothing to warn about
+            "-W", "ignore:Module already imported so cannot be rewritten; hivehealth:pytest.PytestAssertRewriteWarning",
+            *argv, str(PACKAGE / "checks")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    return int(pytest.main(arguments(list(sys.argv[1:] if argv is None else argv))))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

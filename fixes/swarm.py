@@ -5,7 +5,8 @@ import time
 from datetime import datetime, timezone
 
 from hivehealth.objects import manager_answers
-from hivehealth.remedy import DESTRUCTIVE, Plan, Step, remedy
+from hivehealth import names
+from hivehealth.remedy import DESTRUCTIVE, Cmd, Plan, Step, remedy
 
 
 @remedy("node_state", tier=DESTRUCTIVE)
@@ -35,10 +36,11 @@ def remove_down_node(ctx, name, verdict):
     index = ctx.site.first_hive
     if ctx.site.hives[index].short == name:      # the lost node was #1: the next survivor takes over
         index = next(i for i, s in enumerate(ctx.site.hives) if s.short != name)
+    node_id = names.node_id(node.get("ID"))
     steps = []
-    if node.get("Spec", {}).get("Role") == "manager":
-        steps.append(Step(survivor, f"$SUDO docker node demote {node['ID']}", f"runbook 7.9: {name} is gone"))
-    steps.append(Step(survivor, f"$SUDO docker node rm {node['ID']}", f"runbook 7.9: remove {name} from the swarm"))
+    if (node.get("Spec") or {}).get("Role") == "manager":
+        steps.append(Step(survivor, Cmd("docker", "node", "demote", node_id, root=True), f"runbook 7.9: {name} is gone"))
+    steps.append(Step(survivor, Cmd("docker", "node", "rm", node_id, root=True), f"runbook 7.9: remove {name} from the swarm"))
     return Plan(steps=steps, notes=[
         "rebuild on the mother: hive set no_format true; "
         f"hive set first_hive {index}; hive build-infra; hive setup-hosts; hive build-volumes; "

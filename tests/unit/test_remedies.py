@@ -100,11 +100,16 @@ def test_split_brain_is_explained_not_fixed():
     assert "--discard-my-data ldap_data" in plan.refused
 
 
+LDAP_SPEC = json.dumps({"Name": "ldap", "Mode": {"Replicated": {"Replicas": 1}},
+                        "TaskTemplate": {"ContainerSpec": {"Mounts": [{"Type": "volume", "Source": "ldap_data"}]}}})
+
+
 def test_xfs_repair_refused_while_mounted():
     s = site()
     df = "Filesystem Type 1024-blocks Used Available Capacity Mounted on\n" \
          "/dev/drbd1 xfs 262144 18480 243664 8% /var/lib/docker/volumes/ldap_data/_data\n"
-    c = ctx(s, {"s-hive1.lab": HostFacts("s-hive1.lab", {"df": result("df", df)})})
+    c = ctx(s, {"s-hive1.lab": HostFacts("s-hive1.lab", {"df": result("df", df)}),
+                "s-hive0.lab": HostFacts("s-hive0.lab", {"service_specs": result("service_specs", LDAP_SPEC)})})
     verdict = Verdict("service ldap", status="fail", data={"errors": [
         "failed to mount local volume: mount /dev/drbd1:/var/lib/docker/volumes/ldap_data/_data: invalid argument"]})
     plan = planner(service_fixes.repair_corrupt_volume)(c, "ldap", verdict)
@@ -131,9 +136,9 @@ def test_leftover_drbd_unit_is_reset_only_for_deleted_volumes():
     verdict = Verdict("s-hive1.lab", status="fail",
                       data={"failed": ["drbd-resource@old_data.service", "drbd-resource@ldap_data.service"]})
     plan = planner(unit_fixes.reset_leftover_drbd_units)(ctx(site()), site().servers[1], verdict)
-    assert plan.steps[0].command == "$SUDO systemctl reset-failed drbd-resource@old_data.service"
+    assert plan.steps[0].command == "$SUDO systemctl reset-failed -- drbd-resource@old_data.service"
     risky = planner(unit_fixes.restart_failed_units)(ctx(site()), site().servers[1], verdict)
-    assert [st.command for st in risky.steps] == ["$SUDO systemctl restart drbd-resource@ldap_data.service"]
+    assert [st.command for st in risky.steps] == ["$SUDO systemctl restart -- drbd-resource@ldap_data.service"]
     assert unit_fixes.restart_failed_units.remedy.tier == RISKY
 
 
@@ -150,6 +155,9 @@ def test_tiers_need_their_flags():
     assert registry_fixes.registry_wipe.remedy.tier == DESTRUCTIVE
 
 
+NODE2 = "k2ib7m5pd1ub3y0wkfhsx6a0q"     # a swarmkit node ID: 25 characters of [0-9a-z]
+
+
 def _down_node_ctx(updated_ago, reachable_over_ssh=False, leaders=("s-hive0",), down=("s-hive2",)):
     import time
     from datetime import datetime, timezone
@@ -159,7 +167,7 @@ def _down_node_ctx(updated_ago, reachable_over_ssh=False, leaders=("s-hive0",), 
                                   "Availability": "Active", "ManagerStatus": "Unreachable" if f"s-hive{i}" in down
                                   else ("Leader" if f"s-hive{i}" in leaders else "Reachable"), "Self": i == 0,
                                   "EngineVersion": "26"}) for i in range(3))
-    inspect = json.dumps([{"ID": "id2", "UpdatedAt": stamp, "Spec": {"Role": "manager"},
+    inspect = json.dumps([{"ID": NODE2, "UpdatedAt": stamp, "Spec": {"Role": "manager"},
                            "Description": {"Hostname": "s-hive2"}}])
     facts = {"s-hive0.lab": HostFacts("s-hive0.lab", {"nodes": result("nodes", nodes),
                                                       "nodes_inspect": result("nodes_inspect", inspect)})}
@@ -190,7 +198,7 @@ def test_down_node_removal_refused_without_quorum():
 def test_down_node_removal_plan_and_rebuild_steps():
     c, verdict = _down_node_ctx(3600)
     plan = planner(swarm_fixes.remove_down_node)(c, "s-hive2", verdict)
-    assert [st.command for st in plan.steps] == ["$SUDO docker node demote id2", "$SUDO docker node rm id2"]
+    assert [st.command for st in plan.steps] == [f"$SUDO docker node demote {NODE2}", f"$SUDO docker node rm {NODE2}"]
     assert "hive set no_format true" in plan.notes[0] and "hive set no_format false" in plan.notes[0]
 
 

@@ -296,11 +296,12 @@ class RemedyPlugin:
             if verdict.status == UNKNOWN:
                 verdict.notes.append("--fix: after it the state is unknown: no further remedy is tried")
                 break
-        if verdict.status == UNKNOWN and planned and not changed:
+        if verdict.status == UNKNOWN and not changed:
             verdict.notes.append("--fix: nothing was changed: the state is unknown, and an unknown "
                                  "state is no reason to change anything")
-        if not planned:
+        elif not planned:
             verdict.notes.append("--fix: no remedy applies to this failure")
+        if not planned:
             return verdict
         request.node.add_report_section("call", "hive-health fix", log.render())
         request.node.user_properties.append(("hivehealth-fix", log.to_dict(verdict.ok)))

@@ -232,3 +232,112 @@ def test_plans_carry_their_remedy_name_and_tier():
     outdated = drbd_fixes.force_primary_all_outdated.remedy.plan(
         ctx(s), "ldap_data", outdated_verdict(views([OUTDATED] * 3)))
     assert (outdated.remedy, outdated.tier) == ("force_primary_all_outdated", RISKY)
+
+
+# ---------------------------------------------------------------- names from servers are data
+HOSTILE_UNIT = "foo$(touch /tmp/x).service"
+CRAFTED = ("failed to mount local volume: mount /dev/drbd1$(touch${IFS}/tmp/x):"
+           "/var/lib/docker/volumes/other_data/_data: invalid argument")
+
+
+def _spec(name="ldap", sources=("ldap_data",), replicas=1):
+    return json.dumps({"Name": name, "Mode": {"Replicated": {"Replicas": replicas}},
+                       "TaskTemplate": {"ContainerSpec": {"Mounts": [{"Type": "volume", "Source": v} for v in sources]}}})
+
+
+def _xfs(spec, device_map=None, errors=(CRAFTED,), name="ldap"):
+    s = site(device_map=device_map or {"ldap_data": 1, "other_data": 2})
+    drbd = "ldap_data role:Secondary\n  disk:UpToDate open:no\n\nother_data role:Secondary\n  disk:UpToDate open:no\n"
+    c = ctx(s, {"s-hive0.lab": HostFacts("s-hive0.lab", {"drbd_text": result("drbd_text", drbd),
+                                                          "service_specs": result("service_specs", spec)})})
+    verdict = Verdict(f"service {name}", status="fail", data={"manager": "s-hive0.lab", "errors": list(errors)})
+    return service_fixes.repair_corrupt_volume.remedy.plan(c, name, verdict)
+
+
+def test_xfs_device_comes_from_the_spec_volume_in_drbd_device_map_never_from_the_error():
+    plan = _xfs(_spec())
+    assert plan.refused is None
+    repair = plan.steps[1].command
+    assert repair == "! grep -q '^/dev/drbd1 ' /proc/mounts && $SUDO xfs_repair /dev/drbd1"
+    assert all("touch" not in st.command and "other_data" not in st.command for st in plan.steps)
+
+
+def test_xfs_remedy_only_for_a_mount_failure():
+    assert _xfs(_spec(), errors=["task: non-zero exit (1)"]) is None
+
+
+@pytest.mark.parametrize("spec,device_map,why", [
+    (_spec(sources=()), None, "ldap mounts no volume of the site's drbd_device_map (its volume mounts: none)"),
+    (_spec(sources=("cache",)), None, "mounts no volume of the site's drbd_device_map (its volume mounts: cache)"),
+    (_spec(sources=("ldap_data", "other_data")), None, "mounts 2 volumes (ldap_data, other_data)"),
+    (_spec(), {"ldap_data": "1;reboot"}, "DRBD minor '1;reboot' is not a valid name"),
+    (_spec(sources=("all",)), {"all": 1}, "DRBD resource 'all' is not a valid name"),
+    ("", None, "no manager gave the spec of ldap"),
+])
+def test_xfs_remedy_refuses_naming_why(spec, device_map, why):
+    plan = _xfs(spec, device_map)
+    assert plan.steps == [] and why in plan.refused, plan.refused
+
+
+def test_xfs_remedy_refuses_a_hostile_service_name():
+    plan = _xfs(_spec(name="x;reboot"), name="x;reboot")
+    assert plan.refused.startswith("docker service 'x;reboot' is not a valid name")
+
+
+def test_unit_remedies_refuse_hostile_names_naming_them():
+    c = ctx(site(), ini={"units_not_needed": [HOSTILE_UNIT]})
+    for fixture, unit in ((unit_fixes.restart_failed_units, HOSTILE_UNIT + "x.service"),
+                          (unit_fixes.disable_unneeded_units, HOSTILE_UNIT),
+                          (unit_fixes.reset_leftover_drbd_units, "drbd-resource@x$(id).service")):
+        verdict = Verdict("s-hive1.lab", status="fail", data={"failed": [unit]})
+        plan = fixture.remedy.plan(c, site().servers[1], verdict)
+        assert plan.steps == [] and plan.refused.startswith(f"systemd unit {unit!r} is not a valid name"), plan.refused
+
+
+def test_escaped_unit_name_is_restarted_by_exactly_that_name():
+    unit = r"systemd-fsck@dev-disk-by\x2duuid-1234.service"
+    verdict = Verdict("s-hive1.lab", status="fail", data={"failed": [unit]})
+    plan = unit_fixes.restart_failed_units.remedy.plan(ctx(site()), site().servers[1], verdict)
+    assert [st.command for st in plan.steps] == [f"$SUDO systemctl restart -- '{unit}'"]
+
+
+def test_time_remedy_refuses_a_hostile_timesync_unit():
+    from fixes import time as time_fixes
+    verdict = Verdict("s-hive1.lab", status="fail", data={"skewed": True, "timesync_unit": "chrony$(id).service"})
+    plan = time_fixes.restart_chronyd.remedy.plan(ctx(site()), site().servers[1], verdict)
+    assert plan.refused.startswith("systemd unit 'chrony$(id).service' is not a valid name")
+
+
+@pytest.mark.parametrize("name", ["all", "-x", "a$(id)", "a/b"])
+def test_drbd_remedies_refuse_hostile_resource_names(name):
+    one_sided = Verdict("x", status="fail", data={"shape": "one-sided", "clean_side": "s-hive1.lab"})
+    for fixture, verdict in ((drbd_fixes.reconnect_one_sided, one_sided),
+                             (drbd_fixes.force_primary_all_outdated, outdated_verdict(views([OUTDATED] * 3))),
+                             (drbd_fixes.explain_split_brain, Verdict("x", status="fail", data={"shape": "standalone"}))):
+        plan = fixture.remedy.plan(ctx(site()), name, verdict)
+        assert plan.steps == [] and plan.refused.startswith(f"DRBD resource {name!r} is not a valid name"), plan.refused
+
+
+def test_drbd_one_sided_plan_quotes_nothing_it_need_not():
+    verdict = Verdict("x", status="fail", data={"shape": "one-sided", "clean_side": "s-hive1.lab"})
+    plan = drbd_fixes.reconnect_one_sided.remedy.plan(ctx(site()), "ldap_data", verdict)
+    assert [st.command for st in plan.steps] == ["$SUDO drbdadm disconnect ldap_data && $SUDO drbdadm connect ldap_data",
+                                                 "$SUDO drbdadm status ldap_data"]
+
+
+def test_spread_remedy_refuses_a_hostile_service_name():
+    from fixes import spread as spread_fixes
+    verdict = Verdict("x", status="fail", data={"manager": "s-hive0.lab", "eligible": ["s-hive0", "s-hive1"],
+                                                "nodes": ["s-hive0"]})
+    plan = spread_fixes.rebalance_service.remedy.plan(ctx(site()), "web$(id)", verdict)
+    assert plan.refused.startswith("docker service 'web$(id)' is not a valid name")
+    ok = spread_fixes.rebalance_service.remedy.plan(ctx(site()), "web", verdict)
+    assert ok.steps[0].command == "$SUDO docker service update --force --quiet web"
+
+
+def test_down_node_removal_refuses_a_node_id_outside_swarmkits_grammar():
+    c, verdict = _down_node_ctx(3600)
+    r = c.host("s-hive0.lab").get("nodes_inspect")
+    r.stdout = r.stdout.replace(NODE2, "id2; docker swarm leave --force")
+    plan = swarm_fixes.remove_down_node.remedy.plan(c, "s-hive2", verdict)
+    assert plan.steps == [] and plan.refused.startswith("swarm node ID 'id2; docker swarm leave --force' is not")

@@ -7,6 +7,7 @@ since, and the run gathers again before it plans anything.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -50,9 +51,12 @@ def _owner(path: Path) -> str:
 
 def cannot_use(path: Path, e: OSError) -> LockError:
     from .plugin import operator
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        advice = "run --fix as that user, or have the file's owner remove it"
+    else:
+        advice = "remove it (no hive-health fix may be running) and run --fix again"
     return LockError(f"cannot use the fix lock {path} ({e.strerror or e}): it is {_owner(path)}, and this "
-                     f"run is {operator()} (uid {os.geteuid()}); run --fix as that user, or have the "
-                     f"file's owner remove it")
+                     f"run is {operator()} (uid {os.geteuid()}); {advice}")
 
 
 def read_sequence(directory: Path) -> int | None:

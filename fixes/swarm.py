@@ -39,8 +39,10 @@ def remove_down_node(ctx, name, verdict):
     node_id = names.node_id(node.get("ID"))
     steps = []
     if (node.get("Spec") or {}).get("Role") == "manager":
-        steps.append(Step(survivor, Cmd("docker", "node", "demote", node_id, root=True), f"runbook 7.9: {name} is gone"))
-    steps.append(Step(survivor, Cmd("docker", "node", "rm", node_id, root=True), f"runbook 7.9: remove {name} from the swarm"))
+        steps.append(Step(survivor, Cmd("docker", "node", "demote", node_id, root=True),
+                          f"runbook 7.9: {name} is gone"))
+    steps.append(Step(survivor, Cmd("docker", "node", "rm", node_id, root=True),
+                      f"runbook 7.9: remove {name} from the swarm"))
     return Plan(steps=steps, notes=[
         "rebuild on the mother: hive set no_format true; "
         f"hive set first_hive {index}; hive build-infra; hive setup-hosts; hive build-volumes; "

@@ -38,8 +38,8 @@ if args and args[0] in ("restart", "reset-failed"):
         json.dump(state, f)
 """
 STUB_SUDO = '#!/bin/sh\n[ "$1" = -n ] && shift\nexec "$@"\n'
-INI = {"disk_usage_max": "80", "command_timeout": "10", "fix_lock_wait": "5", "report_dir": "reports", "service_stable_seconds": "30",
-       "units_ignore": [], "units_not_needed": ["dnf-makecache.timer"]}
+INI = {"disk_usage_max": "80", "command_timeout": "10", "fix_lock_wait": "5", "report_dir": "reports",
+       "service_stable_seconds": "30", "units_ignore": [], "units_not_needed": ["dnf-makecache.timer"]}
 
 
 class Servers:

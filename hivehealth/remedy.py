@@ -2,8 +2,14 @@
 
 A remedy is a pytest fixture (see fixes/) whose value is a `Remedy`: the check it answers, its
 tier, and a planner that returns a `Plan` (steps: server, command, why) or refuses with a
-reason. For a failing check the engine finds its remedies, plans, checks tier and guards,
-takes the site lock, runs each step (audited), re-gathers the facts and re-runs the check.
+reason. For a failing check the engine finds its remedies, takes the site lock (gathering again
+if another fix ran since this run's facts), plans, checks tier and guards, runs each step
+(audited), counts the fix, re-gathers the facts and re-runs the check.
+
+A step's command is argv (`Cmd`), never shell text: each argument is quoted, sudo is a flag, and
+data reaches an argument only as a name validated by hivehealth.names; a planner that meets a
+name its tool does not allow is refused, naming it. A check whose state is unknown gets no
+change, at most its plan's read-only diagnosis.
 """
 from __future__ import annotations
 

@@ -150,6 +150,9 @@ def backup_fresh(ctx, server) -> Verdict:
         timer = blocks.get("backup.timer")
         if blocks and timer is None:
             v.unknown("systemctl show did not report backup.timer")
+        elif timer is not None and [k for k in ("LoadState", "ActiveState", "UnitFileState") if k not in timer]:
+            v.unknown("systemctl show did not report the state of backup.timer (LoadState, ActiveState, "
+                      "UnitFileState)")
         elif timer is not None:
             if timer.get("LoadState") != "loaded":
                 v.fail(f"backup.timer is {timer.get('LoadState')} (expected loaded, enabled, active): "

@@ -29,7 +29,8 @@ def _mounts(ctx, server) -> list[dict] | None:
 def disk_usage(ctx, server) -> Verdict:
     limit = ctx.number("disk_usage_max")
     v = Verdict(server.name, alert=f"<mount>: Disk space is low (used > {limit:g}%)")
-    df = ctx.parsed(v, server, "df", fs.parse_df_posix, "df")
+    # df exits 1 when one mount cannot be read (a stale NFS handle) and still lists the others
+    df = ctx.parsed(v, server, "df", fs.parse_df_posix, "df", partial=True)
     if df is None:
         return v
     filesystems = fs.real_filesystems(df, _mounts(ctx, server))
@@ -37,7 +38,9 @@ def disk_usage(ctx, server) -> Verdict:
     if not filesystems:
         v.unknown("df listed no real filesystem")
         return v
-    full = [f for f in filesystems if f.use_pct >= limit]
+    # zabbix's trigger is "used > limit"; df rounds Capacity up, so at "80%" zabbix's exact figure
+    # is at most 80 and it does not fire: neither does this check
+    full = [f for f in filesystems if f.use_pct > limit]
     for f in full:
         v.fail(f"{f.target} is {f.use_pct} % full (limit {limit:g} %; {human_kib(f.used_kib)} of "
                f"{human_kib(f.size_kib)} used on {f.source} {f.fstype or ''})".replace(" )", ")"))

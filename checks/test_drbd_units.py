@@ -49,6 +49,10 @@ def drbd_units_active(ctx, server) -> Verdict:
             bad.append(vol)
             continue
         state = f"{u.get('ActiveState')}/{u.get('SubState')}"
+        unsaid = [k for k in ("LoadState", "ActiveState", "UnitFileState") if k not in u]
+        if unsaid:
+            v.unknown(f"systemctl show gave no {', '.join(unsaid)} for {name}: its state is not known")
+            continue
         if u.get("LoadState") != "loaded":
             v.fail(f"{name} is {u.get('LoadState')} (expected loaded and active): the unit file "
                    f"drbd-resource@.service is missing; {boot}; rerun hive setup-hosts")

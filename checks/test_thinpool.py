@@ -13,7 +13,7 @@ pool, or a pool whose use cannot be read (not active), is a fault.
 import pytest
 
 from hivehealth.gather_more import more_ini, more_number
-from hivehealth.parsers.lvm import parse_lvs_json
+from hivehealth.parsers.lvm import HEALTH, STATE, parse_lvs_json
 from hivehealth.sizes import human_kib
 from hivehealth.verdict import Verdict
 
@@ -38,16 +38,25 @@ def thinpool_usage(ctx, server) -> Verdict:
         v.skip(f"{server.name}: lvs is not installed: this hive has no LVM, so no thin pool "
                f"{pool_name} to check")
         return v
-    lvs = ctx.parsed(v, server, "lvs", parse_lvs_json, "lvs")
+    # lvs exits 5 when one VG cannot be read and still reports the others: what it does report
+    # is judged, but a VG or pool it left out is not known to be absent
+    lvs = ctx.parsed(v, server, "lvs", parse_lvs_json, "lvs", partial=True)
     if lvs is None:
         return v
+    complete = raw.ok
     in_vg = [x for x in lvs if x.vg == vg]
+    if not in_vg and not complete:
+        v.unknown(f"lvs exited {raw.rc} without reporting VG {vg}: cannot tell whether it exists")
+        return v
     if not in_vg:
         vgs = sorted({x.vg for x in lvs})
         v.skip(f"{server.name}: no VG {vg} here (lvs shows {', '.join(vgs) or 'no LV at all'}): "
                f"this hive holds no DRBD thin volumes")
         return v
     pool = next((x for x in in_vg if x.name == lv), None)
+    if pool is None and not complete:
+        v.unknown(f"lvs exited {raw.rc} without reporting {pool_name}: cannot tell whether it exists")
+        return v
     if pool is None:
         v.fail(f"VG {vg} has no LV {lv}: the thin pool build-volumes carves DRBD volumes from "
                f"is missing (LVs in {vg}: {', '.join(x.name for x in in_vg)})")
@@ -59,22 +68,34 @@ def thinpool_usage(ctx, server) -> Verdict:
     promised = sum(x.size or 0 for x in thin)
     v.data.update(data_percent=pool.data_percent, metadata_percent=pool.metadata_percent,
                   size=pool.size, promised=promised, volumes=[x.name for x in thin])
-    if pool.data_percent is None or pool.metadata_percent is None:
-        v.unknown(f"{pool_name} reports no data/metadata use (lv_attr {pool.attr}: "
-                  f"{'not active' if not pool.active else 'no usage reported'})")
-        return v
+    if pool.health in HEALTH:
+        v.fail(f"{pool_name} is {HEALTH[pool.health]} (lv_attr {pool.attr}): every DRBD volume on "
+               f"{server.short} depends on it; see lvmthin(7) and the kernel log (journalctl -k)")
+    if pool.state in STATE:
+        v.fail(f"{pool_name} is {STATE[pool.state]} (lv_attr {pool.attr}): the DRBD volumes carved "
+               f"from it cannot be relied on"
+               + ("; sudo lvchange -ay " + pool_name if pool.state == "-" else "; see lvmthin(7)"))
+        if pool.state == "-":
+            return v
     over = ""
     if pool.size and promised > pool.size:
         over = (f"; its {len(thin)} thin volumes promise {human_kib(promised / 1024)} of "
                 f"{human_kib(pool.size / 1024)} ({promised / pool.size:.0%}, overcommitted)")
-    if pool.data_percent >= data_max:
+    if pool.data_percent is not None and pool.data_percent >= data_max:
         v.fail(f"{pool_name} data is {pool.data_percent:g} % used (limit thinpool_data_max "
                f"{data_max:g} %){over}: when it fills, every DRBD volume on {server.short} stops "
                f"taking writes; extend the pool (lvextend) or move volumes (runbook 7.4 needs free pool space)")
-    if pool.metadata_percent >= meta_max:
+    if pool.metadata_percent is not None and pool.metadata_percent >= meta_max:
         v.fail(f"{pool_name} metadata is {pool.metadata_percent:g} % used (limit "
                f"thinpool_metadata_max {meta_max:g} %): extend it with "
                f"lvextend --poolmetadatasize +<size> {pool_name}")
+    # each figure is judged on its own: lvm2 prints either blank when its status is invalid
+    unread = [k for k, pct in (("data", pool.data_percent), ("metadata", pool.metadata_percent))
+              if pct is None]
+    if unread:
+        v.unknown(f"{pool_name} reports no {' or '.join(unread)} use (lv_attr {pool.attr})")
+    if "X" in (pool.state, pool.health):
+        v.unknown(f"lvm could not read the state of {pool_name} (lv_attr {pool.attr}: X = unknown)")
     if v.ok and over:
         v.notes.append(over.lstrip("; "))
     return v

@@ -82,7 +82,12 @@ def clock_skew(ctx, server) -> Verdict:
     if units is not None:
         chrony = next((u for u in units if u.get("Id", "").startswith("chrony")), None)
         timesyncd = next((u for u in units if u.get("Id") == "systemd-timesyncd.service"), None)
-        if chrony is not None and chrony.get("LoadState") == "loaded":
+        unsaid = [u.get("Id") for u in (chrony, timesyncd)
+                  if u is not None and not {"LoadState", "ActiveState"} <= set(u)]
+        if unsaid:
+            v.unknown(f"systemctl show gave no LoadState/ActiveState for {', '.join(unsaid)}: "
+                      f"whether the time is kept in sync is not known")
+        elif chrony is not None and chrony.get("LoadState") == "loaded":
             v.data["timesync_unit"] = chrony.get("Id")
             if chrony.get("ActiveState") != "active":
                 if timesyncd is not None and timesyncd.get("ActiveState") == "active":

@@ -3,6 +3,11 @@
 Zabbix: "At least one of the services is in a failed state". Zabbix counts failed services
 minus its blacklist; this check lists every failed unit (timers and others too) with systemd's
 Result, minus the site's `units_ignore` patterns (default: zabbix's blacklist).
+
+A service in a restart loop (Restart= set, sub state auto-restart between two attempts) never
+shows as failed until its start limit is hit, and with StartLimitIntervalSec=0 never: from
+RESTART_LOOP restarts on it fails, below it is a warning (it may have crashed once).
+A unit whose file is gone (load not-found) or masked stays failed until `systemctl reset-failed`.
 """
 import re
 
@@ -12,6 +17,7 @@ from hivehealth.parsers import ParseError, systemd
 from hivehealth.verdict import Verdict
 
 NO_SYSTEMD = "has not been booted with systemd"
+RESTART_LOOP = 3
 
 
 @pytest.mark.roles("all")
@@ -30,12 +36,28 @@ def failed_units(ctx, server) -> Verdict:
     failing, ignored = [], []
     for u in units:
         (ignored if any(p.search(u.unit) for p in ignore) else failing).append(u)
-    for u in failing:
+    failed = [u for u in failing if u.active == "failed"]
+    restarting = [u for u in failing if u.active != "failed"]
+    for u in failed:
         result = results.get(u.unit, {}).get("Result") or "unknown"
-        v.fail(f"{u.unit} failed (result {result}, load {u.load}, {u.active}/{u.sub})")
+        gone = (f": its unit file is {u.load}; sudo systemctl reset-failed {u.unit} clears it"
+                if u.load in ("not-found", "masked") else "")
+        v.fail(f"{u.unit} failed (result {result}, load {u.load}, {u.active}/{u.sub}){gone}")
+    for u in restarting:
+        shown = results.get(u.unit, {})
+        n = shown.get("NRestarts", "")
+        count = int(n) if n.isdigit() else None
+        what = (f"{u.unit} is in a restart loop ({u.active}/{u.sub}, "
+                f"{'restarted ' + str(count) + ' times' if count is not None else 'restarts not known'}, "
+                f"last result {shown.get('Result') or 'unknown'}): journalctl -u {u.unit}")
+        if count is not None and count >= RESTART_LOOP:
+            v.fail(what)
+        else:
+            v.warn(what.replace("is in a restart loop", "exited and is waiting to restart"))
     if ignored:
         v.notes.append("ignored by units_ignore: " + ", ".join(u.unit for u in ignored))
-    v.data["failed"] = [u.unit for u in failing]
+    v.data["failed"] = [u.unit for u in failed]
+    v.data["restarting"] = [u.unit for u in restarting]
     return v
 
 
@@ -46,7 +68,7 @@ def _failed(ctx, v, server):
         try:
             return systemd.parse_list_units_json(js.stdout)
         except ParseError:
-            pass
+            ctx.replaced(v, "units_failed")
     plain = ctx.host(server).get("units_failed_plain")
     if plain is not None and NO_SYSTEMD in plain.stderr:
         v.skip(f"{server.name}: systemd is not the init system here; there are no units to check")

@@ -8,7 +8,7 @@ import json
 
 from hivehealth.parsers import fs
 from hivehealth.sizes import human_kib
-from hivehealth.verdict import Verdict
+from hivehealth.verdict import OK, Verdict
 
 
 def test_volume(volume, verify):
@@ -21,7 +21,8 @@ def volume_usage(ctx, name) -> Verdict:
     target = f"/var/lib/docker/volumes/{name}/_data"
     mounted, unread = [], []
     for hive in ctx.site.hives:
-        df = ctx.section(v, hive, "df", cite=False, quiet=True)
+        # df exits 1 when it cannot read some mount, and lists the others
+        df = ctx.section(v, hive, "df", cite=False, quiet=True, partial=True)
         if df is None:
             unread.append(hive.name)
             continue
@@ -29,6 +30,12 @@ def volume_usage(ctx, name) -> Verdict:
             if f.target == target:
                 mounted.append((hive, f))
                 v.cite(hive.name, df)
+        failed = fs.parse_df_errors(df.stderr).get(target)
+        if failed:
+            v.cite(hive.name, df)
+            v.unknown(f"df cannot read its mount {target} on {hive.name}: {failed}")
+    if v.status != OK:
+        return v
     if not mounted:
         if unread:
             v.unknown(f"not mounted on any readable hive; could not read {', '.join(unread)}")

@@ -1,13 +1,14 @@
-"""reports/audit.jsonl: every command a remedy ran, with secrets redacted."""
+"""reports/audit.jsonl: every command a remedy ran, with secrets redacted; private to its
+owner and group, one line appended per command in one write."""
 from __future__ import annotations
 
 import json
 import socket
 import time
-from functools import cached_property
 from pathlib import Path
 
-from .redact import Redactor
+from .files import append_private
+from .redact import redact, redact_tree
 
 
 class Audit:
@@ -15,20 +16,12 @@ class Audit:
         self.config = config
         self.path = Path(config.rootpath) / config.getini("report_dir") / "audit.jsonl"
 
-    @cached_property
-    def redact(self) -> Redactor:
-        from .plugin import STATE
-        state = self.config.stash.get(STATE, None)
-        return Redactor.for_site(state.site if state else None)
-
     def record(self, check_id, plan, step, result):
         from .plugin import operator
         entry = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "user": operator(), "from": socket.gethostname(),
             "check": check_id, "remedy": plan.remedy, "tier": plan.tier, "host": step.host,
-            "command": self.redact(step.command.replace("$SUDO ", "sudo ")), "exit": result.rc,
-            "output": self.redact(result.output[-2000:]),
+            "command": step.command.replace("$SUDO ", "sudo "), "exit": result.rc,
+            "output": redact(result.output)[-2000:],    # whole first: the tail could lose a name
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a") as f:
-            f.write(json.dumps(entry) + "\n")
+        append_private(self.path, json.dumps(redact_tree(entry)) + "\n")

@@ -1,23 +1,42 @@
-"""Writing report files so that a reader (a browser, node_exporter) never sees half a file."""
+"""Writing output files: private, and replaced atomically so that a reader (a browser,
+node_exporter, a second run) never sees half a file.
+
+Every file that holds what the servers answered (reports, their dated copies, recordings, the
+audit log) is created PRIVATE: readable by its owner and group only, since outputs can hold
+what a server would not show to everyone. The Prometheus textfile is the exception: it holds
+only check ids and 0/1 values, and node_exporter reads it as its own user.
+"""
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
 
+PRIVATE = 0o640
+PUBLIC = 0o644
+PRIVATE_DIR = 0o750
 
-def write_atomic(path, text: str) -> Path:
-    """A temp file in the same directory (named .<name>.*.tmp, which a *.prom or *.html glob
-    ignores), synced, made 0644, then renamed over the target."""
+
+def private_dir(path) -> Path:
+    """mkdir -p; a directory this creates is PRIVATE_DIR (an existing one is left as it is)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    return path
+
+
+def write_atomic(path, data: str | bytes, mode: int = PRIVATE) -> Path:
+    """A temp file in the same directory (named .<name>.*.tmp, which a *.prom or *.html glob
+    ignores), created with `mode` (never wider for a moment), synced, then renamed over the
+    target."""
+    path = Path(path)
+    private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")   # 0600
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+            os.fchmod(f.fileno(), mode)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -26,3 +45,19 @@ def write_atomic(path, text: str) -> Path:
             pass
         raise
     return path
+
+
+def append_private(path, line: str):
+    """Append one line in one write (O_APPEND: two writers never overwrite each other's
+    lines); a file this creates is PRIVATE, and an existing one wider than that is narrowed."""
+    path = Path(path)
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE)
+    try:
+        if os.fstat(fd).st_mode & 0o7777 & ~PRIVATE:
+            os.fchmod(fd, PRIVATE)
+        data = line.encode("utf-8")
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)

@@ -31,12 +31,16 @@ SECTIONS: dict[str, tuple[str, str]] = {
     # as root: df silently leaves out mounts it cannot stat (docker volumes are root-only)
     "df": ("all", "$SUDO df -P -T -k"),
     "findmnt": ("all", "findmnt -J -l -o TARGET,SOURCE,FSTYPE,FSROOT"),
-    "units_failed": ("all", "systemctl list-units --failed --all -o json --no-pager"),
-    "units_failed_plain": ("all", "systemctl list-units --failed --all --plain --no-legend --no-pager"),
+    # failed units, and services between two attempts of a restart loop (sub state auto-restart:
+    # Restart= keeps them from ever showing as failed until their start limit is hit)
+    "units_failed": ("all", "systemctl list-units --state=failed,auto-restart --all -o json --no-pager"),
+    "units_failed_plain": ("all",
+                           "systemctl list-units --state=failed,auto-restart --all --plain --no-legend --no-pager"),
     "units_show": ("all",
-                   "u=$(systemctl list-units --failed --all --plain --no-legend --no-pager | awk '{print $1}'); "
+                   "u=$(systemctl list-units --state=failed,auto-restart --all --plain --no-legend --no-pager "
+                   "| awk '{print $1}'); "
                    "[ -z \"$u\" ] || systemctl show -p Id -p Result -p ActiveState -p SubState "
-                   "-p LoadState -p StateChangeTimestamp $u"),
+                   "-p LoadState -p StateChangeTimestamp -p NRestarts $u"),
     "drbd_json": ("hive", "$SUDO drbdsetup status --json"),
     "drbd_text": ("hive", "$SUDO drbdadm status"),
     "swarm_info": ("hive", "$DOCKER info --format '{{json .Swarm}}'"),

@@ -14,10 +14,11 @@ import time
 
 import pytest
 
-from . import objects, recording, routines
+from . import objects, recording, redact, routines
 from .context import Context
 from .gather import Gatherer, HostFacts
 from .gather_more import MORE_INI
+from .ids import safe_id
 from .inventory import InventoryError, Site, discover
 from .remedy import RemedyPlugin
 from .remote import Pool
@@ -60,6 +61,7 @@ class State:
         self.pool = Pool(float(config.getini("connect_timeout")))
         self.gatherer = Gatherer(site, self.pool, float(config.getini("command_timeout")))
         self.gather_seconds = 0.0
+        redact.use_site(site)
 
     def context(self) -> Context:
         return Context(self.site, self.facts, self.config.getini)
@@ -169,6 +171,18 @@ def pytest_sessionstart(session):
         recording.save(session.config.option.record, state.site, state.facts)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report):
+    """Before any output is made from a test report (terminal, pytest-html, JUnit, the JSON
+    report; with -n in the worker and again in the controlling process), it is redacted."""
+    redact.redact_report(report)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collectreport(report):
+    redact.redact_report(report)
+
+
 def pytest_unconfigure(config):
     state = config.stash.get(STATE, None)
     if state is not None:
@@ -209,6 +223,8 @@ def _parametrize(metafunc, fixture, values, ids, site, what):
     if not values:
         reason = f"{site.describe()} has no {what} to check"
         values, ids = [pytest.param(None, marks=pytest.mark.skip(reason=reason))], ["none"]
+    else:
+        ids = [safe_id(i) for i in ids]     # site text: it becomes markup in pytest-html's page
     metafunc.parametrize(fixture, values, ids=ids)
 
 
@@ -248,7 +264,7 @@ def verify(request):
 
 def record(item, verdict: Verdict, **extra):
     entry = {"subject": verdict.subject, "status": verdict.status, "problems": verdict.problems,
-             "alert": verdict.alert, **extra}
+             "alert": verdict.alert, "notes": verdict.notes, **extra}
     item.user_properties.append(("hivehealth", entry))
 
 

@@ -20,8 +20,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from .files import write_atomic
+from .files import PUBLIC, write_atomic
 from .history import unreachable_servers
+from .ids import from_id
+from .redact import redact_tree
 
 __all__ = ["render", "write", "escape_label", "healthy"]
 
@@ -61,9 +63,8 @@ def healthy(check: dict) -> bool:
 
 def _server_of(check: dict, servers: list[str]) -> str:
     m = _PARAM.search(str(check.get("id", "")))
-    if m and m.group(1) in servers:
-        return m.group(1)
-    return ""
+    name = from_id(m.group(1)) if m else None     # the id holds the name escaped (hivehealth.ids)
+    return name if name in servers else ""
 
 
 def _timestamp(doc: dict) -> float | None:
@@ -134,8 +135,10 @@ def render(doc: dict) -> str:
 
 def write(doc: dict, path) -> Path:
     """Write atomically: a temp file in the same directory, then rename (the collector must
-    never read a half-written file; its glob is *.prom so the temp name is ignored)."""
-    return write_atomic(path, render(doc))
+    never read a half-written file; its glob is *.prom so the temp name is ignored). Readable
+    by all (node_exporter reads it as its own user): it holds check ids and numbers, no outputs,
+    and its labels are redacted like every output."""
+    return write_atomic(path, render(redact_tree(doc)), mode=PUBLIC)
 
 
 def main(argv=None) -> int:

@@ -1,6 +1,7 @@
 """--record DIR saves what every server answered; --replay DIR checks such a recording without
 any server (a support bundle from another site, or test data). Recordings hold no secrets:
-outputs go through the same redaction as the audit log, and no key or password file is read."""
+outputs go through the same redaction as every output (JSON outputs as JSON, so they still
+replay), and no key or password file is read. The files are private (hivehealth.files)."""
 from __future__ import annotations
 
 import json
@@ -8,23 +9,25 @@ from pathlib import Path
 
 from .gather import HostFacts
 from .inventory import InventoryError, Site
-from .redact import Redactor
+from .files import private_dir, write_atomic
+from .redact import redact_output, redact_tree
 
 FORMAT = 1
 
 
 def save(directory: str, site: Site, facts: dict[str, HostFacts]):
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    redact = Redactor.for_site(site)
-    (out / "site.json").write_text(json.dumps({"format": FORMAT, "site": site.to_dict()}, indent=1))
+    out = private_dir(directory)
+    write_atomic(out / "site.json", json.dumps({"format": FORMAT, "site": site.to_dict()}, indent=1))
     for name, f in facts.items():
+        if "/" in name or "\0" in name:
+            raise InventoryError(out, f"cannot record server {name!r}: its name is not a file name")
         d = f.to_dict()
-        for r in d["results"].values():
-            r["stdout"], r["stderr"] = redact(r["stdout"]), redact(r["stderr"])
-        if d["unreachable"]:
-            d["unreachable"] = redact(d["unreachable"])
-        (out / f"host-{name}.json").write_text(json.dumps(d, indent=1))
+        results = d.pop("results")
+        d = redact_tree(d)          # the unreachable reason
+        d["results"] = {k: dict(redact_tree({x: y for x, y in r.items() if x not in ("stdout", "stderr")}),
+                                stdout=redact_output(r["stdout"]), stderr=redact_output(r["stderr"]))
+                        for k, r in results.items()}
+        write_atomic(out / f"host-{name}.json", json.dumps(d, indent=1))
 
 
 def load(directory: str) -> tuple[Site, dict[str, HostFacts]]:

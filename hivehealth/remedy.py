@@ -24,6 +24,7 @@ import pytest
 from .audit import Audit
 from .lock import LockError, SiteLock, lock_dir, read_sequence
 from .names import InvalidName, Name
+from .redact import redact, redact_tree
 from .verdict import UNKNOWN, Verdict
 
 SAFE, RISKY, DESTRUCTIVE = "safe", "risky", "destructive"
@@ -425,10 +426,10 @@ class FixLog:
 
     def render(self) -> str:
         cmds = "\n".join(f"[{h}] $ {c}   (exit {rc})\n{out.rstrip()}" for h, c, rc, out in self.commands)
-        return (f"before: {self.before}\n\nplan:\n" + "\n".join(self.plans)
-                + f"\n\ncommands:\n{cmds or '(none run)'}\n\nafter: {self.after}")
+        return redact(f"before: {self.before}\n\nplan:\n" + "\n".join(self.plans)
+                      + f"\n\ncommands:\n{cmds or '(none run)'}\n\nafter: {self.after}")
 
     def to_dict(self, fixed: bool) -> dict:
-        return {"fixed": fixed, "before": self.before, "plans": self.plans, "after": self.after,
-                "commands": [{"host": h, "command": c, "rc": rc} for h, c, rc, _ in self.commands]}
+        return redact_tree({"fixed": fixed, "before": self.before, "plans": self.plans, "after": self.after,
+                            "commands": [{"host": h, "command": c, "rc": rc} for h, c, rc, _ in self.commands]})
 

@@ -1,12 +1,15 @@
 """reports/latest.json (one entry per check) and dated copies of the JSON and HTML reports.
 
 Runs in the controlling process only; xdist forwards every worker's test reports to it.
+Every report file is private and replaced atomically (hivehealth.files), latest.html too:
+pytest-html's writer is pointed at the same helper. Site text reaches pytest-html's page as
+markup in the test id cell, the environment table and link names: the ids are made safe when
+they are made (hivehealth.ids), and the hooks below escape those places again.
 """
 from __future__ import annotations
 
 import html
 import json
-import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from . import history, prometheus, routines
+from .files import write_atomic
 from .inventory import Site
+from .redact import redact, redact_tree
 
 
 def area_of(nodeid: str) -> str:
@@ -30,6 +35,7 @@ class JsonReport:
         self.dir = Path(config.rootpath) / config.getini("report_dir")
         self.started = time.time()
         self.entries: dict[str, dict] = {}
+        self.html_data: dict = {}           # pytest-html's data for its page, once it exists
 
     def pytest_runtest_logreport(self, report):
         entry = self.entries.setdefault(report.nodeid, {
@@ -78,7 +84,8 @@ class JsonReport:
             "unreachable": sorted(n for n, f in self.facts().items() if f.unreachable),
             "checks": list(self.entries.values()),
         }
-        (self.dir / "latest.json").write_text(json.dumps(doc, indent=1))
+        doc = redact_tree(doc)
+        write_atomic(self.dir / "latest.json", json.dumps(doc, indent=1))
         textfile = self.config.getini("prometheus_textfile").strip()
         if textfile:
             prometheus.write(doc, Path(self.config.rootpath) / textfile)
@@ -98,8 +105,24 @@ class JsonReport:
         for name in ("latest.json", "latest.html"):
             src = self.dir / name
             if src.exists() and src.stat().st_mtime >= self.started - 1:
-                shutil.copy2(src, self.dir / name.replace("latest", f"run-{stamp}"))
+                write_atomic(self.dir / name.replace("latest", f"run-{stamp}"), src.read_bytes())
         history.update(self.dir, int(config.getini("report_keep_days")))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session):
+        """pytest-html writes its page with a plain open(); make it write through the helper."""
+        for plugin in self.config.pluginmanager.get_plugins():
+            if type(plugin).__module__.startswith("pytest_html.") and hasattr(plugin, "_write_report"):
+                plugin._write_report = lambda text, path=plugin._report_path: write_atomic(path, text)
+                self.html_data = plugin._report.data
+
+    @pytest.hookimpl(optionalhook=True, tryfirst=True)
+    def pytest_html_results_table_row(self, report, cells):
+        """The test id cell is markup in pytest-html 4.2; its text is escaped here."""
+        test_id = report.nodeid + ("" if report.when == "call" else f"::{report.when}")
+        for i, cell in enumerate(cells):
+            if isinstance(cell, str) and cell.startswith('<td class="col-testId">'):
+                cells[i] = f'<td class="col-testId">{html.escape(test_id)}</td>'
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report):
@@ -107,12 +130,29 @@ class JsonReport:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix, summary, postfix):
+        _escape_environment(self.html_data.get("environment"))
         e = html.escape
         rows = "".join(f"<tr><td>{e(s.name)}</td><td>{e(', '.join(sorted(s.roles)))}</td></tr>"
                        for s in self.site.servers)
         prefix.append(f"<p>Site <b>{e(self.site.name or '-')}</b>, stage <b>{e(self.site.stage or '-')}</b>"
                       f" ({e(self.site.describe())})</p><table><tr><th>server</th><th>roles</th></tr>"
                       f"{rows}</table>")
+
+
+def _escape_environment(env):
+    """pytest-html 4.2 writes the environment table's values (and the keys and values of a
+    nested table, e.g. Plugins) as markup; its top-level keys as text. Redacted (pytest-metadata
+    shows environment variables) and escaped once, in place."""
+    if not isinstance(env, dict):
+        return
+    e = lambda v: html.escape(redact(str(v)))     # noqa: E731
+    for key, value in list(env.items()):
+        if isinstance(value, dict):
+            env[key] = {e(k): e(v) for k, v in value.items()}
+        elif isinstance(value, (list, tuple)):
+            env[key] = [e(v) for v in value]
+        else:
+            env[key] = e(value)
 
 
 def _text(report) -> str:

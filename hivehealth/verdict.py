@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .gather import CommandResult
+from .redact import redact
 
 OK, WARN, FAIL, UNKNOWN, SKIP = "ok", "warn", "fail", "unknown", "skip"
 
@@ -17,10 +18,11 @@ class Evidence:
 
     @classmethod
     def of(cls, host: str, r: CommandResult, limit: int = 1500) -> "Evidence":
-        text = r.stdout if r.stdout.strip() else r.stderr
+        # redacted whole, before the cut: a cut could part a secret from the name that marks it
+        text = redact(r.stdout if r.stdout.strip() else r.stderr)
         if len(text) > limit:
             text = text[:limit] + f"\n... ({len(text) - limit} more characters)"
-        return cls(host, r.command, r.rc, text.rstrip())
+        return cls(host, r.command, r.rc, redact(text.rstrip()))   # a cut key is caught too
 
     def render(self) -> str:
         return f"[{self.host}] $ {self.command}   (exit {self.rc})\n{self.output}"
@@ -41,9 +43,10 @@ class Verdict:
         return self.status == OK
 
     def fail(self, problem: str):
+        """A definite fault outranks every other status: a warning or an unknown found first in
+        the same check does not hide it."""
         self.problems.append(problem)
-        if self.status in (OK, SKIP):
-            self.status = FAIL
+        self.status = FAIL
 
     def warn(self, problem: str):
         """Transient and self-healing (a resync, a drained node, a service converging): the nightly
@@ -71,10 +74,10 @@ class Verdict:
             head += f"\n  zabbix alert: Problem: {self.alert}"
         for n in self.notes:
             head += f"\n  {n}"
-        return head
+        return redact(head)
 
     def full_report(self) -> str:
         text = self.message()
         if self.evidence:
             text += "\n\nevidence:\n" + "\n\n".join(e.render() for e in self.evidence)
-        return text
+        return redact(text)

@@ -72,6 +72,24 @@ def parse_df_posix(text: str) -> list[Filesystem]:
     return out
 
 
+def parse_df_errors(stderr: str) -> dict[str, str]:
+    """The mounts df could not read, from its stderr: {mount point: reason}.
+
+    coreutils df prints `df: <mount>: <strerror>` for each (the mount quoted only when it holds
+    characters a shell would read specially) and still lists every other filesystem."""
+    out = {}
+    for line in stderr.splitlines():
+        if not line.startswith("df: "):
+            continue
+        path, sep, reason = line[4:].rpartition(": ")
+        if not sep or not path:
+            continue
+        if len(path) > 1 and path[0] == path[-1] == "'":
+            path = path[1:-1]
+        out[path] = reason.strip()
+    return out
+
+
 def parse_findmnt_json(text: str) -> list[dict]:
     """`findmnt -J [-l] [-o ...]`: every mount as a flat dict (tree `children` flattened, parents
     first); keys as findmnt prints them (target, source, fstype, fsroot, options, ...)."""
@@ -160,6 +178,28 @@ def parse_du(text: str) -> list[tuple[int, str]]:
 def parse_du_kib(text: str) -> list[tuple[int, str]]:
     """Like parse_du, converted to KiB from du's unit suffix (no suffix: `-k`, already KiB)."""
     return [(int(float(size) * _DU_UNIT_KIB[unit]), path) for size, unit, path in _du_rows(text)]
+
+
+# du's complaint about a file removed while it walked the tree: that file takes no space any more
+DU_VANISHED = "No such file or directory"
+
+
+def parse_du_errors(stderr: str) -> list[tuple[str, str]]:
+    """(path, reason) for each `du: cannot access|read directory '<path>': <reason>` line, and
+    ("", line) for any other complaint of du's (e.g. `du: fts_read failed: ...`)."""
+    out = []
+    for line in stderr.splitlines():
+        if not line.startswith("du: "):
+            continue
+        m = re.match(r"^du: cannot (?:access|read directory) (.+): ([^:]+)$", line.strip())
+        if m:
+            path = m.group(1)
+            if len(path) > 1 and path[0] == path[-1] and path[0] in "'\"":
+                path = path[1:-1]
+            out.append((path, m.group(2).strip()))
+        else:
+            out.append(("", line.strip()[4:]))
+    return out
 
 
 def _du_rows(text: str) -> list[tuple[str, str, str]]:

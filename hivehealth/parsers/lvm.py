@@ -31,6 +31,34 @@ class LV:
     def active(self) -> bool:
         return len(self.attr) > 4 and self.attr[4] == "a"
 
+    @property
+    def state(self) -> str:
+        """lv_attr's 5th character (lvs(8) "State"): "a" when active."""
+        return self.attr[4] if len(self.attr) > 4 else "-"
+
+    @property
+    def health(self) -> str:
+        """lv_attr's 9th character (lvs(8) "Volume Health"): "-" when healthy."""
+        return self.attr[8] if len(self.attr) > 8 else "-"
+
+
+# lvs(8) / lvm2 lib/metadata/lv.c lv_attr_dup_with_info_and_seg_status, for a thin pool;
+# "X" (unknown) is in neither: lvm could not read it, which is no fault yet
+STATE = {
+    "-": "not active",
+    "s": "suspended",
+    "i": "mapped with an inactive table only",
+    "d": "mapped without a table",
+    "c": "active but flagged needs_check (its metadata needs thin_check/repair)",
+    "C": "suspended and flagged needs_check",
+}
+HEALTH = {
+    "p": "partial: a physical volume of its VG is missing",
+    "F": "failed: the kernel's thin-pool target reports a failure (no data/metadata figures)",
+    "D": "out of data space: writes to its thin volumes queue or fail",
+    "M": "metadata read only: the pool switched to read-only mode (metadata full or damaged)",
+}
+
 
 def _num(value, cast):
     value = (value or "").strip().rstrip("Bb%")

@@ -66,3 +66,34 @@ def test_registry_with_unreadable_df_is_unknown_naming_it():
     assert v.status == UNKNOWN and "cannot read df" in v.message()
     assert registry([result("registry_du", du)], max_size="20G").status == OK
     assert registry([result("registry_du", du)], max_size="512M").status == FAIL
+
+
+def test_cut_short_is_a_last_line_without_its_newline_unless_json_parses_whole():
+    from hivehealth.context import complete_lines, cut_short, gave_no_answer
+    from hivehealth.gather import CommandResult
+    assert cut_short("") is None and cut_short("a b\nc d\n") is None
+    assert "cut short" in cut_short("a b\n/var/li") and "'/var/li'" in cut_short("a b\n/var/li")
+    assert cut_short('{"a": [1, 2]}') is None and cut_short('{"a": 1}\n{"b": 2}') is None   # JSON, NDJSON
+    assert cut_short('{"a": [1, 2') and cut_short("12582912\t/x\n1258")                    # not whole
+    assert cut_short("1258") is not None            # a bare number parses as JSON, yet is cut
+    assert complete_lines("a\nb\nc") == "a\nb\n" and complete_lines("abc") == ""
+    answer = lambda rc, out: gave_no_answer(CommandResult("df", "df", rc, out, ""))
+    assert not answer(1, "Filesystem ...\n") and answer(124, "Filesystem ...\n") and answer(1, "")
+    assert answer(137, "x\n") and answer(127, "x\n")
+
+
+def test_a_cut_short_answer_can_fail_but_never_pass():
+    rows = DF.splitlines(keepends=True)
+    cut = "".join(rows[:-1]) + rows[-1][:len(rows[-1]) // 2]
+    assert disk([result("df", DF)]).status == OK
+    v = disk([result("df", cut)])
+    assert v.status == UNKNOWN and "cut short" in v.message()
+    v = disk([result("df", cut)], limit="5")
+    assert v.status == FAIL and any("cut short" in n for n in v.notes)
+
+
+def test_non_zero_exit_is_judged_only_where_the_check_reads_partial_answers():
+    v = disk([result("df", DF, rc=1, stderr="df: /mnt/share: Stale file handle\n")])
+    assert v.status == OK and any("Stale file handle" in n for n in v.notes)
+    ctx = ctx_of({HIVE.name: [result("drbd_units", "Id=drbd-resource@ldap_data.service\n", rc=1)]})
+    assert ctx.judge(drbd_units_active, HIVE).status == UNKNOWN

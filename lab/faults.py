@@ -599,7 +599,7 @@ def _stub_systemctl(unit):
                        "description": "hive lab: a hostile unit name"}])
     return ("#!/bin/sh\n# hive lab (fault hostile-names): lists a failed unit with a hostile name\n"
             'case " $* " in *" list-units "*)\n'
-            '  case " $* " in *" --failed "*)\n'
+            '  case " $* " in *" --failed "*|*" --state="*failed*)\n'
             '    case " $* " in\n'
             f'      *" -o json "*) printf "%s\\n" {shlex.quote(row)} ;;\n'
             f'      *) printf "%s\\n" {shlex.quote(unit + " loaded failed failed hostile")} ;;\n'

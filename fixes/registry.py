@@ -1,5 +1,5 @@
 """Runbook 7.3: registry bloat."""
-from hivehealth.remedy import DESTRUCTIVE, RISKY, Plan, Step, remedy
+from hivehealth.remedy import DESTRUCTIVE, RISKY, Cmd, Plan, Step, all_of, remedy
 
 CONFIG = "/etc/docker/registry/config.yml"
 
@@ -8,7 +8,8 @@ CONFIG = "/etc/docker/registry/config.yml"
 def registry_garbage_collect(ctx, server, verdict):
     """develop.rst: garbage-collect blobs no manifest references. Pushes during the run can
     lose layers, so it is risky."""
-    return Plan(steps=[Step(server.name, f"$SUDO docker exec registry registry garbage-collect -m {CONFIG}",
+    gc = Cmd("docker", "exec", "registry", "registry", "garbage-collect", "-m", CONFIG, root=True)
+    return Plan(steps=[Step(server.name, gc,
                             "develop.rst: delete unreferenced and untagged blobs")])
 
 
@@ -16,6 +17,9 @@ def registry_garbage_collect(ctx, server, verdict):
 def registry_wipe(ctx, server, verdict):
     """Runbook 7.3: delete every image and start an empty registry; hive build-images then
     pushes them again. Images in use can no longer be pulled until then."""
-    return Plan(steps=[Step(server.name, "cd ~/registry && $SUDO docker compose down -v && $SUDO docker compose up -d",
+    # registry/ in the login's home is the compose project (the step runs from the home directory)
+    return Plan(steps=[Step(server.name, all_of(Cmd("cd", "registry"),
+                                                Cmd("docker", "compose", "down", "-v", root=True),
+                                                Cmd("docker", "compose", "up", "-d", root=True)),
                             "runbook 7.3: wipe registry_regdata and start an empty registry")],
                 notes=["on the mother: hive build-images (pushes every image again)"])

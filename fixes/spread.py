@@ -4,7 +4,8 @@ Risky: the forced update restarts every task of the service (rolling, one at a t
 service's update config), which the scheduler then places over the eligible nodes.
 It runs on a manager that answered (first_hive first).
 """
-from hivehealth.remedy import RISKY, Plan, Step, remedy
+from hivehealth import names
+from hivehealth.remedy import RISKY, Cmd, Plan, Step, remedy
 
 
 @remedy("service_spread", tier=RISKY)
@@ -14,7 +15,8 @@ def rebalance_service(ctx, name, verdict):
     eligible = verdict.data.get("eligible") or []
     if not manager or len(eligible) < 2 or len(verdict.data.get("nodes", [])) != 1:
         return None
+    name = names.service(name)
     return Plan(steps=[
-        Step(manager, f"$SUDO docker service update --force --quiet {name}",
+        Step(manager, Cmd("docker", "service", "update", "--force", "--quiet", name, root=True),
              f"FAQ 7.26: restart the tasks of {name} so swarm places them over "
              f"{', '.join(eligible)}", wait=180)], settle=5)

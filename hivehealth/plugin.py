@@ -113,15 +113,12 @@ def pytest_configure(config):
     options.check(config)
     alerts.select(config)
     config.pluginmanager.register(waivers.Waivers(waivers.load_configured(config)), "hivehealth-waivers")
-    if config.option.fix or config.option.fix_plan:
-        config.pluginmanager.register(RemedyPlugin(config, operator()), "hivehealth-remedy")
     workerinput = getattr(config, "workerinput", None)
     if workerinput and "hivehealth" in workerinput:
         data = json.loads(workerinput["hivehealth"])
         state = State(config, Site.from_dict(data["site"]))
         state.facts = {k: HostFacts.from_dict(v) for k, v in data["facts"].items()}
-        config.stash[STATE] = state
-        testinfra_host.configure(config, state, SUITE_DIR)
+        _use(config, state)
         return
     replayed = None
     try:
@@ -135,14 +132,22 @@ def pytest_configure(config):
                             config.getoption("stage"))
     except InventoryError as e:
         raise pytest.UsageError(f"hive-health: {e}") from None
-    config.stash[STATE] = State(config, site)
+    state = State(config, site)
     if replayed is not None:
-        config.stash[STATE].facts = replayed
-    testinfra_host.configure(config, config.stash[STATE], SUITE_DIR)
+        state.facts = replayed
+    _use(config, state)
     _default_html(config)
     config.pluginmanager.register(JsonReport(config, config.stash[STATE]), "hivehealth-json")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(), "hivehealth-xdist")
+
+
+def _use(config, state):
+    """The run's state, handed to the parts that need it."""
+    config.stash[STATE] = state
+    if config.option.fix or config.option.fix_plan:
+        config.pluginmanager.register(RemedyPlugin(config, state, operator()), "hivehealth-remedy")
+    testinfra_host.configure(config, state, SUITE_DIR)
 
 
 def _load_areas(config):

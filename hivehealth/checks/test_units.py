@@ -10,6 +10,7 @@ RESTART_LOOP restarts on it fails, below it is a warning (it may have crashed on
 A unit whose file is gone (load not-found) or masked stays failed until `systemctl reset-failed`.
 """
 import re
+import shlex
 
 import pytest
 
@@ -57,7 +58,7 @@ def failed_units(ctx, server) -> Verdict:
     restarting = [u for u in failing if u.active != "failed"]
     for u in failed:
         result = results.get(u.unit, {}).get("Result") or "unknown"
-        gone = (f": its unit file is {u.load}; sudo systemctl reset-failed {u.unit} clears it"
+        gone = (f": its unit file is {u.load}; sudo systemctl reset-failed -- {shlex.quote(u.unit)} clears it"
                 if u.load in ("not-found", "masked") else "")
         v.fail(f"{u.unit} failed (result {result}, load {u.load}, {u.active}/{u.sub}){gone}")
     for u in restarting:

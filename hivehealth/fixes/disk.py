@@ -1,17 +1,22 @@
 """Runbook 7.1 / 7.2 / 7.3 / 7.5: a full disk."""
 from hivehealth.checks.test_disk import disk_usage
-from hivehealth.remedy.plan import SAFE, Plan, Step, remedy
+from hivehealth.remedy.plan import SAFE, Cmd, Plan, Step, all_of, each, pipe, remedy
 
-BIGGEST_CONSUMERS = (
+SERVICE_LOGS = "/var/log/services"
+REGISTRY_VOLUME = "/var/lib/docker/volumes/registry_regdata"
+BIGGEST_CONSUMERS = each(
     # 7.5 without `ls merged`: each container's writable layer, named by its swarm service
-    "$SUDO docker ps -a -s --format '{{.Size}}\\t{{.Label \"com.docker.swarm.service.name\"}}\\t{{.Names}}' "
-    "| sort -h -r | head -5; "
+    pipe(Cmd("docker", "ps", "-a", "-s", "--format",
+             '{{.Size}}\t{{.Label "com.docker.swarm.service.name"}}\t{{.Names}}', root=True),
+         Cmd("sort", "-h", "-r"), Cmd("head", "-5")),
     # 7.2: service logs on the repository server
-    "[ -d /var/log/services ] && $SUDO du -s -k /var/log/services/* 2>/dev/null | sort -n -r | head -5; "
+    all_of(Cmd("test", "-d", SERVICE_LOGS),
+           pipe(Cmd("find", SERVICE_LOGS, "-mindepth", "1", "-maxdepth", "1", "-exec", "du", "-s", "-k", "{}", "+",
+                    root=True, quiet=True),
+                Cmd("sort", "-n", "-r"), Cmd("head", "-5"))),
     # 7.3: the registry volume
-    "[ -d /var/lib/docker/volumes/registry_regdata ] && $SUDO du -s -B G /var/lib/docker/volumes/registry_regdata; "
-    "true"
-)
+    all_of(Cmd("test", "-d", REGISTRY_VOLUME), Cmd("du", "-s", "-B", "G", REGISTRY_VOLUME, root=True)),
+    Cmd("true"))
 
 
 @remedy(disk_usage, tier=SAFE)
@@ -23,7 +28,7 @@ def prune_docker(ctx, server, verdict):
     if not has_docker and ctx.site.kind != "hive":
         return None
     return Plan(steps=[
-        Step(server.name, "$SUDO docker system prune -f",
+        Step(server.name, Cmd("docker", "system", "prune", "-f", root=True),
              "runbook 7.1: free what docker no longer uses")],
         diagnose=[Step(server.name, BIGGEST_CONSUMERS,
                        "still full: the biggest consumers runbook 7.2/7.3/7.5 look for")])

@@ -1,6 +1,7 @@
 """Runbook 7.7: DRBD sync failures, by the shape test_drbd names."""
 from hivehealth.checks.test_drbd import drbd_state
-from hivehealth.remedy.plan import RISKY, SAFE, Plan, Step, remedy
+from hivehealth.remedy import names
+from hivehealth.remedy.plan import RISKY, SAFE, Cmd, Plan, Step, all_of, each, remedy
 from hivehealth.judge.services import service_using_volume
 
 SETTLED = ("Inconsistent", "Sync", "WFBitMap", "Connecting", "Outdated", "Consistent", "StandAlone")
@@ -9,6 +10,10 @@ SETTLED = ("Inconsistent", "Sync", "WFBitMap", "Connecting", "Outdated", "Consis
 def _settled(output: str) -> bool:
     """`drbdadm status <res>` shows every disk and peer disk UpToDate and nothing in flight."""
     return "UpToDate" in output and not any(word in output for word in SETTLED)
+
+
+def drbdadm(*args) -> Cmd:
+    return Cmd("drbdadm", *args, root=True)
 
 
 @remedy(drbd_state, tier=SAFE)
@@ -20,10 +25,11 @@ def reconnect_one_sided(ctx, name, verdict):
     clean = verdict.data.get("clean_side")
     if not clean:
         return Plan(refused="no host has a clean view of the resource to reconnect from")
+    name = names.drbd_resource(name)
     return Plan(steps=[
-        Step(clean, f"$SUDO drbdadm disconnect {name} && $SUDO drbdadm connect {name}",
+        Step(clean, all_of(drbdadm("disconnect", name), drbdadm("connect", name)),
              f"runbook 7.7(b): {clean}'s view is the normal one"),
-        Step(clean, f"$SUDO drbdadm status {name}", "wait until the peers are back in sync",
+        Step(clean, drbdadm("status", name), "wait until the peers are back in sync",
              until=_settled, wait=60)])
 
 
@@ -46,22 +52,24 @@ def force_primary_all_outdated(ctx, name, verdict):
     if standalone:
         return Plan(refused=f"StandAlone connection ({', '.join(standalone)}): split brain; "
                             f"resolve it by hand first")
+    name = names.drbd_resource(name)
     first = next(s for s in ctx.site.hives if "first_hive" in s.roles)
     others = [h.name for h in ctx.site.hives if h.name != first.name]
     svc = service_using_volume(ctx, name)
     steps = []
     if svc and svc.replicas:
-        steps.append(Step(first.name, f"$SUDO docker service scale -d {svc.name}=0",
+        svc_name, replicas = names.service(svc.name), names.replicas(svc.replicas)
+        steps.append(Step(first.name, Cmd("docker", "service", "scale", "-d", f"{svc_name}=0", root=True),
                           f"runbook 7.7: stop {svc.name} (was {svc.replicas} replicas) before touching DRBD"))
-    steps.append(Step(first.name, f"$SUDO drbdadm primary --force {name}",
+    steps.append(Step(first.name, drbdadm("primary", "--force", name),
                       "runbook 7.7(a): the first hive's copy becomes authoritative"))
-    steps += [Step(h, f"$SUDO drbdadm disconnect {name}; $SUDO drbdadm connect {name}",
+    steps += [Step(h, each(drbdadm("disconnect", name), drbdadm("connect", name)),
                    "runbook 7.7(a): resync from the first hive") for h in others]
-    steps.append(Step(first.name, f"$SUDO drbdadm status {name}", "wait until every copy is UpToDate",
+    steps.append(Step(first.name, drbdadm("status", name), "wait until every copy is UpToDate",
                       until=_settled, wait=120))
-    steps.append(Step(first.name, f"$SUDO drbdadm secondary {name}", "runbook 7.7(a): back to Secondary"))
+    steps.append(Step(first.name, drbdadm("secondary", name), "runbook 7.7(a): back to Secondary"))
     if svc and svc.replicas:
-        steps.append(Step(first.name, f"$SUDO docker service scale -d {svc.name}={svc.replicas}",
+        steps.append(Step(first.name, Cmd("docker", "service", "scale", "-d", f"{svc_name}={replicas}", root=True),
                           f"start {svc.name} again at its {svc.replicas} replicas"))
     return Plan(steps=steps, settle=3)
 
@@ -71,6 +79,7 @@ def explain_split_brain(ctx, name, verdict):
     """StandAlone: split brain. No automatic action: which copy survives is the operator's call."""
     if verdict.data.get("shape") != "standalone":
         return None
+    name = names.drbd_resource(name)
     return Plan(refused=(
         "split brain needs a human decision: choose the node whose changes are discarded (the victim); "
         f"on it: drbdadm disconnect {name}; drbdadm secondary {name}; "

@@ -1,38 +1,56 @@
-"""Runbook 7.8: a service looping because its volume's XFS filesystem is corrupt."""
+"""Runbook 7.8: a service looping because its volume's XFS filesystem is corrupt.
+
+The task's error text only tells that the service loops on a failed mount of a local volume.
+What is repaired, and where, comes from the site: the one DRBD volume the service's own spec
+mounts (a key of drbd_device_map), its device /dev/drbd<minor> from that map, a hive whose copy
+is UpToDate. A service is free to print anything as its error; none of it reaches a command.
+"""
 import re
 
 from hivehealth.checks.test_services import service_state
-from hivehealth.remedy.plan import RISKY, Plan, Step, remedy
+from hivehealth.remedy import names
+from hivehealth.remedy.plan import RISKY, Cmd, Plan, Step, all_of, remedy
 from hivehealth.judge.services import service_spec
 
-MOUNT_ERROR = re.compile(r"mount (/dev/\S+?):/var/lib/docker/volumes/([^/]+)/_data: "
-                         r"(invalid argument|structure needs cleaning)", re.I)
+MOUNT_FAILURE = re.compile(r"failed to mount local volume\b.*\b(invalid argument|structure needs cleaning)",
+                           re.I | re.S)
 
 
 @remedy(service_state, tier=RISKY)
 def repair_corrupt_volume(ctx, name, verdict):
     """Scale the service to 0, xfs_repair the volume's device on a hive whose copy is UpToDate,
     scale it back to its replica count."""
-    found = next((m for e in verdict.data.get("errors", []) for m in [MOUNT_ERROR.search(e or "")] if m), None)
-    if not found:
+    if not any(MOUNT_FAILURE.search(e or "") for e in verdict.data.get("errors", [])):
         return None
-    device, volume = found.group(1), found.group(2)
+    name = names.service(name)
+    spec = service_spec(ctx, name)
+    if spec is None:
+        return Plan(refused=f"no manager gave the spec of {name}: which volume it mounts is not known")
+    drbd = sorted({v for v in spec.volumes if v in ctx.site.drbd_device_map})
+    if len(drbd) != 1:
+        mounts = ", ".join(str(v) for v in spec.volumes) or "none"
+        what = "no volume" if not drbd else f"{len(drbd)} volumes ({', '.join(drbd)})"
+        return Plan(refused=f"{name} mounts {what} of the site's drbd_device_map (its volume mounts: {mounts}); "
+                            f"which device to repair is not known, and a task's error text never decides it")
+    volume, device = names.drbd_device(ctx.site, drbd[0])
     mounted = [h.name for h in ctx.site.hives
                if (r := ctx.host(h).get("df")) is not None and re.search(rf"^{re.escape(device)}\s", r.stdout, re.M)]
     if mounted:
         return Plan(refused=f"{device} is mounted on {', '.join(mounted)}; never repair a mounted filesystem")
-    spec = service_spec(ctx, name)
-    replicas = spec.replicas if spec and spec.replicas else verdict.data.get("replicas_desired") or 1
+    replicas = names.replicas(spec.replicas if spec.replicas else verdict.data.get("replicas_desired") or 1)
     repairer = _uptodate_hive(ctx, volume)
     if repairer is None:
         return Plan(refused=f"no reachable hive holds an UpToDate copy of {volume} to repair")
     manager = verdict.data.get("manager") or repairer
+    scale = ("docker", "service", "scale", "-d")
     return Plan(steps=[
-        Step(manager, f"$SUDO docker service scale -d {name}=0", f"runbook 7.8: stop {name} looping on {device}"),
-        Step(repairer, f"! grep -q '^{device} ' /proc/mounts && $SUDO xfs_repair {device}",
-             f"runbook 7.8: repair {volume}'s XFS on {repairer}, whose copy is UpToDate"),
-        Step(manager, f"$SUDO docker service scale -d {name}={replicas}", f"start {name} at {replicas} replicas"),
-        Step(manager, f"$SUDO docker service ls --filter name={name} --format '{{{{.Name}}}} {{{{.Replicas}}}}'",
+        Step(manager, Cmd(*scale, f"{name}=0", root=True), f"runbook 7.8: stop {name} looping on {device}"),
+        Step(repairer, all_of(Cmd("grep", "-q", f"^{device} ", "/proc/mounts", negate=True),
+                              Cmd("xfs_repair", device, root=True)),
+             f"runbook 7.8: repair {volume}'s XFS ({device}, drbd_device_map) on {repairer}, whose copy is UpToDate"),
+        Step(manager, Cmd(*scale, f"{name}={replicas}", root=True), f"start {name} at {replicas} replicas"),
+        Step(manager, Cmd("docker", "service", "ls", "--filter", f"name={name}", "--format",
+                          "{{.Name}} {{.Replicas}}", root=True),
              "wait until it runs again", until=lambda out: f"{name} {replicas}/{replicas}" in out, wait=90),
     ], settle=ctx.number("service_stable_seconds"))
 

@@ -5,7 +5,8 @@ service's update config), which the scheduler then places over the eligible node
 It runs on a manager that answered (first_hive first).
 """
 from hivehealth.checks.test_spread import service_spread
-from hivehealth.remedy.plan import RISKY, Plan, Step, remedy
+from hivehealth.remedy import names
+from hivehealth.remedy.plan import RISKY, Cmd, Plan, Step, remedy
 
 
 @remedy(service_spread, tier=RISKY)
@@ -15,7 +16,8 @@ def rebalance_service(ctx, name, verdict):
     eligible = verdict.data.get("eligible") or []
     if not manager or len(eligible) < 2 or len(verdict.data.get("nodes", [])) != 1:
         return None
+    name = names.service(name)
     return Plan(steps=[
-        Step(manager, f"$SUDO docker service update --force --quiet {name}",
+        Step(manager, Cmd("docker", "service", "update", "--force", "--quiet", name, root=True),
              f"FAQ 7.26: restart the tasks of {name} so swarm places them over "
              f"{', '.join(eligible)}", wait=180)], settle=5)

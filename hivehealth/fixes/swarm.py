@@ -1,13 +1,13 @@
 """Runbook 7.9: a server lost for good."""
 import json
 import re
-import shlex
 import time
 from datetime import datetime, timezone
 
 from hivehealth.checks.test_swarm import node_state
+from hivehealth.remedy import names
 from hivehealth.judge.cluster import manager_answers, node_name
-from hivehealth.remedy.plan import DESTRUCTIVE, Plan, Step, remedy
+from hivehealth.remedy.plan import DESTRUCTIVE, Cmd, Plan, Step, remedy
 
 
 @remedy(node_state, tier=DESTRUCTIVE)
@@ -37,18 +37,17 @@ def remove_down_node(ctx, name, verdict):
     index = ctx.site.first_hive
     if ctx.site.hives[index].short == name:      # the lost node was #1: the next survivor takes over
         index = next(i for i, s in enumerate(ctx.site.hives) if s.short != name)
+    node_id = names.node_id(node.get("ID"))
     steps = []
-    if node.get("Spec", {}).get("Role") == "manager":
-        steps.append(Step(survivor, f"$SUDO docker node demote {node['ID']}", f"runbook 7.9: {name} is gone"))
-    steps.append(Step(survivor, f"$SUDO docker node rm {node['ID']}", f"runbook 7.9: remove {name} from the swarm"))
+    if (node.get("Spec") or {}).get("Role") == "manager":
+        steps.append(Step(survivor, Cmd("docker", "node", "demote", node_id, root=True),
+                          f"runbook 7.9: {name} is gone"))
+    steps.append(Step(survivor, Cmd("docker", "node", "rm", node_id, root=True),
+                      f"runbook 7.9: remove {name} from the swarm"))
     return Plan(steps=steps, notes=[
         "rebuild on the mother: hive set no_format true; "
         f"hive set first_hive {index}; hive build-infra; hive setup-hosts; hive build-volumes; "
         "afterwards: hive set no_format false"])
-
-
-# a swarm node ID as swarmkit makes them (identity.NewID: 25 base-36 digits)
-NODE_ID = re.compile(r"^[a-z0-9]{25}$")
 
 
 @remedy(node_state, tier=DESTRUCTIVE)
@@ -61,24 +60,23 @@ def remove_stale_node(ctx, name, verdict):
         return None
     steps = []
     survivor = manager_answers(ctx, "nodes")[0][0]
-    for node_id in stale:
-        if not isinstance(node_id, str) or not NODE_ID.match(node_id):
-            return Plan(refused=f"{node_id!r} is not a swarm node ID (25 lowercase letters and digits)")
+    for listed in stale:
+        node_id = names.node_id(listed)
         node = _inspect(ctx, lambda n: n.get("ID") == node_id)
         if node is None:
             return Plan(refused=f"no manager could inspect node {node_id}")
         state = (node.get("Status") or {}).get("State")
         if state != "down":
             return Plan(refused=f"node {node_id} is {state!r}, not down: only a Down entry is removed")
-        quoted = shlex.quote(node_id)
         if (node.get("Spec") or {}).get("Role") == "manager":
-            steps.append(Step(survivor, f"$SUDO docker node demote {quoted}",
+            steps.append(Step(survivor, Cmd("docker", "node", "demote", node_id, root=True),
                               f"runbook 7.9: {node_id} is the old entry of {name}, still a raft member"))
             # swarm takes it out of raft a moment after the demote; rm refuses a raft member
-            steps.append(Step(survivor, f"$SUDO docker node inspect --format "
-                                        f"'{{{{if .ManagerStatus}}}}manager{{{{else}}}}worker{{{{end}}}}' {quoted}",
+            steps.append(Step(survivor, Cmd("docker", "node", "inspect", "--format",
+                                            "{{if .ManagerStatus}}manager{{else}}worker{{end}}", node_id,
+                                            root=True),
                               f"wait until {node_id} has left raft", until=lambda out: "worker" in out, wait=60))
-        steps.append(Step(survivor, f"$SUDO docker node rm {quoted}",
+        steps.append(Step(survivor, Cmd("docker", "node", "rm", node_id, root=True),
                           f"runbook 7.9: remove the old entry {node_id} of rebuilt {name}"))
     managers, reachable = _quorum(ctx)
     if reachable < managers // 2 + 1:

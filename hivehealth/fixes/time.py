@@ -4,7 +4,8 @@ chronyd steps a large offset at start (EL's chrony.conf: `makestep 1.0 3`), so a
 brings the daemon back and corrects the clock. It stops nothing else.
 """
 from hivehealth.checks.test_time import clock_skew
-from hivehealth.remedy.plan import SAFE, Plan, Step, remedy
+from hivehealth.remedy import names
+from hivehealth.remedy.plan import SAFE, Cmd, Plan, Step, remedy
 
 
 @remedy(clock_skew, tier=SAFE)
@@ -17,6 +18,7 @@ def restart_chronyd(ctx, server, verdict):
     if not unit:
         return Plan(refused=(
             "chronyd is not installed on this server: install chrony (hive setup-hosts) first"))
+    unit = names.unit(unit)
     return Plan(steps=[
-        Step(server.name, f"$SUDO systemctl restart {unit}",
+        Step(server.name, Cmd("systemctl", "restart", "--", unit, root=True),
              f"FAQ 7.15: restart chronyd ({unit}) so it runs and steps the clock")], settle=5)

@@ -1,8 +1,7 @@
 """Runbook 7.6 and FAQ 7.22: failed systemd units."""
-import shlex
-
 from hivehealth.checks.test_units import failed_units
-from hivehealth.remedy.plan import RISKY, SAFE, Plan, Step, remedy
+from hivehealth.remedy import names
+from hivehealth.remedy.plan import RISKY, SAFE, Cmd, Plan, Step, all_of, remedy
 
 LEFTOVER_PREFIX = "drbd-resource@"
 
@@ -15,6 +14,11 @@ def _leftover(ctx, unit: str) -> bool:
     return vol not in ctx.site.drbd_device_map
 
 
+def _units(units) -> list:
+    """Each unit name through systemd's grammar (InvalidName refuses the remedy, naming it)."""
+    return [names.unit(u) for u in units]
+
+
 @remedy(failed_units, tier=SAFE)
 def reset_leftover_drbd_units(ctx, server, verdict):
     """FAQ 7.22: a deleted volume's drbd-resource@ unit stays failed until reset-failed."""
@@ -22,7 +26,7 @@ def reset_leftover_drbd_units(ctx, server, verdict):
     if not units:
         return None
     return Plan(steps=[
-        Step(server.name, "$SUDO systemctl reset-failed " + _names(units),
+        Step(server.name, Cmd("systemctl", "reset-failed", "--", *_units(units), root=True),
              "FAQ 7.22: the volume was deleted (not in drbd_device_map); its unit is a leftover")])
 
 
@@ -33,9 +37,10 @@ def disable_unneeded_units(ctx, server, verdict):
     units = [u for u in verdict.data.get("failed", []) if u in wanted]
     if not units:
         return None
-    names = _names(units)
+    units = _units(units)
     return Plan(steps=[
-        Step(server.name, f"$SUDO systemctl disable --now {names} && $SUDO systemctl reset-failed {names}",
+        Step(server.name, all_of(Cmd("systemctl", "disable", "--now", "--", *units, root=True),
+                                 Cmd("systemctl", "reset-failed", "--", *units, root=True)),
              "runbook 7.6: listed in units_not_needed")])
 
 
@@ -48,10 +53,5 @@ def restart_failed_units(ctx, server, verdict):
     if not units:
         return None
     return Plan(steps=[
-        Step(server.name, f"$SUDO systemctl restart {_names([u])}", f"runbook 7.6: {u} failed; try it again")
-        for u in units])
-
-
-def _names(units) -> str:
-    """Unit names as shell words: systemd's escapes (\\x2d) must reach systemctl unchanged."""
-    return " ".join(shlex.quote(u) for u in units)
+        Step(server.name, Cmd("systemctl", "restart", "--", u, root=True), f"runbook 7.6: {u} failed; try it again")
+        for u in _units(units)])

@@ -3,32 +3,124 @@
 A remedy is a pytest fixture (see fixes/) whose value is a `Remedy`: the check it answers, its
 tier, and a planner that returns a `Plan` (steps: server, command, why) or refuses with a
 reason. The runner (hivehealth.remedy.runner) applies them.
+
+A step's command is argv (`Cmd`), never shell text: each argument is quoted, sudo is a flag, and
+data reaches an argument only as a name validated by hivehealth.names; a planner that meets a
+name its tool does not allow is refused, naming it. A check whose state is unknown gets no
+change, at most its plan's read-only diagnosis.
 """
 from __future__ import annotations
 
+import re
+import shlex
 import sys
-
 from dataclasses import dataclass, field
 from typing import Callable
 
 import pytest
 
+from hivehealth.remedy.names import InvalidName, Name
 
 SAFE, RISKY, DESTRUCTIVE = "safe", "risky", "destructive"
 TIERS = (SAFE, RISKY, DESTRUCTIVE)
 
 
+CONSTANT = re.compile(r'[-A-Za-z0-9 \t_./=:,@%+{}"^]*')
+PROGRAM = re.compile(r"[a-z][a-z0-9_.-]*")
+
+
+class UnsafeArgument(InvalidName):
+    """A command argument that is neither a validated name nor plain constant text."""
+
+
+def _arg(value) -> str:
+    """One argv element. A validated name (names.Name) or an int passes as it is; any other text
+    must look like a constant (no shell or glob character, no backslash, no newline), so that a
+    remedy that builds an argument from unvalidated data fails here, naming it."""
+    if isinstance(value, Name):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and CONSTANT.fullmatch(value):
+        return value
+    raise UnsafeArgument("command argument", value,
+                         "only validated names (hivehealth.names) may carry data into a command")
+
+
+class Cmd:
+    """One program with its arguments. Each argument reaches the program as exactly one word
+    (shlex.quote); `root=True` runs it through sudo when the login is not root. A remedy never
+    writes shell text: it composes Cmds with all_of / each / pipe."""
+
+    def __init__(self, program: str, *args, root: bool = False, negate: bool = False,
+                 quiet: bool = False):
+        if not isinstance(program, str) or not PROGRAM.fullmatch(program):
+            raise TypeError(f"a command starts with a program name, not {program!r}")
+        self.argv = (program, *(_arg(a) for a in args))
+        self.root, self.negate, self.quiet = root, negate, quiet
+
+    def shell(self, sudo: str = "$SUDO ") -> str:
+        text = ("! " if self.negate else "") + (sudo if self.root else "") + shlex.join(self.argv)
+        return text + (" 2>/dev/null" if self.quiet else "")
+
+
+class Compound:
+    """Commands joined by one shell operator (&&, ;, |); a nested compound is grouped."""
+
+    def __init__(self, op: str, parts):
+        if not parts or not all(isinstance(p, (Cmd, Compound)) for p in parts):
+            raise TypeError("a compound command joins Cmds")
+        if op == "|" and not all(isinstance(p, Cmd) and not p.negate for p in parts):
+            raise TypeError("a pipeline joins simple commands")
+        self.op, self.parts = op, list(parts)
+
+    def shell(self, sudo: str = "$SUDO ") -> str:
+        def one(p):
+            text = p.shell(sudo)
+            return f"{{ {text}; }}" if isinstance(p, Compound) and p.op != "|" else text
+        sep = "; " if self.op == ";" else f" {self.op} "
+        return sep.join(one(p) for p in self.parts)
+
+
+def all_of(*parts) -> Compound:
+    """Each command only if the one before it succeeded (&&)."""
+    return Compound("&&", parts)
+
+
+def each(*parts) -> Compound:
+    """Every command, whatever the one before it did (;)."""
+    return Compound(";", parts)
+
+
+def pipe(*parts) -> Compound:
+    return Compound("|", parts)
+
+
 @dataclass
 class Step:
-    host: str
-    command: str                    # shell; `$SUDO` prefixes what needs root
+    host: str                       # a server of the site's inventory (checked before it runs)
+    run: Cmd | Compound
     why: str
     until: Callable[[str], bool] | None = None   # repeat until this holds on the output
     wait: float = 0                 # seconds to keep repeating (with until)
     ok_codes: tuple = (0,)
 
+    def __post_init__(self):
+        if not isinstance(self.run, (Cmd, Compound)):
+            raise TypeError(f"a step runs a Cmd (argv), never shell text: {self.run!r}")
+
+    @property
+    def command(self) -> str:
+        """The shell text: every argument quoted, `$SUDO` where root is needed."""
+        return self.run.shell()
+
+    @property
+    def shown(self) -> str:
+        """As the operator would type it."""
+        return self.run.shell("sudo ")
+
     def render(self) -> str:
-        text = f"[{self.host}] {self.command.replace('$SUDO ', 'sudo ')}"
+        text = f"[{self.host}] {self.shown}"
         if self.until:
             text += f"   (repeated for up to {self.wait:g} s until done)"
         return f"{text}\n      why: {self.why}"
@@ -62,9 +154,14 @@ class Remedy:
     doc: str = ""
 
     def plan(self, ctx, obj, verdict) -> Plan | None:
-        plan = self.planner(ctx, obj, verdict)
-        if plan is not None:
-            plan.remedy, plan.tier = plan.remedy or self.name, plan.tier or self.tier
+        """The planner's plan; refused when it would pass a name its tool does not allow."""
+        try:
+            plan = self.planner(ctx, obj, verdict)
+        except InvalidName as e:
+            plan = Plan(refused=f"{e}; it is passed to no command")
+        if plan is None:
+            return None
+        plan.remedy, plan.tier = plan.remedy or self.name, plan.tier or self.tier
         return plan
 
 

@@ -1,103 +1,146 @@
-"""--fix: for a failing check, its remedies are planned, held to their tier and guards, and run
-under the site lock (each command audited); then the facts are gathered again and the check
-re-run."""
+"""--fix: for a failing check, its remedies run under the site lock (gathering again first if
+another fix ran since this run's facts), are planned, held to their tier and guards, and each
+step is run (audited); the fix is counted, the facts gathered again and the check re-run. A
+check whose state is unknown gets no change, at most its plan's read-only diagnosis."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
+import pytest
+
 from hivehealth.ids import item_check_id
-from hivehealth.judge.verdict import Verdict
+from hivehealth.judge.verdict import UNKNOWN, Verdict
 from hivehealth.redact import redact, redact_tree
 from hivehealth.remedy.audit import Audit
-from hivehealth.remedy.lock import LockTimeout, SiteLock
+from hivehealth.remedy.lock import LockError, SiteLock, lock_dir, read_sequence
 from hivehealth.remedy.plan import Plan, Step, allowed, remedies_for
 
 
 class RemedyPlugin:
     """Registered when --fix or --fix-plan is given."""
 
-    def __init__(self, config, operator: str):
+    def __init__(self, config, state, operator: str):
         self.config = config
+        self.state = state              # the run's site and facts (handed down by the plugin)
         self.operator = operator
         self.plan_only = config.option.fix_plan
         self.audit = Audit(config, operator)
+        # the fix count the facts were gathered at (the controller passes it to xdist workers)
+        self.facts_seq = (getattr(config, "workerinput", None) or {}).get(SEQ_KEY)
+        if config.pluginmanager.hasplugin("xdist"):
+            config.pluginmanager.register(_SeqToWorkers(self), "hivehealth-fixseq-xdist")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_sessionstart(self, session):
+        """Before the facts are gathered: the fix count they will reflect."""
+        if not hasattr(self.config, "workerinput"):
+            self.facts_seq = self._sequence()
+        yield
+
+    def _sequence(self):
+        try:
+            return read_sequence(lock_dir(self.state.site, self.config))
+        except OSError:
+            return None
 
     def remedy(self, request, state, evaluate, obj, verdict: Verdict) -> Verdict:
         names = remedies_for(evaluate)
-        if names and not self.plan_only:
-            try:
-                waited = SiteLock(state.site, self.config, item_check_id(request.node), self.operator).wait_free()
-            except LockTimeout as e:
-                verdict.notes.append(f"--fix: not run: {e}")
-                return verdict
-            if waited:
-                verdict = self._look_again(state, evaluate, obj, waited)
-                if verdict.ok:
-                    return verdict
+        if not names:
+            return verdict
+        remedies = [request.getfixturevalue(n) for n in names]
+        if self.plan_only:
+            return self._run(request, state, evaluate, obj, verdict, remedies, None)
+        try:
+            with SiteLock(state.site, self.config, item_check_id(request.node), self.operator) as lock:
+                seq = lock.sequence()
+                if lock.waited or seq is None or seq != self.facts_seq:
+                    verdict = self._look_again(state, evaluate, obj, lock.waited, seq)
+                    if verdict.ok:
+                        return verdict
+                return self._run(request, state, evaluate, obj, verdict, remedies, lock)
+        except LockError as e:
+            verdict.notes.append(f"--fix: not run: {e}")
+            return verdict
+
+    def _run(self, request, state, evaluate, obj, verdict, remedies, lock) -> Verdict:
+        """Plan each remedy in turn; apply (holding the lock) until the check passes."""
         log = FixLog(before=verdict.message())
-        planned = False
-        for rem in (request.getfixturevalue(n) for n in names):
+        planned = changed = False
+        for rem in remedies:
             plan = rem.plan(state.context(), obj, verdict)
             if plan is None:
                 continue
             planned = True
+            _refuse_foreign_hosts(plan, state.site)
+            if verdict.status == UNKNOWN:
+                # an unknown state is no reason to change anything: read-only diagnosis at most
+                log.plans.append(plan.render() + "\n  (not run: the state is unknown)")
+                self._diagnose(state, plan, verdict)
+                continue
             log.plans.append(plan.render())
             held = self._held_back(plan, state)
             if held:
                 verdict.notes.append(held)
                 continue
-            try:
-                with SiteLock(state.site, self.config, item_check_id(request.node), self.operator) as lock:
-                    if lock.waited:
-                        # another fixer took the site after wait_free above
-                        fresh = self._look_again(state, evaluate, obj, lock.waited)
-                        if fresh.ok:
-                            log.after = "healthy (fixed meanwhile by another run)"
-                            verdict = fresh
-                            break
-                        plan = rem.plan(state.context(), obj, fresh)
-                        held = "--fix: no longer applies" if plan is None else self._held_back(plan, state)
-                        if held:
-                            fresh.notes.append(held)
-                            verdict = fresh
-                            continue
-                    ok = self._apply(request, state, plan, log)
-                    if plan.settle:
-                        time.sleep(plan.settle)
-                    state.regather(_hosts_of(state, plan))
-                    after = state.context().judge(evaluate, obj)
-            except LockTimeout as e:
-                verdict.notes.append(f"--fix: {plan.remedy} not run: {e}")
-                break
+            ok = self._apply(request, state, plan, log)
+            changed = True
+            self.facts_seq = None          # this fix moved the site: the next check gathers again
+            unrecorded = self._count_fix(lock, plan)
+            if plan.settle:
+                time.sleep(plan.settle)
+            state.regather(_hosts_of(state, plan))
+            after = state.context().judge(evaluate, obj)
             log.after = after.message() if not after.ok else "healthy"
-            after.notes[:0] = plan.notes
+            after.notes[:0] = plan.notes + unrecorded
             if after.ok:
                 after.data["fixed"] = True
                 verdict = after
                 break
             after.notes.insert(0, f"--fix: {plan.remedy} ran{' ' if ok else ' with a failing step'}"
                                   f" but the check still fails")
-            for step in plan.diagnose:
-                out = run_step(state, state.site.server(step.host), step).output.strip()
-                after.notes.append(f"{step.why}:\n" + "\n".join("    " + line for line in out.splitlines()))
+            self._diagnose(state, plan, after)
             verdict = after
+            if verdict.status == UNKNOWN:
+                verdict.notes.append("--fix: after it the state is unknown: no further remedy is tried")
+                break
+        if verdict.status == UNKNOWN and not changed:
+            verdict.notes.append("--fix: nothing was changed: the state is unknown, and an unknown "
+                                 "state is no reason to change anything")
+        elif not planned:
+            verdict.notes.append("--fix: no remedy applies to this failure")
         if not planned:
-            if names:
-                verdict.notes.append("--fix: no remedy applies to this failure")
             return verdict
         request.node.add_report_section("call", "hive-health fix", log.render())
         request.node.user_properties.append(("hivehealth-fix", log.to_dict(verdict.ok)))
         return verdict
 
     @staticmethod
-    def _look_again(state, evaluate, obj, waited: str) -> Verdict:
-        """Another fixer held the site, so what this run gathered may show it mid-change:
-        gather again and judge afresh before planning anything."""
+    def _count_fix(lock, plan: Plan) -> list[str]:
+        """Bump the site's fix count; a note when it cannot be written."""
+        try:
+            lock.bump()
+            return []
+        except LockError as e:
+            return [f"--fix: {plan.remedy} ran, but other fixers cannot learn of it: {e}"]
+
+    def _diagnose(self, state, plan: Plan, verdict: Verdict):
+        """The plan's read-only diagnosis steps, their output added to the verdict's notes."""
+        if self.plan_only or plan.refused:
+            return
+        for step in plan.diagnose:
+            out = run_step(state, state.site.server(step.host), step).output.strip()
+            verdict.notes.append(f"{step.why}:\n" + "\n".join("    " + line for line in out.splitlines()))
+
+    def _look_again(self, state, evaluate, obj, waited: str | None, seq) -> Verdict:
+        """Another fixer changed the site after these facts were gathered (or held it until
+        now): gather again and judge afresh before planning anything."""
         state.regather(state.site.servers)
+        self.facts_seq = seq
         fresh = state.context().judge(evaluate, obj)
         if fresh.ok:
-            fresh.notes.append(f"--fix: healthy once the other fixer was done ({waited})")
+            why = waited or "another fix ran after this run gathered its facts"
+            fresh.notes.append(f"--fix: healthy once the other fixer was done ({why})")
         return fresh
 
     def _held_back(self, plan: Plan, state) -> str | None:
@@ -118,7 +161,7 @@ class RemedyPlugin:
             while True:
                 result = run_step(state, server, step)
                 self.audit.record(item_check_id(request.node), plan, step, result)
-                log.commands.append((step.host, step.command, result.rc, result.output))
+                log.commands.append((step.host, step.shown, result.rc, result.output))
                 if result.rc not in step.ok_codes:
                     return False
                 if step.until is None or step.until(result.output) or time.time() > deadline:
@@ -128,6 +171,19 @@ class RemedyPlugin:
                 log.commands.append((step.host, "(gave up waiting)", 1, f"not done after {step.wait:g} s"))
                 return False
         return True
+
+
+SEQ_KEY = "hivehealth_fixseq"
+
+
+class _SeqToWorkers:
+    """xdist: workers judge the controller's facts, so they start from its fix count."""
+
+    def __init__(self, plugin: RemedyPlugin):
+        self.plugin = plugin
+
+    def pytest_configure_node(self, node):
+        node.workerinput[SEQ_KEY] = self.plugin.facts_seq
 
 
 @dataclass
@@ -145,6 +201,15 @@ def run_step(state, server, step: Step) -> StepResult:
     except Unreachable as e:
         return StepResult(255, f"unreachable: {e}")
     return StepResult(r.rc, r.stdout + r.stderr)
+
+
+def _refuse_foreign_hosts(plan: Plan, site):
+    """A step runs only on a server of the site's inventory, named exactly as there."""
+    servers = {s.name for s in site.servers}
+    strangers = sorted({s.host for s in plan.steps + plan.diagnose if s.host not in servers})
+    if strangers and not plan.refused:
+        plan.refused = (f"a step would run on {', '.join(map(repr, strangers))}, which is not a server "
+                        f"of the site's inventory")
 
 
 def _hosts_of(state, plan: Plan):

@@ -161,7 +161,7 @@ def parse(path):
 
 def rows_of(db_dir):
     with sqlite3.connect(db_dir / "history.sqlite") as db:
-        return db.execute("SELECT stamp, site, state, unreachable, error FROM runs ORDER BY stamp").fetchall()
+        return db.execute("SELECT stamp, site, state, unreachable, error FROM runs ORDER BY stamp, id").fetchall()
 
 
 def outcomes_of(db_dir):

@@ -302,7 +302,7 @@ def test_time_skew_fails_with_value_limit_and_faq():
     assert "clock is 19.4 s behind the mother's (limit clock_skew_max 5 s)" in msg
     assert "FAQ 7.15" in msg and "systemctl restart chronyd" in msg and "s-hive3.lab" in msg
     plan = restart_chronyd.remedy.plan(None, REPO, v)
-    assert plan.tier == "safe" and plan.steps[0].command == "$SUDO systemctl restart chrony.service"
+    assert plan.tier == "safe" and plan.steps[0].command == "$SUDO systemctl restart -- chrony.service"
 
 
 def test_time_measure_skew_allows_for_the_exec_duration():

@@ -15,9 +15,11 @@ from test_cli import suite
 REPO = Path(__file__).resolve().parents[2]
 check_modules()                 # the areas declare their sections (df, ...)
 
-# Run in a fresh interpreter so that its peak RSS is this gathering's alone.
+# Run in a fresh interpreter so that its peak RSS is this gathering's alone. VmHWM, not
+# ru_maxrss: Linux carries the parent's high-water mark into ru_maxrss across fork and exec, so
+# under a large pytest process it would measure pytest.
 MEASURE = r"""
-import json, resource, sys
+import json, re, sys
 sys.path.insert(0, sys.argv[1])
 import hivehealth.gather.probe as g
 from hivehealth.site.inventory import Server, Site
@@ -27,7 +29,8 @@ g.SECTIONS["small"] = ("all", "echo fine")
 server = Server(sys.argv[3], frozenset({"hive"}), sys.argv[2], sys.argv[4] or None)
 facts = g.Gatherer(Site("hive", [server]), Pool(10), 120).gather_host(server, ["big", "small"])
 big, small = facts.get("big"), facts.get("small")
-print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+hwm_kib = int(re.search(r"^VmHWM:\s+(\d+) kB", open("/proc/self/status").read(), re.M).group(1))
+print(json.dumps({"peak_rss_mib": hwm_kib / 1024,
                   "unreachable": facts.unreachable, "big_ok": big.ok, "big_kept": len(big.stdout),
                   "big_why": big.failure(), "small": small.stdout}))
 """

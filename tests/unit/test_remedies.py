@@ -100,11 +100,16 @@ def test_split_brain_is_explained_not_fixed():
     assert "--discard-my-data ldap_data" in plan.refused
 
 
+LDAP_SPEC = json.dumps({"Name": "ldap", "Mode": {"Replicated": {"Replicas": 1}},
+                        "TaskTemplate": {"ContainerSpec": {"Mounts": [{"Type": "volume", "Source": "ldap_data"}]}}})
+
+
 def test_xfs_repair_refused_while_mounted():
     s = site()
     df = "Filesystem Type 1024-blocks Used Available Capacity Mounted on\n" \
          "/dev/drbd1 xfs 262144 18480 243664 8% /var/lib/docker/volumes/ldap_data/_data\n"
-    c = ctx(s, {"s-hive1.lab": HostFacts("s-hive1.lab", {"df": result("df", df)})})
+    c = ctx(s, {"s-hive1.lab": HostFacts("s-hive1.lab", {"df": result("df", df)}),
+                "s-hive0.lab": HostFacts("s-hive0.lab", {"service_specs": result("service_specs", LDAP_SPEC)})})
     verdict = Verdict("service ldap", status="fail", data={"errors": [
         "failed to mount local volume: mount /dev/drbd1:/var/lib/docker/volumes/ldap_data/_data: invalid argument"]})
     plan = planner(service_fixes.repair_corrupt_volume)(c, "ldap", verdict)
@@ -131,9 +136,9 @@ def test_leftover_drbd_unit_is_reset_only_for_deleted_volumes():
     verdict = Verdict("s-hive1.lab", status="fail",
                       data={"failed": ["drbd-resource@old_data.service", "drbd-resource@ldap_data.service"]})
     plan = planner(unit_fixes.reset_leftover_drbd_units)(ctx(site()), site().servers[1], verdict)
-    assert plan.steps[0].command == "$SUDO systemctl reset-failed drbd-resource@old_data.service"
+    assert plan.steps[0].command == "$SUDO systemctl reset-failed -- drbd-resource@old_data.service"
     risky = planner(unit_fixes.restart_failed_units)(ctx(site()), site().servers[1], verdict)
-    assert [st.command for st in risky.steps] == ["$SUDO systemctl restart drbd-resource@ldap_data.service"]
+    assert [st.command for st in risky.steps] == ["$SUDO systemctl restart -- drbd-resource@ldap_data.service"]
     assert unit_fixes.restart_failed_units.remedy.tier == RISKY
 
 
@@ -150,6 +155,9 @@ def test_tiers_need_their_flags():
     assert registry_fixes.registry_wipe.remedy.tier == DESTRUCTIVE
 
 
+NODE2 = "k2ib7m5pd1ub3y0wkfhsx6a0q"     # a swarmkit node ID: 25 characters of [0-9a-z]
+
+
 def _down_node_ctx(updated_ago, reachable_over_ssh=False, leaders=("s-hive0",), down=("s-hive2",)):
     import time
     from datetime import datetime, timezone
@@ -159,7 +167,7 @@ def _down_node_ctx(updated_ago, reachable_over_ssh=False, leaders=("s-hive0",), 
                                   "Availability": "Active", "ManagerStatus": "Unreachable" if f"s-hive{i}" in down
                                   else ("Leader" if f"s-hive{i}" in leaders else "Reachable"), "Self": i == 0,
                                   "EngineVersion": "26"}) for i in range(3))
-    inspect = json.dumps([{"ID": "id2", "UpdatedAt": stamp, "Spec": {"Role": "manager"},
+    inspect = json.dumps([{"ID": NODE2, "UpdatedAt": stamp, "Spec": {"Role": "manager"},
                            "Description": {"Hostname": "s-hive2"}}])
     facts = {"s-hive0.lab": HostFacts("s-hive0.lab", {"nodes": result("nodes", nodes),
                                                       "nodes_inspect": result("nodes_inspect", inspect)})}
@@ -190,7 +198,7 @@ def test_down_node_removal_refused_without_quorum():
 def test_down_node_removal_plan_and_rebuild_steps():
     c, verdict = _down_node_ctx(3600)
     plan = planner(swarm_fixes.remove_down_node)(c, "s-hive2", verdict)
-    assert [st.command for st in plan.steps] == ["$SUDO docker node demote id2", "$SUDO docker node rm id2"]
+    assert [st.command for st in plan.steps] == [f"$SUDO docker node demote {NODE2}", f"$SUDO docker node rm {NODE2}"]
     assert "hive set no_format true" in plan.notes[0] and "hive set no_format false" in plan.notes[0]
 
 
@@ -240,8 +248,8 @@ def test_stale_worker_entry_is_only_removed():
 
 @pytest.mark.parametrize("node_id", ["x; reboot", "T4K1PQ8ZV3M2HX9R6W0YBN5CS", STALE + "a", "$(id)"])
 def test_stale_entry_refused_unless_a_node_id(node_id):
-    plan = planner(swarm_fixes.remove_stale_node)(_stale_ctx(), "s-hive2", _stale_verdict([node_id]))
-    assert plan.steps == [] and "is not a swarm node ID" in plan.refused
+    plan = swarm_fixes.remove_stale_node.remedy.plan(_stale_ctx(), "s-hive2", _stale_verdict([node_id]))
+    assert plan.steps == [] and plan.refused.startswith(f"swarm node ID {node_id!r} is not a valid name")
 
 
 def test_stale_entry_refused_unless_down_in_node_inspect():
@@ -295,8 +303,111 @@ def test_plans_carry_their_remedy_name_and_tier():
     assert (outdated.remedy, outdated.tier) == ("force_primary_all_outdated", RISKY)
 
 
+# ---------------------------------------------------------------- names from servers are data
+HOSTILE_UNIT = "foo$(touch /tmp/x).service"
+CRAFTED = ("failed to mount local volume: mount /dev/drbd1$(touch${IFS}/tmp/x):"
+           "/var/lib/docker/volumes/other_data/_data: invalid argument")
+
+
+def _spec(name="ldap", sources=("ldap_data",), replicas=1):
+    return json.dumps({"Name": name, "Mode": {"Replicated": {"Replicas": replicas}},
+                       "TaskTemplate": {"ContainerSpec": {"Mounts": [{"Type": "volume", "Source": v} for v in sources]}}})
+
+
+def _xfs(spec, device_map=None, errors=(CRAFTED,), name="ldap"):
+    s = site(device_map=device_map or {"ldap_data": 1, "other_data": 2})
+    # drbdadm ends every resource with a blank line
+    drbd = "ldap_data role:Secondary\n  disk:UpToDate open:no\n\nother_data role:Secondary\n  disk:UpToDate open:no\n\n"
+    c = ctx(s, {"s-hive0.lab": HostFacts("s-hive0.lab", {"drbd_text": result("drbd_text", drbd),
+                                                          "service_specs": result("service_specs", spec)})})
+    verdict = Verdict(f"service {name}", status="fail", data={"manager": "s-hive0.lab", "errors": list(errors)})
+    return service_fixes.repair_corrupt_volume.remedy.plan(c, name, verdict)
+
+
+def test_xfs_device_comes_from_the_spec_volume_in_drbd_device_map_never_from_the_error():
+    plan = _xfs(_spec())
+    assert plan.refused is None
+    repair = plan.steps[1].command
+    assert repair == "! grep -q '^/dev/drbd1 ' /proc/mounts && $SUDO xfs_repair /dev/drbd1"
+    assert all("touch" not in st.command and "other_data" not in st.command for st in plan.steps)
+
+
+def test_xfs_remedy_only_for_a_mount_failure():
+    assert _xfs(_spec(), errors=["task: non-zero exit (1)"]) is None
+
+
+@pytest.mark.parametrize("spec,device_map,why", [
+    (_spec(sources=()), None, "ldap mounts no volume of the site's drbd_device_map (its volume mounts: none)"),
+    (_spec(sources=("cache",)), None, "mounts no volume of the site's drbd_device_map (its volume mounts: cache)"),
+    (_spec(sources=("ldap_data", "other_data")), None, "mounts 2 volumes (ldap_data, other_data)"),
+    (_spec(), {"ldap_data": "1;reboot"}, "DRBD minor '1;reboot' is not a valid name"),
+    (_spec(sources=("all",)), {"all": 1}, "DRBD resource 'all' is not a valid name"),
+    ("", None, "no manager gave the spec of ldap"),
+])
+def test_xfs_remedy_refuses_naming_why(spec, device_map, why):
+    plan = _xfs(spec, device_map)
+    assert plan.steps == [] and why in plan.refused, plan.refused
+
+
+def test_xfs_remedy_refuses_a_hostile_service_name():
+    plan = _xfs(_spec(name="x;reboot"), name="x;reboot")
+    assert plan.refused.startswith("docker service 'x;reboot' is not a valid name")
+
+
+def test_unit_remedies_refuse_hostile_names_naming_them():
+    c = ctx(site(), ini={"units_not_needed": [HOSTILE_UNIT]})
+    for fixture, unit in ((unit_fixes.restart_failed_units, HOSTILE_UNIT + "x.service"),
+                          (unit_fixes.disable_unneeded_units, HOSTILE_UNIT),
+                          (unit_fixes.reset_leftover_drbd_units, "drbd-resource@x$(id).service")):
+        verdict = Verdict("s-hive1.lab", status="fail", data={"failed": [unit]})
+        plan = fixture.remedy.plan(c, site().servers[1], verdict)
+        assert plan.steps == [] and plan.refused.startswith(f"systemd unit {unit!r} is not a valid name"), plan.refused
+
+
+def test_time_remedy_refuses_a_hostile_timesync_unit():
+    from hivehealth.fixes import time as time_fixes
+    verdict = Verdict("s-hive1.lab", status="fail", data={"skewed": True, "timesync_unit": "chrony$(id).service"})
+    plan = time_fixes.restart_chronyd.remedy.plan(ctx(site()), site().servers[1], verdict)
+    assert plan.refused.startswith("systemd unit 'chrony$(id).service' is not a valid name")
+
+
+@pytest.mark.parametrize("name", ["all", "-x", "a$(id)", "a/b"])
+def test_drbd_remedies_refuse_hostile_resource_names(name):
+    one_sided = Verdict("x", status="fail", data={"shape": "one-sided", "clean_side": "s-hive1.lab"})
+    for fixture, verdict in ((drbd_fixes.reconnect_one_sided, one_sided),
+                             (drbd_fixes.force_primary_all_outdated, outdated_verdict(views([OUTDATED] * 3))),
+                             (drbd_fixes.explain_split_brain, Verdict("x", status="fail", data={"shape": "standalone"}))):
+        plan = fixture.remedy.plan(ctx(site()), name, verdict)
+        assert plan.steps == [] and plan.refused.startswith(f"DRBD resource {name!r} is not a valid name"), plan.refused
+
+
+def test_drbd_one_sided_plan_quotes_nothing_it_need_not():
+    verdict = Verdict("x", status="fail", data={"shape": "one-sided", "clean_side": "s-hive1.lab"})
+    plan = drbd_fixes.reconnect_one_sided.remedy.plan(ctx(site()), "ldap_data", verdict)
+    assert [st.command for st in plan.steps] == ["$SUDO drbdadm disconnect ldap_data && $SUDO drbdadm connect ldap_data",
+                                                 "$SUDO drbdadm status ldap_data"]
+
+
+def test_spread_remedy_refuses_a_hostile_service_name():
+    from hivehealth.fixes import spread as spread_fixes
+    verdict = Verdict("x", status="fail", data={"manager": "s-hive0.lab", "eligible": ["s-hive0", "s-hive1"],
+                                                "nodes": ["s-hive0"]})
+    plan = spread_fixes.rebalance_service.remedy.plan(ctx(site()), "web$(id)", verdict)
+    assert plan.refused.startswith("docker service 'web$(id)' is not a valid name")
+    ok = spread_fixes.rebalance_service.remedy.plan(ctx(site()), "web", verdict)
+    assert ok.steps[0].command == "$SUDO docker service update --force --quiet web"
+
+
+def test_down_node_removal_refuses_a_node_id_outside_swarmkits_grammar():
+    c, verdict = _down_node_ctx(3600)
+    r = c.host("s-hive0.lab").get("nodes_inspect")
+    r.stdout = r.stdout.replace(NODE2, "id2; docker swarm leave --force")
+    plan = swarm_fixes.remove_down_node.remedy.plan(c, "s-hive2", verdict)
+    assert plan.steps == [] and plan.refused.startswith("swarm node ID 'id2; docker swarm leave --force' is not")
+
+
 def test_escaped_unit_names_reach_systemctl_unchanged():
     name = "systemd-fsck@dev-disk-by\\x2duuid-6f2b1a7e\\x2d3c4d.service"
     verdict = Verdict("s-hive1.lab", status="fail", data={"failed": [name]})
     risky = planner(unit_fixes.restart_failed_units)(ctx(site()), site().servers[1], verdict)
-    assert [st.command for st in risky.steps] == [f"$SUDO systemctl restart '{name}'"]
+    assert [st.command for st in risky.steps] == [f"$SUDO systemctl restart -- '{name}'"]

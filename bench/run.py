@@ -189,12 +189,16 @@ def summary(runs: list[dict]) -> dict:
 
 # ------------------------------------------------------------------ what the suite asks each server
 def site_plan() -> dict:
-    """Servers in ssh_config order with the engine's own sections for each (gather.sections_for),
-    and the probe's prelude that sets $SUDO and $DOCKER for them (gather.PRELUDE)."""
+    """Servers in ssh_config order with the engine's own sections for each (sections_for: every
+    area's check module declares its own), and the probe's prelude that sets $SUDO and $DOCKER
+    for them (gather.probe.PRELUDE)."""
     code = r"""
 import json, sys
+from hivehealth.checks import modules
+from hivehealth.gather.probe import PRELUDE
+from hivehealth.gather.sections import SECTIONS, sections_for
 from hivehealth.site.inventory import load_hive_project
-from hivehealth.gather.probe import PRELUDE, SECTIONS, sections_for
+modules()
 site = load_hive_project(sys.argv[1])
 out = {"prelude": "; ".join(PRELUDE), "servers": []}
 for s in site.servers:

@@ -18,6 +18,7 @@ Expected: HTTP 200 (401 = the credentials are refused).
 import pytest
 
 from hivehealth.gather.sections import declare
+from hivehealth.parsers.registry_api import parse_registry_probe
 from hivehealth.judge.verdict import Verdict
 
 
@@ -69,15 +70,6 @@ def test_registry_api(server, verify):
     verify(registry_api, server)
 
 
-def parse_probe(text: str) -> dict:
-    out = {}
-    for line in text.splitlines():
-        key, _, value = line.strip().partition(" ")
-        if key:
-            out[key] = value.strip()
-    return out
-
-
 CURL_ERRORS = {6: "cannot resolve the registry's host name", 7: "connection refused (nothing listens)",
                28: "timed out", 35: "TLS handshake failed", 60: "the certificate does not verify "
                "against the site CA"}
@@ -88,7 +80,7 @@ def registry_api(ctx, server) -> Verdict:
     r = ctx.section(v, server, "registry_api")
     if r is None:
         return v
-    p = parse_probe(r.stdout)
+    p = parse_registry_probe(r.stdout)
     mode, url = p.get("mode"), p.get("url", "?")
     v.data.update(mode=mode, url=url)
     if mode == "none":

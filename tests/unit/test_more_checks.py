@@ -14,7 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from hivehealth.checks.test_backup import backup_fresh, parse_backup_files  # noqa: E402
+from hivehealth.checks.test_backup import backup_fresh  # noqa: E402
+from hivehealth.parsers.backup import parse_backup_files  # noqa: E402
 from hivehealth.checks.test_drbd_units import drbd_units_active  # noqa: E402
 from hivehealth.checks.test_hive_state import hive_state  # noqa: E402
 from hivehealth.checks.test_hostkeys import host_key  # noqa: E402

@@ -14,11 +14,11 @@ import time
 
 import pytest
 
-from . import objects, recording, redact, routines, site_checks
+from . import objects, recording, redact, remedy, report_page, routines, site_checks
 from .context import Context
 from .gather import Gatherer, HostFacts
 from .gather_more import MORE_INI
-from .ids import safe_id
+from .ids import from_id, safe_id
 from .inventory import InventoryError, Site, discover
 from .remedy import RemedyPlugin
 from .remote import Pool
@@ -256,9 +256,12 @@ def verify(request):
         hook = request.config.pluginmanager.get_plugin("hivehealth-remedy")
         if hook is not None and verdict.status in (FAIL, UNKNOWN):
             verdict = hook.remedy(request, state, evaluate, obj, verdict)
-        record(request.node, verdict)
+        extra = {}
+        if hook is None and verdict.status in (FAIL, UNKNOWN):
+            extra["remedies"] = remedy.applicable(request, state.context(), evaluate.__name__, obj, verdict)
+        record(request.node, verdict, check=evaluate.__name__, **extra)
         if verdict.status == SKIP:
-            pytest.skip(verdict.message())
+            pytest.skip(redact.redact("; ".join(verdict.problems)))
         if verdict.status == WARN and not request.config.option.gate:
             return
         if not verdict.ok:
@@ -267,9 +270,44 @@ def verify(request):
 
 
 def record(item, verdict: Verdict, **extra):
+    """What the reports show of a verdict; the runbook sections are those the check's module
+    cites on its docstring's first line."""
+    module = getattr(item, "module", None)
     entry = {"subject": verdict.subject, "status": verdict.status, "problems": verdict.problems,
-             "alert": verdict.alert, "notes": verdict.notes, **extra}
+             "alert": verdict.alert, "notes": verdict.notes,
+             "runbook": report_page.runbook_refs(getattr(module, "__doc__", None)),
+             "evidence": [e.render() for e in verdict.evidence], **extra}
     item.user_properties.append(("hivehealth", entry))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A skip names the check and its object, not the engine's file and line where
+    pytest.skip was called: `SKIPPED [1] hostkeys s-hive0.lab: no known_hosts to check`."""
+    outcome = yield
+    report = outcome.get_result()
+    if not (report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3) \
+            or hasattr(report, "wasxfail"):
+        return
+    report.longrepr = (skip_label(item), None, skip_reason(item, str(report.longrepr[2])))
+
+
+def skip_label(item) -> str:
+    check = getattr(item, "originalname", item.name).removeprefix("test_")
+    subject = next((v.get("subject") for k, v in item.user_properties if k == "hivehealth"), None)
+    if not subject:
+        spec = getattr(item, "callspec", None)
+        ids = spec.id if spec else ""
+        subject = "" if ids in ("", "none") else from_id(ids)
+    return f"{check} {subject}".strip()
+
+
+def skip_reason(item, text: str) -> str:
+    text = " ".join(text.removeprefix("Skipped: ").split())
+    subject = next((v.get("subject") for k, v in item.user_properties if k == "hivehealth"), None)
+    if subject and text.startswith(f"{subject}: "):
+        text = text[len(subject) + 2:]
+    return text
 
 
 def operator() -> str:

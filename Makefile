@@ -43,7 +43,7 @@ demo: venv
 clean:
 	rm -rf $(VENV) reports/*.html reports/*.json
 
-# benchmarks (issue 6): the suite against a shell loop and Ansible ad-hoc on labs of 4, 8 and 16
+# benchmarks: the suite against a shell loop and Ansible ad-hoc on labs of 4, 8 and 16
 # servers, bare and +20 ms RTT; takes the lab lock per size; bench/results/latest.md
 .PHONY: bench
 bench: venv

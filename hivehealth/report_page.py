@@ -370,5 +370,5 @@ body>footer{order:5}
  .hh-facts dt{font-weight:bold;margin-top:4px}.hh-grid{font-size:11px}.hh-grid td{min-width:30px}
  .hh-grid thead th span{writing-mode:vertical-rl;transform:rotate(180deg)}
  #results-table{font-size:12px;display:block;overflow-x:auto}
- .summary .filters,.summary .collapse{font-size:12px}}
+ .summary .controls{flex-wrap:wrap;gap:4px}.summary .filters,.summary .collapse{font-size:12px;flex-wrap:wrap;min-width:0}}
 """

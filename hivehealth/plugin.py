@@ -11,6 +11,7 @@ import getpass
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -76,6 +77,7 @@ class State:
 
 
 STATE = pytest.StashKey[State]()
+ENGINE = Path(__file__).resolve().parent
 
 
 def pytest_addoption(parser):
@@ -283,9 +285,15 @@ def record(item, verdict: Verdict, **extra):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A skip names the check and its object, not the engine's file and line where
-    pytest.skip was called: `SKIPPED [1] hostkeys s-hive0.lab: no known_hosts to check`."""
+    pytest.skip was called: `SKIPPED [1] hostkeys s-hive0.lab: no known_hosts to check`; a
+    failure's one-line form (--tb=line) names the check's file and function, not verify()."""
     outcome = yield
     report = outcome.get_result()
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if report.failed and crash is not None and Path(crash.path).resolve().parent == ENGINE:
+        # a verdict's failure is raised in verify(): name the check's own file and function
+        path, lineno, _ = item.location
+        crash.path, crash.lineno = path, (lineno or 0) + 1
     if not (report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3) \
             or hasattr(report, "wasxfail"):
         return

@@ -194,3 +194,29 @@ def test_fix_section_and_waivers_render_escaped():
     assert "hh-v-fixed" in out and "What --fix did" in out and "systemctl reset-failed x" in out
     assert "&lt;b&gt;s-hive0.lab" in out and "<b>s-hive0.lab" not in out
     assert "until 2026-12-31 (ops): &lt;i&gt;known&lt;/i&gt;" in out
+
+
+# --- the terminal ------------------------------------------------------------------------------
+
+def test_terminal_skips_name_check_and_object_and_areas_come_before_pytests_summary(page):
+    out = page[2]
+    skips = [line for line in out.splitlines() if line.startswith("SKIPPED")]
+    assert len(skips) == 4 and all(re.match(r"SKIPPED \[1\] hostkeys s-hive\d\.example: .*known_hosts", s)
+                                   for s in skips), skips
+    assert "plugin.py" not in out
+    lines = out.splitlines()
+    head = next(i for i, line in enumerate(lines) if "hive-health by area" in line)
+    assert head < next(i for i, line in enumerate(lines) if "short test summary info" in line)
+    areas = lines[head + 1:head + 16]
+    assert any(re.fullmatch(r"disk +3 FAIL, 1 ok: s-hive0\.example, s-hive2\.example, s-hive3\.example", a)
+               for a in areas), areas
+    assert any(re.fullmatch(r"hostkeys +4 skip", a) for a in areas), areas
+
+
+def test_gate_verdict_is_the_last_line(tmp_path):
+    rc, out = suite("--replay", str(BUNDLE), "-o", f"report_dir={tmp_path}", "--gate", "-k", "disk")
+    assert rc == 1, out[-2000:]
+    last = out.rstrip("\n").splitlines()[-1]
+    assert last.startswith("GATE: NOT READY (3 blocking): s-hive0.example: / is 97 % full"), out[-1500:]
+    rc, out = suite("--replay", str(BUNDLE), "-o", f"report_dir={tmp_path}", "--gate", "-k", "disk[s-hive1.example]")
+    assert rc == 0 and out.rstrip("\n").splitlines()[-1] == "GATE: READY for maintenance", out[-1500:]

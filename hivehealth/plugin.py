@@ -259,7 +259,7 @@ def verify(request):
         if hook is not None and verdict.status in (FAIL, UNKNOWN):
             verdict = hook.remedy(request, state, evaluate, obj, verdict)
         extra = {}
-        if hook is None and verdict.status in (FAIL, UNKNOWN):
+        if hook is None and verdict.status == FAIL:
             extra["remedies"] = remedy.applicable(request, state.context(), evaluate.__name__, obj, verdict)
         record(request.node, verdict, check=evaluate.__name__, **extra)
         if verdict.status == SKIP:

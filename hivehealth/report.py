@@ -174,7 +174,8 @@ class JsonReport:
         entries = redact_tree(list(self.entries.values()))
         prefix.insert(0, report_page.render(
             entries, self.site, started=datetime.fromtimestamp(self.started).strftime("%Y-%m-%d %H:%M:%S"),
-            duration=time.time() - self.started, suite_root=str(self.config.rootpath)))
+            duration=time.time() - self.started, suite_root=str(self.config.rootpath),
+            unreachable={n: f.unreachable for n, f in self.facts().items() if f.unreachable}))
 
 
 def _escape_environment(env):

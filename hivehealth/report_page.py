@@ -220,6 +220,9 @@ def _remedy_rows(entry, site, suite_root, entries, st) -> list[str]:
     only those whose planner takes this state, each with its plan and the command that runs it."""
     known = {r.name: r for r in remedies_for(entry)}
     planned = entry.get("remedies")
+    if entry.get("status") == "unknown":
+        return ["<dt>remedy</dt><dd>none while the state is unknown: nothing is changed on a state "
+                "the suite could not read</dd>"]
     if not known:
         return ["<dt>remedy</dt><dd>none in the suite: follow the runbook section by hand</dd>"] if st in FAILING else []
     if planned is not None and not planned:
@@ -304,7 +307,8 @@ def with_viewport(page: str) -> str:
     return page.replace("<head>", "<head>\n    " + VIEWPORT, 1) if VIEWPORT not in page else page
 
 
-def render(entries: list[dict], site, *, started: str, duration: float, suite_root: str) -> str:
+def render(entries: list[dict], site, *, started: str, duration: float, suite_root: str,
+           unreachable: dict[str, str] | None = None) -> str:
     """The whole block, with its own style (pytest-html's page keeps its own below it)."""
     verdict = verdict_of(entries)
     counts: dict[str, int] = defaultdict(int)
@@ -316,11 +320,13 @@ def render(entries: list[dict], site, *, started: str, duration: float, suite_ro
     where = f"{site.name or site.describe()}" + (f" · stage {site.stage}" if site.stage else "")
     head = (f'<section class="hh-verdict hh-v-{verdict}" id="hh-verdict"><div class="hh-word">{verdict.upper()}</div>'
             f'<div class="hh-where">{_t(where)}</div>'
-            f'<div class="hh-when">{_t(started)} · {duration:.1f} s · {_t(tally or "no checks ran")}</div></section>')
+            f'<div class="hh-when">{_t(started)} · {duration:.1f} s · {_t(tally or "no checks ran")}</div>'
+            + "".join(f'<div class="hh-unreachable">unreachable: {_t(n)} ({_t(why)})</div>'
+                      for n, why in sorted((unreachable or {}).items())) + "</section>")
     cards = "".join(_card(e, site, suite_root, entries) for e in failing)
     problems = (f'<section class="hh-section"><h2>To act on ({len(failing)})</h2>{cards}</section>' if failing else "")
     return (f"<style>{CSS}</style><div id=\"hh-page\">{head}"
-            f'<section class="hh-section"><h2>Overview</h2>{_grid(entries, site)}</section>'
+            f'<section class="hh-section"><h2>Overview</h2><div class="hh-grids">{_grid(entries, site)}</div></section>'
             f"{problems}{_fixes(entries)}{_quiet(entries)}</div>")
 
 
@@ -342,7 +348,10 @@ body>footer{order:5}
 .hh-v-healthy{background:#2e7d32}.hh-v-unhealthy,.hh-v-unknown{background:#c62828}
 .hh-v-fixed{background:#1565c0}.hh-v-waived{background:#6a1b9a}
 .hh-section h2{font-size:17px;margin:14px 0 6px;border-bottom:1px solid #ddd}
-.hh-gridwrap{overflow-x:auto;margin-bottom:10px}
+.hh-grids{display:flex;flex-wrap:wrap;gap:0 32px;align-items:flex-start}
+.hh-gridwrap{overflow-x:auto;margin-bottom:10px;max-width:100%}
+#hh-page a{color:#1565c0}#hh-page .hh-grid td a{color:inherit}
+.hh-unreachable{font-size:14px;font-weight:bold;margin-top:2px}
 .hh-grid{border-collapse:collapse;font-size:12px}
 .hh-grid caption{text-align:left;font-weight:bold;padding:2px 0}
 .hh-grid th{font-weight:normal;text-align:left;padding:2px 6px;white-space:nowrap}

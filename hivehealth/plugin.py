@@ -261,6 +261,9 @@ def verify(request):
         extra = {}
         if hook is None and verdict.status == FAIL:
             extra["remedies"] = remedy.applicable(request, state.context(), evaluate.__name__, obj, verdict)
+            down = getattr(state.facts.get(getattr(obj, "name", None)), "unreachable", None)
+            for planned in extra["remedies"] if down else ():
+                planned["refused"] = f"{obj.name} is unreachable ({down}): reach it first"
         record(request.node, verdict, check=evaluate.__name__, **extra)
         if verdict.status == SKIP:
             pytest.skip(redact.redact("; ".join(verdict.problems)))

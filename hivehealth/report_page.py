@@ -307,6 +307,30 @@ def with_viewport(page: str) -> str:
     return page.replace("<head>", "<head>\n    " + VIEWPORT, 1) if VIEWPORT not in page else page
 
 
+def _only_unreachable(failing, unreachable: dict[str, str], servers: set[str]) -> dict:
+    """Items of an unreachable server that fail for that reason alone: one card says it once."""
+    out: dict[str, tuple[str, list[dict]]] = {}
+    for e in failing:
+        _, _, param = split_id(e["id"])
+        name = from_id(param) if param is not None else None
+        problems = e.get("problems") or []
+        if name in unreachable and name in servers and problems and \
+                all(p.startswith("unreachable:") for p in problems):
+            out.setdefault(name, (unreachable[name], []))[1].append(e)
+    return out
+
+
+def _down_card(name: str, why: str, items: list[dict]) -> str:
+    """Anchors for each item inside, so the grid's links land here."""
+    marks = "".join(f'<span id="{anchor(e["id"])}"></span>' for e in items)
+    checks = ", ".join(split_id(e["id"])[1].removeprefix("test_") for e in items)
+    return (f'<div class="hh-card hh-b-failed">{marks}<h3><span class="hh-tag hh-failed">FAIL</span> '
+            f"{_t(name)} is unreachable</h3><ul class=\"hh-problems\"><li>{_t(why)}</li></ul>"
+            f'<dl class="hh-facts"><dt>not checked</dt><dd>{_t(checks)}</dd>'
+            "<dt>first</dt><dd>reach it (network, sshd, its host key): no check can judge it and no "
+            "remedy runs until then</dd></dl></div>")
+
+
 def render(entries: list[dict], site, *, started: str, duration: float, suite_root: str,
            unreachable: dict[str, str] | None = None) -> str:
     """The whole block, with its own style (pytest-html's page keeps its own below it)."""
@@ -323,7 +347,10 @@ def render(entries: list[dict], site, *, started: str, duration: float, suite_ro
             f'<div class="hh-when">{_t(started)} · {duration:.1f} s · {_t(tally or "no checks ran")}</div>'
             + "".join(f'<div class="hh-unreachable">unreachable: {_t(n)} ({_t(why)})</div>'
                       for n, why in sorted((unreachable or {}).items())) + "</section>")
-    cards = "".join(_card(e, site, suite_root, entries) for e in failing)
+    down = _only_unreachable(failing, unreachable or {}, {s.name for s in site.servers})
+    cards = "".join(_down_card(name, why, items) for name, (why, items) in sorted(down.items()))
+    grouped = {e["id"] for _, items in down.values() for e in items}
+    cards += "".join(_card(e, site, suite_root, entries) for e in failing if e["id"] not in grouped)
     problems = (f'<section class="hh-section"><h2>To act on ({len(failing)})</h2>{cards}</section>' if failing else "")
     return (f"<style>{CSS}</style><div id=\"hh-page\">{head}"
             f'<section class="hh-section"><h2>Overview</h2><div class="hh-grids">{_grid(entries, site)}</div></section>'

@@ -75,6 +75,11 @@ def test_the_page_leads_with_verdict_grid_and_commands(tmp_path, page):
     command = f"{REPO}/bin/hive-health --hive-root /home/admin/example --stage staging --fix -k 'test_disk[s-hive0.example]'"
     assert command in text
     assert "<details><summary>evidence" in card      # folded
+    # an unreachable server's items that fail for that alone: one card, the grid's links land in it
+    down = re.search(r'<div class="hh-card hh-b-failed">((?:<span id="hh-[0-9a-f]{12}"></span>)+)<h3>(.*?)</div>', dom, re.S)
+    assert "s-hive2.example is unreachable" in text_of(down.group(2)) and "connect timeout" in text_of(down.group(2))
+    assert f'<span id="{report_page.anchor("checks/test_disk.py::test_disk[s-hive2.example]")}">' in down.group(1)
+    assert "--fix -k 'test_disk[s-hive2.example]'" not in dom
     # a check whose remedies do not fit this state says so instead of offering one
     drbd = re.search(r'id="{}">(.*?)<p class="hh-id">'.format(report_page.anchor("checks/test_drbd.py::test_drbd[ldap_data]")),
                      dom, re.S).group(1)

@@ -350,7 +350,11 @@ def render(entries: list[dict], site, *, started: str, duration: float, suite_ro
     down = _only_unreachable(failing, unreachable or {}, {s.name for s in site.servers})
     cards = "".join(_down_card(name, why, items) for name, (why, items) in sorted(down.items()))
     grouped = {e["id"] for _, items in down.values() for e in items}
-    cards += "".join(_card(e, site, suite_root, entries) for e in failing if e["id"] not in grouped)
+    # within each outcome, the items a command can fix come first: what to type is on top
+    runnable = lambda e: any(not r.get("refused") for r in e.get("remedies") or [])   # noqa: E731
+    rest = sorted((e for e in failing if e["id"] not in grouped),
+                  key=lambda e: (RANK.index(status_of(e)), not runnable(e), e["id"]))
+    cards += "".join(_card(e, site, suite_root, entries) for e in rest)
     problems = (f'<section class="hh-section"><h2>To act on ({len(failing)})</h2>{cards}</section>' if failing else "")
     return (f"<style>{CSS}</style><div id=\"hh-page\">{head}"
             f'<section class="hh-section"><h2>Overview</h2><div class="hh-grids">{_grid(entries, site)}</div></section>'

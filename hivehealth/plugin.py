@@ -259,7 +259,7 @@ def verify(request):
         if hook is not None and verdict.status in (FAIL, UNKNOWN):
             verdict = hook.remedy(request, state, evaluate, obj, verdict)
         extra = {}
-        if hook is None and verdict.status == FAIL:
+        if verdict.status == FAIL:      # what --fix would plan for the state as it is now
             extra["remedies"] = remedy.applicable(request, state.context(), evaluate.__name__, obj, verdict)
             down = getattr(state.facts.get(getattr(obj, "name", None)), "unreachable", None)
             for planned in extra["remedies"] if down else ():
@@ -314,10 +314,14 @@ def skip_label(item) -> str:
 
 
 def skip_reason(item, text: str) -> str:
+    """One line, without the names skip_label already gives (the subject, the object)."""
     text = " ".join(text.removeprefix("Skipped: ").split())
     subject = next((v.get("subject") for k, v in item.user_properties if k == "hivehealth"), None)
-    if subject and text.startswith(f"{subject}: "):
-        text = text[len(subject) + 2:]
+    spec = getattr(item, "callspec", None)
+    names = [subject, from_id(spec.id) if spec and spec.id not in ("", "none") else None]
+    for name in filter(None, names):
+        if text.startswith(f"{name}: "):
+            text = text[len(name) + 2:]
     return text
 
 

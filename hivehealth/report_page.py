@@ -255,8 +255,10 @@ def _fixes(entries) -> str:
     out = ['<section class="hh-section"><h2>What --fix did</h2>']
     for e in ran:
         fx = e["fix"]
-        cmds = "".join(f"<li><code>[{_t(c.get('host'))}] $ {_t(c.get('command'))}</code> (exit {_t(c.get('rc'))})</li>"
-                       for c in fx.get("commands", [])) or "<li>(none run)</li>"
+        cmds = "".join(f"<li><code>[{_t(c.get('host'))}] $ {_t(str(c.get('command')).replace('$SUDO ', 'sudo '))}"
+                       f"</code> (exit {_t(c.get('rc'))})</li>" for c in fx.get("commands", [])) or "<li>(none run)</li>"
+        held = [n for n in e.get("notes") or [] if str(n).startswith("--fix")]
+        cmds += "".join(f"<li>{_lines(n)}</li>" for n in held)
         out.append(f'<div class="hh-card hh-b-{"fixed" if fx.get("fixed") else "failed"}">'
                    f"<h3>{_t(e.get('subject') or e['id'])}: {'fixed' if fx.get('fixed') else 'not fixed'}</h3>"
                    f"<dl class=\"hh-facts\"><dt>before</dt><dd>{_lines(fx.get('before', ''))}</dd>"

@@ -22,16 +22,25 @@ from hivehealth import report_page  # noqa: E402
 from hivehealth.inventory import Server, Site  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLE = REPO / "tests" / "data" / "bundles" / "format1-example"
+BUNDLE = REPO / "tests" / "data" / "bundles" / "format1-example"      # little could be read
+LAB = REPO / "tests" / "data" / "bundles" / "lab-three-faults"         # a real site with 3 faults
 chromium_only = pytest.mark.skipif(not CHROMIUM, reason="chromium not installed (Debian: apt-get install -y chromium)")
+
+
+def run_on(bundle: Path, reports: Path):
+    rc, out = suite("--replay", str(bundle), "-o", f"report_dir={reports}")
+    assert rc == 1, out[-3000:]
+    return reports / "latest.html", json.loads((reports / "latest.json").read_text()), out
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    reports = tmp_path_factory.mktemp("reports")
-    rc, out = suite("--replay", str(BUNDLE), "-o", f"report_dir={reports}")
-    assert rc == 1, out[-3000:]
-    return reports / "latest.html", json.loads((reports / "latest.json").read_text()), out
+    return run_on(BUNDLE, tmp_path_factory.mktemp("reports"))
+
+
+@pytest.fixture(scope="module")
+def lab_page(tmp_path_factory):
+    return run_on(LAB, tmp_path_factory.mktemp("lab-reports"))
 
 
 def render(tmp_path, page: Path, *args) -> str:
@@ -45,6 +54,21 @@ def render(tmp_path, page: Path, *args) -> str:
 
 def text_of(fragment: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", fragment))
+
+
+@chromium_only
+def test_a_real_sites_faults_read_in_the_page(tmp_path, lab_page):
+    """The lab's three faults: each one's card with what the operator does next."""
+    path, doc, _ = lab_page
+    assert doc["summary"] == {"failed": 3, "passed": 28, "skipped": 3}
+    text = " ".join(text_of(render(tmp_path, path, "--dump-dom")).split())
+    assert "UNHEALTHY lab · stage staging" in text
+    assert "/var/lib/docker is 87 % full" in text and "prune_docker safe" in text
+    assert f"{REPO}/bin/hive-health --hive-root " in text and "--fix -k 'test_disk[s-hive2.lab]'" in text
+    assert "hh-lab-broken.service failed" in text and "restart_failed_units risky" in text
+    assert "--fix --allow-risky -k 'test_units[s-hive1.lab]'" in text
+    assert "backup of hive-registry is stale" in text
+    assert "thinpool s-hive0.lab thin pool drbdvg/drbdpool: lvs is not installed" in text
 
 
 @chromium_only
@@ -105,12 +129,13 @@ def test_the_page_fetches_nothing(page):
 
 
 @chromium_only
-@pytest.mark.parametrize("width,height", [(1400, 1000), (390, 2000)])
-def test_first_screen_shows_verdict_grid_and_a_command(tmp_path, page, width, height):
+@pytest.mark.parametrize("width,height", [(1400, 900), (390, 1400)])
+def test_first_screen_shows_verdict_grid_and_a_command(tmp_path, lab_page, width, height):
     shot = tmp_path / f"report-{width}.png"
-    render(tmp_path, page[0], f"--window-size={width},{height}", f"--screenshot={shot}")
+    render(tmp_path, lab_page[0], f"--window-size={width},{height}", f"--screenshot={shot}")
     w, h, rows = png_pixels(shot)
     assert (w, h) == (width, height)
+    # verdict band, grid cells of both outcomes, the dark box of a fix command
     want = {"verdict": rgb("#c62828"), "failed cell": rgb("#e53935"), "passed cell": rgb("#c8e6c9"),
             "command": rgb("#263238")}
     first = {}
@@ -122,7 +147,6 @@ def test_first_screen_shows_verdict_grid_and_a_command(tmp_path, page, width, he
     assert set(first) == set(want), first
     assert first["verdict"] < 120                    # the verdict is the top of the page
     assert first["verdict"] < first["failed cell"] < first["command"], first
-    # nothing is cut: the page is as wide as the window (no horizontal scroll of the whole page)
     if os.environ.get("HH_SCREENSHOT_DIR"):
         dest = Path(os.environ["HH_SCREENSHOT_DIR"])
         dest.mkdir(parents=True, exist_ok=True)
@@ -130,7 +154,9 @@ def test_first_screen_shows_verdict_grid_and_a_command(tmp_path, page, width, he
 
 
 @chromium_only
-def test_the_page_is_no_wider_than_a_phone(tmp_path, page):
+@pytest.mark.parametrize("which", ["page", "lab_page"])
+def test_the_page_is_no_wider_than_a_phone(tmp_path, request, which):
+    page = request.getfixturevalue(which)
     """At phone width the document does not scroll sideways: only the grid and pytest-html's
     table scroll inside their own boxes. (Headless Chromium may widen a 390 px window to its
     own minimum, 500 px: the page is measured against the width it really got.)"""

@@ -303,23 +303,24 @@ def pytest_runtest_makereport(item, call):
     report.longrepr = (skip_label(item), None, skip_reason(item, str(report.longrepr[2])))
 
 
+def _names(item) -> tuple[str | None, str | None]:
+    """(the subject its verdict named, the object it was parametrized with)."""
+    subject = next((v.get("subject") for k, v in item.user_properties if k == "hivehealth"), None)
+    spec = getattr(item, "callspec", None)
+    obj = from_id(spec.id) if spec and spec.id not in ("", "none") else None
+    return subject, obj
+
+
 def skip_label(item) -> str:
     check = getattr(item, "originalname", item.name).removeprefix("test_")
-    subject = next((v.get("subject") for k, v in item.user_properties if k == "hivehealth"), None)
-    if not subject:
-        spec = getattr(item, "callspec", None)
-        ids = spec.id if spec else ""
-        subject = "" if ids in ("", "none") else from_id(ids)
-    return f"{check} {subject}".strip()
+    subject, obj = _names(item)
+    return f"{check} {subject or obj or ''}".strip()
 
 
 def skip_reason(item, text: str) -> str:
     """One line, without the names skip_label already gives (the subject, the object)."""
     text = " ".join(text.removeprefix("Skipped: ").split())
-    subject = next((v.get("subject") for k, v in item.user_properties if k == "hivehealth"), None)
-    spec = getattr(item, "callspec", None)
-    names = [subject, from_id(spec.id) if spec and spec.id not in ("", "none") else None]
-    for name in filter(None, names):
+    for name in filter(None, _names(item)):
         if text.startswith(f"{name}: "):
             text = text[len(name) + 2:]
     return text

@@ -1,4 +1,10 @@
-"""reports/latest.json (one entry per check) and dated copies of the JSON and HTML reports.
+"""reports/latest.json (one entry per check), the operator's latest.html, dated copies of both,
+and the terminal's per-area lines and --gate verdict.
+
+latest.html is pytest-html's page: its summary hook receives the operator's block
+(hivehealth.report_page: verdict, grid, failures with their fix command, what --fix did, skips
+and waivers), its environment table is reduced to the run's identity, and skip logs read as
+one line.
 
 Runs in the controlling process only; xdist forwards every worker's test reports to it.
 Every report file is private and replaced atomically (hivehealth.files), latest.html too:

@@ -90,6 +90,8 @@ def test_the_page_leads_with_verdict_grid_and_commands(tmp_path, page):
     disk0 = report_page.anchor("checks/test_disk.py::test_disk[s-hive0.example]")
     assert ("failed", disk0) in links and ("passed", report_page.anchor("checks/test_disk.py::test_disk[s-hive1.example]")) in links
     assert f'id="{disk0}"' in dom                   # the link has its target
+    for _, target in links:                          # every cell's: a card, a line, or the table row
+        assert f'id="{target}"' in dom, target
     # the failure's card: message, zabbix alert, runbook link, remedy with its tier, the command
     card = re.search(rf'<div class="hh-card hh-b-failed" id="{disk0}">(.*?)<p class="hh-id">', dom, re.S).group(1)
     text = " ".join(text_of(card).split())

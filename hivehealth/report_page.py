@@ -401,7 +401,7 @@ body>footer{order:5}
 .hh-problems{margin:2px 0 4px 18px;padding:0}
 .hh-facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 10px;margin:4px 0}
 .hh-facts dt{color:#666}.hh-facts dd{margin:0;min-width:0}
-.hh-cmd{display:block;background:#263238;color:#e0f2f1;padding:4px 6px;border-radius:3px;white-space:pre-wrap;word-break:break-all;user-select:all}
+.hh-cmd{display:block;background:#263238;color:#e0f2f1;padding:4px 6px;border-radius:3px;white-space:pre-wrap;overflow-wrap:anywhere;user-select:all}
 .hh-tier{border-radius:3px;padding:0 4px;font-size:11px;border:1px solid #999}
 .hh-tier-risky{border-color:#ef6c00;color:#ef6c00}.hh-tier-destructive{border-color:#c62828;color:#c62828}
 .hh-notes{margin:2px 0 4px 18px;padding:0;color:#444;font-size:13px}

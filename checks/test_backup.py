@@ -1,4 +1,6 @@
-"""Backups on the repository server (hive-builder.md §6, §10): nothing in hive's zabbix watches them.
+"""Backups on the repository server: nothing in hive's zabbix watches them.
+
+Backups: https://hive-builder.readthedocs.io/ja/latest/backup.html
 
 `hive-backup.sh` (run nightly at 01:00 by backup.timer -> backup.service) exits 0 even when a
 target failed: a failure shows only as an `INFO: hive-backup.sh: FAIL ...` line. So this check
@@ -23,7 +25,7 @@ from hivehealth.gather_more import more_number
 from hivehealth.parsers import ParseError, systemd
 from hivehealth.verdict import Verdict
 
-ALERT = "(none: hive's zabbix does not watch backups; hive-builder.md §6/§10)"
+ALERT = "(none: hive's zabbix does not watch backups; https://hive-builder.readthedocs.io/ja/latest/backup.html)"
 FAIL_LINE = re.compile(r"\bFAIL\b")
 
 

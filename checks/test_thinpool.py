@@ -1,4 +1,4 @@
-"""The LVM thin pool under the DRBD volumes (hive-builder.md §3, §10): drbdvg/drbdpool.
+"""The LVM thin pool under the DRBD volumes: drbdvg/drbdpool (hive's zabbix does not watch it).
 
 build-volumes carves every DRBD volume as a thin LV of `drbd.size` from the pool `drbdpool` in
 VG `drbdvg`, so the volumes can together promise more than the pool holds. A full pool
@@ -17,7 +17,7 @@ from hivehealth.parsers.lvm import HEALTH, STATE, parse_lvs_json
 from hivehealth.sizes import human_kib
 from hivehealth.verdict import Verdict
 
-ALERT = "(none: hive's zabbix does not watch the LVM thin pool; hive-builder.md §10)"
+ALERT = "(none: hive's zabbix does not watch the LVM thin pool)"
 NOT_INSTALLED = 127
 
 

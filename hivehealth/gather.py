@@ -1,6 +1,6 @@
 """Gathering facts: every command a server's checks need, in ONE remote exec per server.
 
-A remote shell start costs more than the commands themselves (DESIGN.md: 0.1-0.15 s per exec),
+A remote shell start costs more than the commands themselves (0.1-0.15 s per exec over SSH),
 so each server gets one script that runs all its sections concurrently, each under `timeout`,
 and prints one framed line per section (name, exit code, base64 stdout, base64 stderr).
 Servers are gathered concurrently. The result is plain data: it crosses to xdist workers, and
@@ -60,12 +60,12 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "registry_df": ("repository", "$SUDO df -P -T -k /var/lib/docker/volumes/registry_regdata"),
 }
 
-from .gather_more import MORE_SECTIONS  # noqa: E402  (beyond-the-runbook checks, issue 7)
+from .gather_more import MORE_SECTIONS  # noqa: E402  (the checks beyond the runbook)
 
 SECTIONS.update(MORE_SECTIONS)
 
 # `docker node ls` is read from every hive: test_swarm compares what the managers say
-# (issue 2: "managers that disagree are reported").
+# (managers that disagree are reported)
 
 
 def managers_in_order(site: Site) -> list[Server]:

@@ -1,4 +1,4 @@
-"""Commands for the checks beyond the runbook (issue 7), merged into gather.SECTIONS.
+"""Commands for the checks beyond the runbook, merged into gather.SECTIONS.
 
 Every command here is read-only. None of them carries a secret: the registry probe reads the
 registry password on the repository server itself (from the admin's ~/.bashrc, where

@@ -11,14 +11,15 @@ import getpass
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
-from . import objects, recording, redact, routines, site_checks
+from . import objects, recording, redact, remedy, report_page, routines, site_checks
 from .context import Context
 from .gather import Gatherer, HostFacts
 from .gather_more import MORE_INI
-from .ids import safe_id
+from .ids import from_id, safe_id
 from .inventory import InventoryError, Site, discover
 from .remedy import RemedyPlugin
 from .remote import Pool
@@ -82,6 +83,7 @@ class State:
 
 
 STATE = pytest.StashKey[State]()
+ENGINE = Path(__file__).resolve().parent
 
 
 def _output_max(config) -> int:
@@ -274,9 +276,15 @@ def verify(request):
         hook = request.config.pluginmanager.get_plugin("hivehealth-remedy")
         if hook is not None and verdict.status in (FAIL, UNKNOWN):
             verdict = hook.remedy(request, state, evaluate, obj, verdict)
-        record(request.node, verdict)
+        extra = {}
+        if verdict.status == FAIL:      # what --fix would plan for the state as it is now
+            extra["remedies"] = remedy.applicable(request, state.context(), evaluate.__name__, obj, verdict)
+            down = getattr(state.facts.get(getattr(obj, "name", None)), "unreachable", None)
+            for planned in extra["remedies"] if down else ():
+                planned["refused"] = f"{obj.name} is unreachable ({down}): reach it first"
+        record(request.node, verdict, check=evaluate.__name__, **extra)
         if verdict.status == SKIP:
-            pytest.skip(verdict.message())
+            pytest.skip(redact.redact("; ".join(verdict.problems)))
         if verdict.status == WARN and not request.config.option.gate:
             return
         if not verdict.ok:
@@ -285,9 +293,55 @@ def verify(request):
 
 
 def record(item, verdict: Verdict, **extra):
+    """What the reports show of a verdict; the runbook sections are those the check's module
+    cites on its docstring's first line."""
+    module = getattr(item, "module", None)
     entry = {"subject": verdict.subject, "status": verdict.status, "problems": verdict.problems,
-             "alert": verdict.alert, "notes": verdict.notes, **extra}
+             "alert": verdict.alert, "notes": verdict.notes,
+             "runbook": report_page.runbook_refs(getattr(module, "__doc__", None)),
+             "evidence": [e.render() for e in verdict.evidence], **extra}
     item.user_properties.append(("hivehealth", entry))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A skip names the check and its object, not the engine's file and line where
+    pytest.skip was called: `SKIPPED [1] hostkeys s-hive0.lab: no known_hosts to check`; a
+    failure's one-line form (--tb=line) names the check's file and function, not verify()."""
+    outcome = yield
+    report = outcome.get_result()
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if report.failed and crash is not None and Path(crash.path).resolve().parent == ENGINE:
+        # a verdict's failure is raised in verify(): name the check's own file and function
+        path, lineno, _ = item.location
+        crash.path, crash.lineno = path, (lineno or 0) + 1
+    if not (report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3) \
+            or hasattr(report, "wasxfail"):
+        return
+    report.longrepr = (skip_label(item), None, skip_reason(item, str(report.longrepr[2])))
+
+
+def _names(item) -> tuple[str | None, str | None]:
+    """(the subject its verdict named, the object it was parametrized with)."""
+    subject = next((v.get("subject") for k, v in item.user_properties if k == "hivehealth"), None)
+    spec = getattr(item, "callspec", None)
+    obj = from_id(spec.id) if spec and spec.id not in ("", "none") else None
+    return subject, obj
+
+
+def skip_label(item) -> str:
+    check = getattr(item, "originalname", item.name).removeprefix("test_")
+    subject, obj = _names(item)
+    return f"{check} {subject or obj or ''}".strip()
+
+
+def skip_reason(item, text: str) -> str:
+    """One line, without the names skip_label already gives (the subject, the object)."""
+    text = " ".join(text.removeprefix("Skipped: ").split())
+    for name in filter(None, _names(item)):
+        if text.startswith(f"{name}: "):
+            text = text[len(name) + 2:]
+    return text
 
 
 def operator() -> str:

@@ -172,6 +172,30 @@ class Remedy:
 
 
 _REGISTRY: dict[str, list[str]] = {}    # check name -> remedy fixture names, in declaration order
+_REMEDIES: dict[str, Remedy] = {}       # remedy fixture name -> its Remedy
+
+
+def remedies_for(check: str) -> list[Remedy]:
+    """The remedies declared for a check (its evaluate function's name), in declaration order."""
+    return [_REMEDIES[n] for n in _REGISTRY.get(check, []) if n in _REMEDIES]
+
+
+def applicable(request, ctx, check: str, obj, verdict) -> list[dict]:
+    """What --fix would plan for this failure, without running anything: each remedy whose
+    planner takes it (name, tier, the rendered plan or the guard's refusal). A planner that
+    cannot plan on this state is reported as such, never taken as applying."""
+    out = []
+    for name in _REGISTRY.get(check, []):
+        rem = request.getfixturevalue(name)
+        try:
+            plan = rem.plan(ctx, obj, verdict)
+        except Exception as e:      # a state the planner does not know: no plan, said so
+            out.append({"name": rem.name, "tier": rem.tier, "refused": f"cannot plan on this state: {e}"})
+            continue
+        if plan is not None:
+            out.append(redact_tree({"name": plan.remedy, "tier": plan.tier, "refused": plan.refused,
+                                    "plan": plan.render()}))
+    return out
 
 
 def remedy(answers: str, tier: str):
@@ -188,6 +212,7 @@ def remedy(answers: str, tier: str):
         name = planner.__name__
         _REGISTRY.setdefault(answers, []).append(name)
         rem = Remedy(name, answers, tier, planner, (planner.__doc__ or "").strip())
+        _REMEDIES[name] = rem
 
         @pytest.fixture(name=name)
         def fixture():

@@ -1,4 +1,4 @@
-"""The three routines around the checks (issue 5): from a zabbix alert to its checks (--alert),
+"""The three routines around the checks: from a zabbix alert to its checks (--alert),
 the maintenance gate (--gate), and accepted exceptions (waivers)."""
 from __future__ import annotations
 

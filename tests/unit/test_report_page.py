@@ -60,7 +60,8 @@ def text_of(fragment: str) -> str:
 def test_a_real_sites_faults_read_in_the_page(tmp_path, lab_page):
     """The lab's three faults: each one's card with what the operator does next."""
     path, doc, _ = lab_page
-    assert doc["summary"] == {"failed": 3, "passed": 28, "skipped": 3}
+    # hostkeys skips on every server of a replay (it holds no ssh_config), thinpool on the hives
+    assert doc["summary"] == {"failed": 3, "passed": 24, "skipped": 7}
     text = " ".join(text_of(render(tmp_path, path, "--dump-dom")).split())
     assert "UNHEALTHY lab · stage staging" in text
     assert "/var/lib/docker is 87 % full" in text and "prune_docker safe" in text
@@ -106,10 +107,10 @@ def test_the_page_leads_with_verdict_grid_and_commands(tmp_path, page):
     assert "s-hive2.example is unreachable" in text_of(down.group(2)) and "connect timeout" in text_of(down.group(2))
     assert f'<span id="{report_page.anchor("checks/test_disk.py::test_disk[s-hive2.example]")}">' in down.group(1)
     assert "--fix -k 'test_disk[s-hive2.example]'" not in dom
-    # a check whose remedies do not fit this state says so instead of offering one
+    # a check whose state could not be read (a hive unreachable) is offered no remedy, and says why
     drbd = re.search(r'id="{}">(.*?)<p class="hh-id">'.format(report_page.anchor("checks/test_drbd.py::test_drbd[ldap_data]")),
                      dom, re.S).group(1)
-    assert "none of the suite's remedies" in text_of(drbd)
+    assert "nothing is changed on a state the suite could not read" in text_of(drbd)
     # skips: one readable line each, naming check and object, no engine file
     skips = re.findall(r'<span class="hh-tag hh-skipped">skip</span>(.*?)</li>', dom)
     assert len(skips) == 4 and all(text_of(s).strip().startswith("hostkeys s-hive") for s in skips), skips

@@ -88,7 +88,7 @@ def render(r: dict) -> str:
     L.append("")
 
     # ---- targets
-    L += ["## Targets (issue 6)", "", "| target | measured | verdict |", "|---|---|---|"]
+    L += ["## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
     s4, s16 = sizes.get("4"), sizes.get("16")
     if s4 and s16:
         a, b = _g(s4, "latency", "0", "suite_serial", "median"), _g(s16, "latency", "0", "suite_serial", "median")
@@ -133,7 +133,7 @@ def render(r: dict) -> str:
         L += ["## Time to green of the remedy scenarios (4 servers)", "",
               "After `python3 -m lab inject FAULT` and a `-k AREA` run that shows it failing: wall time of "
               "`pytest --fix FLAGS -k AREA` runs until exit 0; next to it the commands the runbook "
-              "(reference/hive-builder.md §7) has an operator type for the same repair.", "",
+              "(its section 7) has an operator type for the same repair.", "",
               "| fault | suite command | time to green s | --fix runs | full suite after | runbook commands |",
               "|---|---|---|---|---|---|"]
         for t in ttg:

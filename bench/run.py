@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""hive-health benchmarks (issue 6): the suite against a shell loop and Ansible ad-hoc, on hive
+"""hive-health benchmarks: the suite against a shell loop and Ansible ad-hoc, on hive
 labs of 4, 8 and 16 servers, on the bare lab network and with 20 ms of added round trip.
 
 Run as root from the repository root: `make bench` (or `python3 bench/run.py`). Stdlib only.
@@ -487,7 +487,7 @@ def bench_size(hives: int, base_runs: int, first: bool) -> dict:
 # ------------------------------------------------------------------ time to green
 # (fault, target or None, --fix flags, -k area, runbook commands for a lab with H hives, how counted)
 def runbook_counts(h: int) -> dict:
-    """Commands the runbook (reference/hive-builder.md §7) has an operator type, on a site with
+    """Commands the runbook (its section 7) has an operator type, on a site with
     h hives; `hive ssh -t <host>` to reach a server counts as one command."""
     return {
         "failed-unit": (3, "7.6: hive ssh -t X; systemctl list-units --state=failed ...; sudo systemctl disable --now <unit>"),

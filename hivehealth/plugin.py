@@ -18,11 +18,11 @@ import pytest
 from hivehealth import checks, fixes, options, redact
 from hivehealth.gather import recording
 from hivehealth.judge import alerts, cluster
-from hivehealth.report import waivers
+from hivehealth.report import page, waivers
 from hivehealth.site import testinfra_host
 from hivehealth.judge.context import Context
 from hivehealth.gather.probe import Gatherer, HostFacts
-from hivehealth.ids import safe_id
+from hivehealth.ids import from_id, safe_id
 from hivehealth.site.inventory import InventoryError, Site, discover, is_hive_project
 from hivehealth.remedy import plan as remedy_plan
 from hivehealth.remedy.runner import RemedyPlugin
@@ -59,6 +59,7 @@ class State:
 STATE = pytest.StashKey[State]()
 PLUGIN = __name__                             # "hivehealth.plugin", also its entry point's name
 SUITE_DIR = Path(checks.__file__).parent      # the suite's own checks
+ENGINE = Path(__file__).resolve().parent
 
 
 def _output_max(config) -> int:
@@ -262,7 +263,7 @@ def site(request) -> Site:
 @pytest.fixture
 def verify(request):
     """Runs a check's evaluate(ctx, obj) on the gathered facts and turns the verdict into the
-    test's outcome. With --fix a failing verdict goes to its remedy first (hivehealth.remedy.plan)."""
+    test's outcome. With --fix a failing verdict goes to its remedy first (hivehealth.remedy.runner)."""
     state = request.config.stash[STATE]
 
     def run(evaluate, obj):
@@ -270,9 +271,15 @@ def verify(request):
         hook = request.config.pluginmanager.get_plugin("hivehealth-remedy")
         if hook is not None and verdict.status in (FAIL, UNKNOWN):
             verdict = hook.remedy(request, state, evaluate, obj, verdict)
-        record(request.node, verdict)
+        extra = {}
+        if verdict.status == FAIL:      # what --fix would plan for the state as it is now
+            extra["remedies"] = remedy_plan.applicable(request, state.context(), evaluate, obj, verdict)
+            down = getattr(state.facts.get(getattr(obj, "name", None)), "unreachable", None)
+            for planned in extra["remedies"] if down else ():
+                planned["refused"] = f"{obj.name} is unreachable ({down}): reach it first"
+        record(request.node, verdict, check=evaluate.__name__, **extra)
         if verdict.status == SKIP:
-            pytest.skip(verdict.message())
+            pytest.skip(redact.redact("; ".join(verdict.problems)))
         if verdict.status == WARN and not request.config.option.gate:
             return
         if not verdict.ok:
@@ -281,9 +288,57 @@ def verify(request):
 
 
 def record(item, verdict: Verdict, **extra):
+    """What the reports show of a verdict; the runbook sections are those the check's module
+    cites on its docstring's first line."""
+    module = getattr(item, "module", None)
     entry = {"subject": verdict.subject, "status": verdict.status, "problems": verdict.problems,
-             "alert": verdict.alert, "notes": verdict.notes, **extra}
+             "alert": verdict.alert, "notes": verdict.notes,
+             "runbook": page.runbook_refs(getattr(module, "__doc__", None)),
+             "evidence": [e.render() for e in verdict.evidence], **extra}
     item.user_properties.append(("hivehealth", entry))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A skip names the check and its object, not the engine's file and line where
+    pytest.skip was called: `SKIPPED [1] hostkeys s-hive0.lab: no known_hosts to check`; a
+    failure's one-line form (--tb=line) names the check's file and function, not verify()."""
+    outcome = yield
+    if item.config.stash.get(STATE, None) is None:
+        return          # not a hive-health run (the installed plugin is inert there)
+    report = outcome.get_result()
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if report.failed and crash is not None and Path(crash.path).resolve().parent == ENGINE:
+        # a verdict's failure is raised in verify(): name the check's own file and function
+        path, lineno, _ = item.location
+        crash.path, crash.lineno = path, (lineno or 0) + 1
+    if not (report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3) \
+            or hasattr(report, "wasxfail"):
+        return
+    report.longrepr = (skip_label(item), None, skip_reason(item, str(report.longrepr[2])))
+
+
+def _names(item) -> tuple[str | None, str | None]:
+    """(the subject its verdict named, the object it was parametrized with)."""
+    subject = next((v.get("subject") for k, v in item.user_properties if k == "hivehealth"), None)
+    spec = getattr(item, "callspec", None)
+    obj = from_id(spec.id) if spec and spec.id not in ("", "none") else None
+    return subject, obj
+
+
+def skip_label(item) -> str:
+    check = getattr(item, "originalname", item.name).removeprefix("test_")
+    subject, obj = _names(item)
+    return f"{check} {subject or obj or ''}".strip()
+
+
+def skip_reason(item, text: str) -> str:
+    """One line, without the names skip_label already gives (the subject, the object)."""
+    text = " ".join(text.removeprefix("Skipped: ").split())
+    for name in filter(None, _names(item)):
+        if text.startswith(f"{name}: "):
+            text = text[len(name) + 2:]
+    return text
 
 
 def operator() -> str:

@@ -394,7 +394,7 @@ def heal_log_bloat(lab, s, rec):
     sx(s, f"truncate -s {rec.get('orig', 0)} {rec['path']}", check=False)
 
 
-# ---------------------------------------------------------------- issue 7: beyond the runbook
+# ---------------------------------------------------------------- beyond the runbook
 BACKUP_DIR = "/home/admin/backup"
 REG_LINK = f"{BACKUP_DIR}/backup-hive-registry-latest.tar.gz"
 SPREAD_SVC = "spread-demo"

@@ -7,11 +7,11 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 status=0
 
-# headless Chromium renders the history page in a unit test (skipped, with its reason, without it)
+# headless Chromium renders latest.html and the history page in unit tests (skipped, with its reason, without it)
 if ! command -v chromium >/dev/null 2>&1; then
   { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 ||
     { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; } ||
-    echo "chromium could not be installed: the history render test will be skipped"
+    echo "chromium could not be installed: the Chromium render tests will be skipped"
 fi
 
 # a real OpenSSH server tests the SSH transport (skipped, with its reason, without it); the tests

@@ -1,4 +1,6 @@
-"""Backups on the repository server (hive-builder.md §6, §10): nothing in hive's zabbix watches them.
+"""Backups on the repository server: nothing in hive's zabbix watches them.
+
+Backups: https://hive-builder.readthedocs.io/ja/latest/backup.html
 
 `hive-backup.sh` (run nightly at 01:00 by backup.timer -> backup.service) exits 0 even when a
 target failed: a failure shows only as an `INFO: hive-backup.sh: FAIL ...` line. So this check
@@ -76,7 +78,7 @@ declare(
     backup_journal=("repository", _BACKUP_JOURNAL),
 )
 
-ALERT = "(none: hive's zabbix does not watch backups; hive-builder.md §6/§10)"
+ALERT = "(none: hive's zabbix does not watch backups; https://hive-builder.readthedocs.io/ja/latest/backup.html)"
 FAIL_LINE = re.compile(r"\bFAIL\b")
 
 

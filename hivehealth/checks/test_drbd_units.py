@@ -1,4 +1,6 @@
-"""drbd-resource@<vol>.service on every hive (hive-builder.md §3, §10).
+"""drbd-resource@<vol>.service on every hive: hive's zabbix does not watch it.
+
+Volumes: https://hive-builder.readthedocs.io/ja/latest/inventory.html
 
 build-volumes enables and starts `drbd-resource@<vol>.service` for every DRBD volume on every
 hive (diskless clients included), with `RequiredBy=docker.service` and `Before=docker.service`:

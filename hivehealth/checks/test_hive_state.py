@@ -1,4 +1,6 @@
-"""Mother-side state left behind by a recovery (runbook 7.9, hive-builder.md §1): one item.
+"""Mother-side state left behind by a recovery (runbook 7.9): one item.
+
+Inventory and persistents: https://hive-builder.readthedocs.io/ja/latest/inventory.html
 
 - `no_format` left true in .hive/persistents.yml: build-volumes then never formats or promotes
   a *new* volume (it only resyncs existing ones). Runbook 7.9 sets it for the recovery and never

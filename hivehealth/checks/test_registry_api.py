@@ -1,4 +1,4 @@
-"""The registry answers: GET /v2/ on port 5000 of the repository server (hive-builder.md §4, §10).
+"""The registry answers: GET /v2/ on port 5000 of the repository server (hive's zabbix does not probe it).
 
 test_registry watches the registry's size; this checks that it serves at all, the way the hives
 reach it (`<repository>:5000`), with the site's CA and credentials, so `hive build-images` and
@@ -62,7 +62,7 @@ declare(
     registry_api=("repository", _REGISTRY_API),
 )
 
-ALERT = "(none: hive's zabbix does not probe the registry; hive-builder.md §10)"
+ALERT = "(none: hive's zabbix does not probe the registry)"
 
 
 @pytest.mark.roles("repository")

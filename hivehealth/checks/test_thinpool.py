@@ -1,4 +1,4 @@
-"""The LVM thin pool under the DRBD volumes (hive-builder.md §3, §10): drbdvg/drbdpool.
+"""The LVM thin pool under the DRBD volumes: drbdvg/drbdpool (hive's zabbix does not watch it).
 
 build-volumes carves every DRBD volume as a thin LV of `drbd.size` from the pool `drbdpool` in
 VG `drbdvg`, so the volumes can together promise more than the pool holds. A full pool
@@ -28,7 +28,7 @@ declare(
     lvs=("hive", _LVS),
 )
 
-ALERT = "(none: hive's zabbix does not watch the LVM thin pool; hive-builder.md §10)"
+ALERT = "(none: hive's zabbix does not watch the LVM thin pool)"
 NOT_INSTALLED = 127
 
 

@@ -7,11 +7,11 @@ CONFIG = "/etc/docker/registry/config.yml"
 
 @remedy(registry_size, tier=RISKY)
 def registry_garbage_collect(ctx, server, verdict):
-    """develop.rst: garbage-collect blobs no manifest references. Pushes during the run can
-    lose layers, so it is risky."""
+    """Garbage-collect blobs no manifest references (https://hive-builder.readthedocs.io/ja/latest/develop.html).
+    Pushes during the run can lose layers, so it is risky."""
     gc = Cmd("docker", "exec", "registry", "registry", "garbage-collect", "-m", CONFIG, root=True)
     return Plan(steps=[Step(server.name, gc,
-                            "develop.rst: delete unreferenced and untagged blobs")])
+                            "hive-builder's develop page: delete unreferenced and untagged blobs")])
 
 
 @remedy(registry_size, tier=DESTRUCTIVE)

@@ -1,6 +1,6 @@
 """Gathering facts: every command a server's checks need, in ONE remote exec per server.
 
-A remote shell start costs more than the commands themselves (DESIGN.md: 0.1-0.15 s per exec),
+A remote shell start costs more than the commands themselves (0.1-0.15 s per exec over SSH),
 so each server gets one script that runs all its sections concurrently, each under `timeout`,
 and prints one framed line per section (name, exit code, base64 stdout, base64 stderr).
 Servers are gathered concurrently. The result is plain data: it crosses to xdist workers, and

@@ -1,9 +1,10 @@
 """From a zabbix alert text to the checks it concerns (`pytest --alert "..."`).
 
-The texts are hive-builder's zabbix triggers (reference/hive-builder.md §5, Z1-Z13) and the
-built-in "Linux by Zabbix agent" filesystem triggers. A notification reads
-`Problem: <trigger name>`; the repo's triggers end in ` (<hive name>)` while the repair.rst
-strings predate that suffix: both forms are accepted, with or without the prefix.
+The texts are hive-builder's zabbix triggers (numbered Z1-Z13 here; https://hive-builder.readthedocs.io/ja/latest/zabbix.html)
+and the built-in "Linux by Zabbix agent" filesystem triggers. A notification reads
+`Problem: <trigger name>`; the current triggers end in ` (<hive name>)` while the strings of
+the repair page (https://hive-builder.readthedocs.io/ja/latest/repair.html) predate that suffix: both forms are accepted, with or
+without the prefix.
 
 Keywords select exactly one object. pytest's `-k` matches *substrings* of item names, so
 `-k ldap` would also select `test_drbd[ldap_data]` and `test_service[ldap_admin]`. The

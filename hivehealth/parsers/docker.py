@@ -186,7 +186,7 @@ def parse_tasks(text: str) -> list[Task]:
 
 
 def parse_service_ps_table(text: str) -> list[Task]:
-    """`docker service ps [--no-trunc]` default table (the layout repair.rst shows)."""
+    """`docker service ps [--no-trunc]` default table (the layout https://hive-builder.readthedocs.io/ja/latest/repair.html shows)."""
     rows = parse_table(text, ("ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE",
                               "ERROR", "PORTS"), TASK_WHAT)
     keys = {"DESIRED STATE": "DesiredState", "CURRENT STATE": "CurrentState"}

@@ -19,6 +19,7 @@ from typing import Callable
 
 import pytest
 
+from hivehealth.redact import redact_tree
 from hivehealth.remedy.names import InvalidName, Name
 
 SAFE, RISKY, DESTRUCTIVE = "safe", "risky", "destructive"
@@ -193,6 +194,7 @@ def remedy(answers: Callable, tier: str):
         _REGISTRY.setdefault(answers, []).append(name)
         _DECLARED.append((where, answers))
         rem = Remedy(name, answers, tier, planner, (planner.__doc__ or "").strip())
+        _REMEDIES[name] = rem
 
         @pytest.fixture(name=name)
         def fixture():
@@ -220,6 +222,34 @@ def validate() -> list[str]:
 def remedies_for(check: Callable) -> list[str]:
     """The remedy fixtures that answer this check function, in declaration order."""
     return list(_REGISTRY.get(check, []))
+
+
+_REMEDIES: dict[str, Remedy] = {}       # remedy fixture name -> its Remedy
+
+
+def remedies_named(check: str) -> list[Remedy]:
+    """The remedies declared for a check function of this name (what a report records), in
+    declaration order."""
+    return [_REMEDIES[n] for fn, names in _REGISTRY.items() if fn.__name__ == check
+            for n in names if n in _REMEDIES]
+
+
+def applicable(request, ctx, check: Callable, obj, verdict) -> list[dict]:
+    """What --fix would plan for this failure, without running anything: each remedy whose
+    planner takes it (name, tier, the rendered plan or the guard's refusal). A planner that
+    cannot plan on this state is reported as such, never taken as applying."""
+    out = []
+    for name in remedies_for(check):
+        rem = request.getfixturevalue(name)
+        try:
+            plan = rem.plan(ctx, obj, verdict)
+        except Exception as e:      # a state the planner does not know: no plan, said so
+            out.append({"name": rem.name, "tier": rem.tier, "refused": f"cannot plan on this state: {e}"})
+            continue
+        if plan is not None:
+            out.append(redact_tree({"name": plan.remedy, "tier": plan.tier, "refused": plan.refused,
+                                    "plan": plan.render()}))
+    return out
 
 
 def allowed(config, plan: Plan, stage: str) -> str | None:

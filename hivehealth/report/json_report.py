@@ -1,4 +1,10 @@
-"""reports/latest.json (one entry per check) and dated copies of the JSON and HTML reports.
+"""reports/latest.json (one entry per check), the operator's latest.html, dated copies of both,
+and the terminal's per-area lines and --gate verdict.
+
+latest.html is pytest-html's page: its summary hook receives the operator's block
+(hivehealth.report_page: verdict, grid, failures with their fix command, what --fix did, skips
+and waivers), its environment table is reduced to the run's identity, and skip logs read as
+one line.
 
 Runs in the controlling process only; xdist forwards every worker's test reports to it.
 Every report file is private and replaced atomically (hivehealth.safe_write), latest.html too:
@@ -18,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from hivehealth.report import gate, history, prometheus
+from hivehealth import __version__
+from hivehealth.report import gate, history, page, prometheus
 from hivehealth.safe_write import write_atomic
 from hivehealth.site.inventory import Site
 from hivehealth.ids import check_id, item_check_id
@@ -37,6 +44,12 @@ ID_PROPERTY = "hivehealth-id"     # the check id, set on each item when it is co
 
 def report_check_id(report) -> str:
     return dict(getattr(report, "user_properties", ())).get(ID_PROPERTY) or check_id(report.nodeid)
+
+
+def _checkout(config) -> str | None:
+    """The checkout this run came from (its bin/hive-health), None for the installed package."""
+    base = base_dir(config)
+    return str(base) if (base / "bin" / "hive-health").is_file() else None
 
 
 class JsonReport:
@@ -113,8 +126,12 @@ class JsonReport:
         return self.state.facts
 
     def pytest_terminal_summary(self, terminalreporter):
-        if self.config.option.gate:
-            terminalreporter.write_line(gate.gate_line(list(self.entries.values())), bold=True)
+        """One line per area, before pytest's short summary and counts."""
+        lines = area_lines(list(self.entries.values()))
+        if lines:
+            terminalreporter.write_sep("-", "hive-health by area")
+            for line, bad in lines:
+                terminalreporter.write_line(line, red=bad, bold=bad)
 
     def pytest_unconfigure(self, config):
         """Dated copies, once pytest-html has written its file (it does so at sessionfinish)."""
@@ -129,14 +146,42 @@ class JsonReport:
         except (sqlite3.Error, OSError, ValueError) as e:
             print(f"hive-health: history of runs ({self.dir / history.DB_NAME}) not updated: {e}",
                   file=sys.stderr)
+        if config.option.gate:
+            # the very last line of the output: what a maintenance script reads
+            line = gate.gate_line(list(self.entries.values()))
+            tr = config.pluginmanager.get_plugin("terminalreporter")
+            if tr is not None:
+                tr.write_line(line, bold=True)
+            else:
+                print(line, flush=True)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session):
         """pytest-html writes its page with a plain open(); make it write through the helper."""
         for plugin in self.config.pluginmanager.get_plugins():
             if type(plugin).__module__.startswith("pytest_html.") and hasattr(plugin, "_write_report"):
-                plugin._write_report = lambda text, path=plugin._report_path: write_atomic(path, text)
+                plugin._write_report = lambda text, path=plugin._report_path: write_atomic(
+                    path, page.with_viewport(text))
                 self.html_data = plugin._report.data
+        self._reduce_environment()
+
+    def _reduce_environment(self):
+        """pytest-html's environment table: what identifies the run, not the Python install.
+        Entries the operator gave with --metadata stay (and win)."""
+        try:
+            from pytest_metadata.plugin import metadata_key
+        except ImportError:
+            return
+        meta = self.config.stash.get(metadata_key, None)
+        if meta is None:
+            return
+        given = {k: meta[k] for k, _ in (getattr(self.config.option, "metadata", None) or []) if k in meta}
+        meta.clear()
+        meta.update({"hive-health": __version__, "site": self.site.name or self.site.describe(),
+                     "stage": self.site.stage or "-",
+                     "servers": ", ".join(f"{s.name} ({', '.join(sorted(s.roles))})" for s in self.site.servers)
+                     or "-"})
+        meta.update(given)
 
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_html_results_table_row(self, report, cells):
@@ -144,7 +189,15 @@ class JsonReport:
         test_id = report_check_id(report) + ("" if report.when == "call" else f"::{report.when}")
         for i, cell in enumerate(cells):
             if isinstance(cell, str) and cell.startswith('<td class="col-testId">'):
-                cells[i] = f'<td class="col-testId">{html.escape(test_id)}</td>'
+                cells[i] = (f'<td class="col-testId" id="{page.anchor(report_check_id(report))}">'
+                            f'{html.escape(test_id)}</td>')
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_html(self, report, data):
+        """A skip's log is its reason, not the (file, line, reason) tuple pytest keeps."""
+        if report.skipped and isinstance(report.longrepr, tuple) and data:
+            label, _, reason = report.longrepr
+            data[0] = html.escape(redact(f"{label}: {reason}")) + "\n"
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report):
@@ -153,12 +206,11 @@ class JsonReport:
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix, summary, postfix):
         _escape_environment(self.html_data.get("environment"))
-        e = html.escape
-        rows = "".join(f"<tr><td>{e(s.name)}</td><td>{e(', '.join(sorted(s.roles)))}</td></tr>"
-                       for s in self.site.servers)
-        prefix.append(f"<p>Site <b>{e(self.site.name or '-')}</b>, stage <b>{e(self.site.stage or '-')}</b>"
-                      f" ({e(self.site.describe())})</p><table><tr><th>server</th><th>roles</th></tr>"
-                      f"{rows}</table>")
+        entries = redact_tree(list(self.entries.values()))
+        prefix.insert(0, page.render(
+            entries, self.site, started=datetime.fromtimestamp(self.started).strftime("%Y-%m-%d %H:%M:%S"),
+            duration=time.time() - self.started, suite_root=_checkout(self.config),
+            unreachable={n: f.unreachable for n, f in self.facts().items() if f.unreachable}))
 
 
 def _escape_environment(env):
@@ -179,5 +231,24 @@ def _escape_environment(env):
 
 def _text(report) -> str:
     if report.skipped and isinstance(report.longrepr, tuple):
-        return str(report.longrepr[2])
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
     return str(report.longreprtext or "")
+
+
+def area_lines(entries) -> list[tuple[str, bool]]:
+    """`disk      3 ok, 1 FAIL: s-hive1.lab` per area, and whether the area has a failure."""
+    areas: dict[str, list[dict]] = {}
+    for e in entries:
+        areas.setdefault(e["area"], []).append(e)
+    width = max((len(a) for a in areas), default=0)
+    out = []
+    for area, items in sorted(areas.items()):
+        counts: dict[str, int] = {}
+        for e in items:
+            st = page.status_of(e)
+            counts[st] = counts.get(st, 0) + 1
+        tally = ", ".join(f"{counts[s]} {page.LABEL[s]}" for s in page.RANK if counts.get(s))
+        bad = [e.get("subject") or e["id"] for e in items if page.status_of(e) in page.FAILING]
+        named = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        out.append((redact(f"{area:<{width}}  {tally}" + (f": {named}" if bad else "")), bool(bad)))
+    return out

@@ -1,6 +1,6 @@
 """Finding the servers of a site.
 
-Order (issue 2): explicit testinfra options win; else a hive-builder project at --hive-root;
+Order: explicit testinfra options win; else a hive-builder project at --hive-root;
 else the local machine. A hive project is read exactly as `hive ssh` reads it: the stage from
 .hive/persistents.yml, the context dir .hive/<stage>/, the servers from the `Host` lines of its
 ssh_config in order (the last one is the repository server).

@@ -1,4 +1,4 @@
-"""One lab scenario per check beyond the runbook (issue 7): inject the fault, see exactly the
+"""One lab scenario per check beyond the runbook: inject the fault, see exactly the
 matching check fail with its value, limit, alert/FAQ and the command that clears it, run that
 command (or the suite's remedy, held to its tier), see the lab healthy again."""
 import hashlib

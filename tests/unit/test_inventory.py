@@ -1,4 +1,4 @@
-"""Finding the servers of a hive-builder project (issue 2 item 3), good and broken."""
+"""Finding the servers of a hive-builder project, good and broken."""
 import textwrap
 
 import pytest

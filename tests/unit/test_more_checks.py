@@ -1,4 +1,4 @@
-"""The checks beyond the runbook (issue 7), on recorded outputs (tests/data/captured/SOURCES.md).
+"""The checks beyond the runbook, on recorded outputs (tests/data/captured/SOURCES.md).
 
 Each check is called directly with a Context built from HostFacts/CommandResult, as the plugin
 would after gathering: it must fail on its fault with the right message and pass when healthy.
@@ -122,7 +122,7 @@ def test_backup_stale_link_fails_with_age_limit_and_rerun():
     msg = v.message()
     assert "backup of hive-registry is stale" in msg and "30.0 h old" in msg
     assert "limit backup_max_age 26 h" in msg and "hive-backup.sh -l hive-registry" in msg
-    assert "s-hive3.lab" in msg and "§6" in msg
+    assert "s-hive3.lab" in msg and "https://hive-builder.readthedocs.io/ja/latest/backup.html" in msg
     # a site that allows 48 h passes
     assert backup_fresh(backup_ctx(files, ini={"backup_max_age": "48"}), REPO).status == OK
 
@@ -140,7 +140,7 @@ def test_backup_expected_link_never_written_and_dangling_link():
 
 
 def test_backup_fail_line_in_last_run_fails_although_exit_was_0():
-    # the real hive-backup.sh messages (hive-builder roles/backup-tools, hive-builder.md §6)
+    # the real hive-backup.sh messages (hive-builder roles/backup-tools)
     journal = lab("backup_journal-repo-healthy.txt") + \
         "INFO: hive-backup.sh: ENTER SERVICE hive-zabbix for BACKUP\n" \
         "INFO: hive-backup.sh: FAIL backup for hive-zabbix\n"

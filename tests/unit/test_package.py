@@ -47,9 +47,11 @@ def test_hive_root_in_two_words_and_plain_pytest_in_the_project_check_the_same_s
 
 
 def test_pytest_anywhere_else_is_untouched(venv, tmp_path):
-    (tmp_path / "test_mine.py").write_text("def test_mine():\n    assert 1 + 1 == 3\n")
-    r = installed.run(venv, "pytest", "-q", cwd=tmp_path)
-    assert r.returncode == 1 and "1 failed" in r.stdout, r.stdout + r.stderr
+    (tmp_path / "test_mine.py").write_text("import pytest\n\ndef test_mine():\n    assert 1 + 1 == 3\n\n"
+                                           "def test_later():\n    pytest.skip('not today')\n")
+    r = installed.run(venv, "pytest", "-q", "-rs", cwd=tmp_path)
+    assert r.returncode == 1 and "1 failed, 1 skipped" in r.stdout, r.stdout + r.stderr
+    assert "SKIPPED [1] test_mine.py:7: not today" in r.stdout, r.stdout       # pytest's own skip line
     assert "assert (1 + 1) == 3" in r.stdout or "assert 2 == 3" in r.stdout      # its own asserts, rewritten
     assert "hive-health" not in r.stdout and not (tmp_path / "reports").exists()
     r = installed.run(venv, "pytest", "--help", cwd=tmp_path)

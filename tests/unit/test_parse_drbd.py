@@ -43,7 +43,7 @@ def test_text_hive_names_all_outdated():
 
 
 def test_text_open_yes_and_client():
-    # current drbd-utils print open: and client: on the disk line (hive-builder.md §3); the
+    # current drbd-utils print open: and client: on the disk line; the
     # samples predate open:, so this is the documented layout built by hand
     text = "ldap_data role:Primary\n  disk:UpToDate open:yes\n  s-hive1.lab role:Secondary\n" \
            "    peer-disk:UpToDate\n"

@@ -12,7 +12,6 @@ two Ready/Active nodes satisfy its placement constraints. Passes (with a note) w
 is eligible: then nothing can be rebalanced (test_swarm reports the nodes that are down).
 Global services and services with one replica have nothing to spread.
 """
-import json
 
 from hivehealth.judge.cluster import manager_answers
 from hivehealth.parsers import ParseError
@@ -38,18 +37,9 @@ def _node_facts(ctx) -> list[dict]:
     if r is None:
         return []
     try:
-        data = json.loads(r.stdout)
-    except ValueError:
+        return dockerp.node_facts(r.stdout)
+    except ParseError:
         return []
-    out = []
-    for n in data if isinstance(data, list) else []:
-        spec, status = n.get("Spec") or {}, n.get("Status") or {}
-        out.append({"hostname": (n.get("Description") or {}).get("Hostname", ""),
-                    "id": n.get("ID", ""), "role": spec.get("Role", ""),
-                    "labels": spec.get("Labels") or {},
-                    "ready": status.get("State") == "ready",
-                    "active": spec.get("Availability") == "active"})
-    return out
 
 
 def _matches(node: dict, constraint: str) -> bool:

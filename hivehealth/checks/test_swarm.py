@@ -7,7 +7,6 @@ A server rebuilt (runbook 7.9) and joined again without `docker node rm` leaves 
 behind, Down, and for a manager still a raft member that counts against quorum: that stale
 entry fails, named by its node ID (the swarm remedy removes exactly that ID).
 """
-import json
 
 from hivehealth.gather.sections import declare
 from hivehealth.judge.cluster import manager_answers, no_manager_answered, node_entries
@@ -118,10 +117,7 @@ def leader_state(ctx, _) -> Verdict:
         r = None if f.unreachable else f.get("swarm_info")
         if r is None or not r.ok:
             continue
-        try:
-            state = json.loads(r.stdout).get("LocalNodeState")
-        except (ValueError, AttributeError):
-            state = r.stdout.strip()[:80]
+        state = dockerp.swarm_local_state(r.stdout)
         if state != "active":
             v.fail(f"{hive.name}: swarm state {state!r} (expected active)")
     return v

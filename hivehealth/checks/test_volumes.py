@@ -4,9 +4,9 @@ Zabbix: "Exceed 90% Docker volume <vol> in <svc> usage (<h>)". Zabbix measures f
 container; the same filesystem is mounted on the node that runs the task, so its df is read
 there. A volume mounted nowhere is not in use and has no usage to check.
 """
-import json
 
 from hivehealth.gather.sections import declare
+from hivehealth.parsers import docker as dockerp
 from hivehealth.parsers import fs
 from hivehealth.parsers.sizes import human_kib
 from hivehealth.judge.verdict import OK, Verdict
@@ -69,12 +69,4 @@ def _service_using(ctx, hive, volume) -> str | None:
     r = ctx.host(hive).get("containers")
     if r is None or not r.ok:
         return None
-    for line in r.stdout.splitlines():
-        try:
-            c = json.loads(line)
-        except ValueError:
-            continue
-        if volume in str(c.get("Mounts", "")).split(","):
-            labels = dict(kv.split("=", 1) for kv in str(c.get("Labels", "")).split(",") if "=" in kv)
-            return labels.get("com.docker.swarm.service.name")
-    return None
+    return dockerp.service_using_volume(r.stdout, volume)

@@ -1,5 +1,4 @@
 """Runbook 7.9: a server lost for good."""
-import json
 import re
 import time
 from datetime import datetime, timezone
@@ -7,6 +6,8 @@ from datetime import datetime, timezone
 from hivehealth.checks.test_swarm import node_state
 from hivehealth.remedy import names
 from hivehealth.judge.cluster import manager_answers, node_name
+from hivehealth.parsers import ParseError
+from hivehealth.parsers import docker as dockerp
 from hivehealth.remedy.plan import DESTRUCTIVE, Cmd, Plan, Step, remedy
 
 
@@ -92,11 +93,12 @@ def _inspect(ctx, name):
         lambda n: node_name(ctx.site, (n.get("Description") or {}).get("Hostname", "")) == name)
     for _, r in manager_answers(ctx, "nodes_inspect"):
         try:
-            for node in json.loads(r.stdout):
-                if isinstance(node, dict) and wanted(node):
-                    return node
-        except ValueError:
+            nodes = dockerp.parse_node_inspect(r.stdout)
+        except ParseError:
             continue
+        for node in nodes:
+            if wanted(node):
+                return node
     return None
 
 
@@ -111,7 +113,6 @@ def _age(stamp):
 
 def _quorum(ctx):
     answers = manager_answers(ctx, "nodes")
-    from hivehealth.parsers import docker as dockerp
     nodes = dockerp.parse_nodes(answers[0][1].stdout) if answers else []
     managers = [n for n in nodes if n.manager_status]
     # a Down node does not count even if raft still calls it Reachable: a rebuilt server that

@@ -1,6 +1,7 @@
 """Docker CLI output: `--format json` (NDJSON, `{{json .}}`, or an array) and table fallbacks."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -250,3 +251,49 @@ def parse_table(text: str, headers: tuple[str, ...], what: str,
             row[h] = ln[start:end].strip()
         rows.append(row)
     return rows
+
+
+# --- docker info / ps / node inspect ------------------------------------------------------------
+
+def swarm_local_state(text: str):
+    """`docker info --format '{{json .Swarm}}'`: LocalNodeState (active, inactive, pending, locked,
+    error); what it printed instead (cut to 80 characters) when that is not the JSON object."""
+    try:
+        return json.loads(text).get("LocalNodeState")
+    except (ValueError, AttributeError):
+        return text.strip()[:80]
+
+
+def service_using_volume(text: str, volume: str) -> str | None:
+    """`docker ps --format '{{json .}}'`: the swarm service of the first container that mounts
+    `volume` (its com.docker.swarm.service.name label); lines that are not JSON are passed over."""
+    for line in text.splitlines():
+        try:
+            c = json.loads(line)
+        except ValueError:
+            continue
+        if volume in str(c.get("Mounts", "")).split(","):
+            labels = dict(kv.split("=", 1) for kv in str(c.get("Labels", "")).split(",") if "=" in kv)
+            return labels.get("com.docker.swarm.service.name")
+    return None
+
+
+def parse_node_inspect(text: str) -> list[dict]:
+    """`docker node inspect`: the node objects as docker prints them."""
+    data = _json.load(text, "docker node inspect")
+    if not isinstance(data, list):
+        raise ParseError("docker node inspect", "expected a JSON array")
+    return [n for n in data if isinstance(n, dict)]
+
+
+def node_facts(text: str) -> list[dict]:
+    """`docker node inspect`: hostname, id, role, labels, ready, active of every node."""
+    out = []
+    for n in parse_node_inspect(text):
+        spec, status = n.get("Spec") or {}, n.get("Status") or {}
+        out.append({"hostname": (n.get("Description") or {}).get("Hostname", ""),
+                    "id": n.get("ID", ""), "role": spec.get("Role", ""),
+                    "labels": spec.get("Labels") or {},
+                    "ready": status.get("State") == "ready",
+                    "active": spec.get("Availability") == "active"})
+    return out

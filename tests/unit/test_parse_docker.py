@@ -181,3 +181,19 @@ def test_malformed(func, text, message):
 def test_empty_output_is_empty_list():
     assert docker.parse_nodes("") == [] and docker.parse_services("\n") == [] and docker.parse_tasks("") == []
     assert docker.parse_volume_inspect("") == []
+
+
+def test_swarm_state_node_inspect_and_container_volume_helpers():
+    from hivehealth.parsers import ParseError
+    from hivehealth.parsers.docker import node_facts, service_using_volume, swarm_local_state
+    assert swarm_local_state('{"LocalNodeState":"locked","NodeID":""}\n') == "locked"
+    assert swarm_local_state("Cannot connect to the Docker daemon\n") == "Cannot connect to the Docker daemon"
+    nodes = node_facts('[{"ID":"x1","Description":{"Hostname":"s-hive0"},"Spec":{"Role":"manager",'
+                       '"Availability":"drain","Labels":{"a":"b"}},"Status":{"State":"ready"}}, "junk"]')
+    assert nodes == [{"hostname": "s-hive0", "id": "x1", "role": "manager", "labels": {"a": "b"},
+                      "ready": True, "active": False}]
+    for bad in ('{"ID": "x"}', "[{"):
+        with pytest.raises(ParseError, match="docker node inspect"):
+            node_facts(bad)
+    ps = ('{"Mounts":"ldap_data,other","Labels":"com.docker.swarm.service.name=ldap,x=y"}\nnot json\n')
+    assert service_using_volume(ps, "ldap_data") == "ldap" and service_using_volume(ps, "ldap") is None

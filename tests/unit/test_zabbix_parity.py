@@ -1,0 +1,253 @@
+"""Every problem hive-builder's zabbix can raise selects a check (--alert), and the checks behind
+the triggers judge the signal the agent reads, on recorded outputs (tests/data/captured/SOURCES.md,
+section zabbix/)."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _pytest.mark.expression import Expression
+
+from test_more_checks import HIVES, REPO, ctx_of, result  # noqa: E402  (tests/unit is on sys.path)
+
+from checks.test_inner_services import inner_services
+from checks.test_inodes import inode_usage
+from checks.test_selinux import selinux_denials
+from checks.test_service_error_log import service_error_log
+from checks.test_service_usage import service_usage
+from checks.test_unit_restarts import unit_restarts
+from checks.test_unreachable import reachability
+from fixes.inodes import prune_docker_inodes
+from hivehealth import alerts
+from hivehealth.parsers import agent
+from hivehealth.verdict import FAIL, OK, SKIP, UNKNOWN, WARN
+
+ROOT = Path(__file__).resolve().parents[2]
+ZAB = ROOT / "tests" / "data" / "captured" / "zabbix"
+BUNDLE = ROOT / "tests" / "data" / "bundles" / "format1-example"
+
+
+def zab(name: str) -> str:
+    return (ZAB / name).read_text()
+
+
+# ---------------------------------------------------------------- every trigger selects a check
+# hive-builder's templates (roles/zabbix-server: hive-server*.xml, Template_App_systemd_Services,
+# hive-repository-server.xml.j2, Template_Docker_Swarm_Services.xml.j2), names filled in, and the
+# built-ins of "Template OS Linux by Zabbix agent" its docs/zabbix.rst lists, default macros.
+TRIGGERS = [
+    # (trigger text as zabbix names it, the check function it must select)
+    ("DRBD resource ldap_data status is not UpToDate/Diskless client", "test_drbd"),
+    ("Detect SELinux alert", "test_selinux"),
+    ("At least one of the services is in a failed state", "test_units"),
+    ("chronyd service has restarted", "test_unit_restarts"),
+    ("Error Log Detected for Services", "test_service_error_log"),
+    ("Service slapd in container ldap restarted (example)", "test_inner_services"),
+    ("Service ldap replicas running percetage less than 100 (example)", "test_service"),
+    ("Service ldap restarted (example)", "test_service"),
+    ("At least one of the services in standalone type container ldap is in a failed state (example)",
+     "test_inner_services"),
+    ("Exceed 90% Docker volume ldap_data in ldap usage (example)", "test_volume"),
+    ("Service ldap: High CPU usage (over 80% for 5m) (example)", "test_service_usage"),
+    ("Service ldap: High memory usage (over 90% for 5m) (example)", "test_service_usage"),
+    ("Service ldap: Replica count mismatch (example)", "test_service"),
+    ("System time is out of sync (diff with Zabbix server > 60s)", "test_time"),
+    ("Zabbix agent is not available (for 3m)", "test_unreachable"),
+    ("/: Running out of free inodes (free < 20%)", "test_inodes"),
+]
+
+
+def _variants(text):
+    """As given, with and without the ` (<h>)` suffix, and as a notification prefixes it."""
+    bare = text[:-len(" (example)")] if text.endswith(" (example)") else text
+    return sorted({text, bare, bare + " (example)", f"Problem: {text}", f"s-hive0.example: {bare}",
+                   f"Problem: Linux: {bare}"})
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory):
+    """The items the suite collects on a recorded four-server site that runs service ldap."""
+    bundle = tmp_path_factory.mktemp("bundle") / "site"
+    shutil.copytree(BUNDLE, bundle)
+    host = bundle / "host-s-hive0.example.json"
+    doc = json.loads(host.read_text())
+    services = (ROOT / "tests" / "data" / "captured" / "lab" / "services-hive0.jsonl").read_text()
+    doc["results"]["services"] = {"name": "services", "command": "docker service ls --format json",
+                                  "rc": 0, "stdout": services, "stderr": ""}
+    host.write_text(json.dumps(doc))
+    p = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pytest.ini"), "--rootdir",
+                        str(ROOT), "--replay", str(bundle), "--collect-only", "-q",
+                        "-o", f"report_dir={bundle / 'reports'}"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    items = [line.strip() for line in p.stdout.splitlines() if "::" in line]
+    assert items, p.stdout + p.stderr
+    return bundle, items
+
+
+def _selected(items, keyword):
+    """pytest's -k: the expression over case-insensitive substrings of each item's names."""
+    expr = Expression.compile(keyword)
+    out = []
+    for item in items:
+        path, name = item.split("::", 1)
+        names = [name, Path(path).name, "checks"]
+        if expr.evaluate(lambda s, **_: any(s.lower() in n.lower() for n in names)):
+            out.append(name)
+    return out
+
+
+@pytest.mark.parametrize("text,function", TRIGGERS)
+def test_every_zabbix_trigger_selects_its_check(collected, text, function):
+    _, items = collected
+    for variant in _variants(text):
+        chosen = _selected(items, alerts.match(variant).keyword)
+        assert chosen, f"{variant!r} selects no check"
+        assert all(c.split("[")[0] == function for c in chosen), (variant, chosen)
+
+
+def test_all_thirteen_template_triggers_and_three_built_ins_are_listed():
+    templates = {alerts.match(t).trigger for t, _ in TRIGGERS}
+    assert templates == {f"Z{i}" for i in range(1, 14)} | {"time", "agent", "inodes"}
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Problem: Service ldap: High CPU usage (over 80% for 5m) (example)",
+     ["test_service_usage[ldap]"]),
+    ("s-hive0.example: Linux: /var/lib/docker: Running out of free inodes (free < 20%)",
+     [f"test_inodes[s-hive{i}.example]" for i in range(4)]),
+    ("Zabbix agent is not available (for 3m)", [f"test_unreachable[s-hive{i}.example]" for i in range(4)]),
+])
+def test_alert_option_selects_them_in_a_real_run(collected, text, expected):
+    bundle, _ = collected
+    p = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pytest.ini"), "--rootdir",
+                        str(ROOT), "--replay", str(bundle), "--collect-only", "-q", "--alert", text,
+                        "-o", f"report_dir={bundle / 'reports'}"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    chosen = sorted(line.split("::")[1] for line in p.stdout.splitlines() if "::" in line)
+    assert chosen == sorted(expected), p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("text,trigger,obj", [
+    # the runbook's own examples name their objects with Japanese placeholders
+    ("Problem: Exceed 90% Docker volume ボリューム名 in サービス名 usage", "Z10", "ボリューム名"),
+    ("Problem: Service サービス名: High CPU usage (over 80% for 5m)", "Z11", "サービス名"),
+    ("Service サービス名 restarted", "Z8", "サービス名"),
+    ("Service サービス名 in container サービス名 restarted", "Z6", "サービス名"),
+    ("At least one of the services in standalone type container サービス名 is in a failed state",
+     "Z9", "サービス名"),
+])
+def test_japanese_placeholders(text, trigger, obj):
+    m = alerts.match(text)
+    assert (m.trigger, m.object) == (trigger, obj)
+
+
+# ---------------------------------------------------------------- SELinux (Z2)
+# audit 3.0.9's ausearch (Debian auditd 1:3.0.9-1) over records in the kernel's format
+def selinux_ctx(text, ini=None, rc=0):
+    return ctx_of({h.name: [result("selinux", text, rc)] for h in HIVES + [REPO]}, ini=ini)
+
+
+def test_selinux_denial_today_fails_naming_program_and_contexts():
+    v = selinux_denials(selinux_ctx(zab("selinux-enforcing-denials.txt")), HIVES[0])
+    assert v.status == FAIL, v.message()
+    msg = v.message()
+    assert "1 SELinux denial event(s) today" in msg
+    assert "denied { getattr } comm=httpd scontext=system_u:system_r:httpd_t:s0" in msg
+    assert "tcontext=unconfined_u:object_r:samba_share_t:s0 tclass=file" in msg
+    assert "setenforce" not in msg            # zabbix drops `received ... notice`
+    assert v.alert == "Detect SELinux alert"
+
+
+def test_selinux_window_is_an_ini_option():
+    st = agent.parse_selinux(zab("selinux-enforcing-denials.txt"))
+    denial = max(r.time for r in st.records if not r.notice)
+    newer = f"{st.now - denial - 1:.0f}"       # a window that ends just after the denial
+    assert selinux_denials(selinux_ctx(zab("selinux-enforcing-denials.txt"),
+                                       ini={"selinux_window": newer}), HIVES[0]).status == OK
+    assert selinux_denials(selinux_ctx(zab("selinux-enforcing-denials.txt"),
+                                       ini={"selinux_window": "boot"}), HIVES[0]).status == FAIL
+    with pytest.raises(ValueError, match="selinux_window"):
+        selinux_denials(selinux_ctx(zab("selinux-enforcing-denials.txt"),
+                                    ini={"selinux_window": "week"}), HIVES[0])
+
+
+def test_no_denials_passes_and_disabled_selinux_is_skipped_with_the_reason():
+    assert selinux_denials(selinux_ctx(zab("selinux-enforcing-none.txt")), HIVES[0]).status == OK
+    v = selinux_denials(selinux_ctx(zab("selinux-disabled.txt")), HIVES[0])
+    assert v.status == SKIP and "SELinux is disabled" in v.message()
+    v = selinux_denials(selinux_ctx("mode none\n"), HIVES[0])
+    assert v.status == SKIP and "not installed" in v.message()
+
+
+def test_ausearch_error_is_unknown_not_healthy():
+    text = zab("selinux-enforcing-none.txt").replace("rc 1\n", "rc 1\n! Error opening /var/log/audit/audit.log (Permission denied)\n")
+    v = selinux_denials(selinux_ctx(text), HIVES[0])
+    assert v.status == UNKNOWN and "Permission denied" in v.message()
+
+
+# ---------------------------------------------------------------- inodes
+def inode_ctx(text, ini=None):
+    return ctx_of({h.name: [result("df_inodes", text)] for h in HIVES + [REPO]}, ini=ini)
+
+
+def _inodes_full(text, target="/", pct=93):
+    """The build machine's real df -i with one filesystem's IUsed/IFree/IUse% set (EDITED)."""
+    out = []
+    for line in text.splitlines():
+        cols = line.split()
+        if cols and cols[-1] == target and cols[0] != "Filesystem":
+            total = int(cols[2])
+            used = total * pct // 100
+            cols[3:6] = [str(used), str(total - used), f"{pct}%"]
+            line = " ".join(cols)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def test_inodes_healthy_passes_and_full_fails_with_zabbix_text():
+    real = zab("df_inodes-build-machine.txt")
+    assert inode_usage(inode_ctx(real), HIVES[0]).status == OK
+    v = inode_usage(inode_ctx(_inodes_full(real)), HIVES[0])
+    assert v.status == FAIL and "/ has 93 % of its inodes in use (limit inode_usage_max 80 %" in v.message()
+    assert v.alert == "/: Running out of free inodes (free < 20%)"
+    assert inode_usage(inode_ctx(_inodes_full(real), ini={"inode_usage_max": "95"}), HIVES[0]).status == OK
+    # zabbix fires at free < 20 %: 80 % used (df rounds up) does not
+    assert inode_usage(inode_ctx(_inodes_full(real, pct=80)), HIVES[0]).status == OK
+
+
+def test_inode_remedy_prunes_docker_only_where_docker_lives():
+    real = zab("df_inodes-build-machine.txt")
+    ctx = inode_ctx(_inodes_full(real))
+    v = inode_usage(ctx, HIVES[0])
+    plan = prune_docker_inodes.remedy.plan(ctx, HIVES[0], v)
+    assert [s.command for s in plan.steps] == ["$SUDO docker system prune -f"]
+    assert "du --inodes" in plan.diagnose[0].command
+    # /dev on devtmpfs is not a real filesystem; make a separate data mount full instead
+    other = real + "/dev/vdb ext4 1000 950 50 95% /srv/data\n"
+    v = inode_usage(inode_ctx(other), HIVES[0])
+    assert v.status == FAIL and "sudo du --inodes -x -d 2 /srv/data" in v.message()
+    assert prune_docker_inodes.remedy.plan(ctx, HIVES[0], v).refused
+
+
+def test_filesystems_without_an_inode_table_are_left_out():
+    text = zab("df_inodes-build-machine.txt") + "/dev/vdc btrfs 0 0 0 - /srv/btrfs\n"
+    v = inode_usage(inode_ctx(text), HIVES[0])
+    assert v.status == OK and "/srv/btrfs" not in v.data["usage"]
+
+
+# ---------------------------------------------------------------- reachability (agent not available)
+def test_unreachable_server_is_one_item_named_for_it():
+    ctx = ctx_of({h.name: [] for h in HIVES}, unreachable={REPO.name: "cannot connect: timed out"})
+    v = reachability(ctx, REPO)
+    assert v.status == FAIL and "unreachable: cannot connect: timed out" in v.message()
+    assert v.alert == "Zabbix agent is not available (for 3m)"
+    assert reachability(ctx, HIVES[0]).status == OK
+
+
+def test_agent_unit_down_while_ssh_works():
+    show = ("Id=zabbix-agent.service\nLoadState=loaded\nActiveState=inactive\nSubState=dead\n\n"
+            "Id=zabbix-agent2.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\n")
+    v = reachability(ctx_of({HIVES[0].name: [result("zabbix_agent", show)]}), HIVES[0])
+    assert v.status == FAIL and "zabbix-agent.service is inactive/dead" in v.message()

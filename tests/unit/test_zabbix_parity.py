@@ -251,3 +251,61 @@ def test_agent_unit_down_while_ssh_works():
             "Id=zabbix-agent2.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\n")
     v = reachability(ctx_of({HIVES[0].name: [result("zabbix_agent", show)]}), HIVES[0])
     assert v.status == FAIL and "zabbix-agent.service is inactive/dead" in v.message()
+
+
+# ---------------------------------------------------------------- service error log (Z5)
+# rsyslog's %timegenerated% (RFC 3164 stamp) as hive-builder's template writes the lines; the
+# header lines are the section's own (hivehealth/gather_zabbix.py). 1796083200 = 2026-12-01 00:00 UTC.
+NOW = 1796083200 + 6 * 3600          # 06:00 UTC
+
+
+def errlog(lines, now=NOW, zone="+0000", mtime=None):
+    body = "".join(f"| {ln}\n" for ln in lines)
+    return (f"now {now} {zone} 2026\nfile /var/log/service-error.log {len(body)} {mtime or now - 60}\n"
+            f"lines {len(lines)}\n{body}")
+
+
+def errlog_ctx(text, ini=None):
+    return ctx_of({REPO.name: [result("service_error_log", text)]}, ini=ini)
+
+
+def test_error_lines_within_8_hours_fail_showing_the_newest():
+    lines = ["Nov 30 20:59:00 s-hive3 ldap: ERROR: old, outside the 8 h window",
+             "Dec  1 01:00:00 s-hive3 ldap: ERROR: cannot bind",
+             "Dec  1 05:59:00 s-hive3 pdnsdb: Error: Table 'records' is full"]
+    v = service_error_log(errlog_ctx(errlog(lines)), REPO)
+    assert v.status == FAIL and "2 line(s) in /var/log/service-error.log within the last 28800 s" in v.message()
+    assert "Table 'records' is full" in v.message() and "old, outside" not in v.message()
+    assert "/var/log/services/<service>.log" in v.message()
+    assert v.alert == "Error Log Detected for Services"
+    only_one = service_error_log(errlog_ctx(errlog(lines), ini={"service_error_shown": "1"}), REPO)
+    assert "cannot bind" not in only_one.message()
+
+
+def test_error_log_lines_older_than_the_window_pass():
+    lines = ["Nov 30 21:00:00 s-hive3 ldap: ERROR: 9 h ago"]
+    assert service_error_log(errlog_ctx(errlog(lines, mtime=NOW - 9 * 3600)), REPO).status == OK
+    assert service_error_log(errlog_ctx(errlog(lines), ini={"service_error_window": "36000"}),
+                             REPO).status == FAIL
+
+
+def test_error_log_stamps_in_the_servers_zone_and_iso_form():
+    # 14:59 JST is 05:59 UTC: inside the window; an ISO stamp with its own offset likewise
+    jst = service_error_log(errlog_ctx(errlog(["Dec  1 14:59:00 s-hive3 ldap: ERROR: x"], zone="+0900")), REPO)
+    assert jst.status == FAIL
+    iso = service_error_log(errlog_ctx(errlog(["2026-12-01T14:59:00.123+09:00 s-hive3 ldap: ERROR: y"])), REPO)
+    assert iso.status == FAIL
+
+
+def test_undated_recent_lines_fail_rather_than_pass():
+    v = service_error_log(errlog_ctx(errlog(["ERROR: a line without a stamp"], mtime=NOW - 10)), REPO)
+    assert v.status == FAIL and "carry no syslog time stamp" in v.message()
+
+
+def test_missing_error_log_is_a_note_not_a_failure():
+    v = service_error_log(errlog_ctx(f"now {NOW} +0000 2026\nnofile /var/log/service-error.log\n"), REPO)
+    assert v.status == OK and "does not exist" in " ".join(v.notes)
+
+
+def test_error_log_without_the_servers_clock_is_unknown():
+    assert service_error_log(errlog_ctx("file /var/log/service-error.log 1 2\n"), REPO).status == UNKNOWN

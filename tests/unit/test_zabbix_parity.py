@@ -309,3 +309,148 @@ def test_missing_error_log_is_a_note_not_a_failure():
 
 def test_error_log_without_the_servers_clock_is_unknown():
     assert service_error_log(errlog_ctx("file /var/log/service-error.log 1 2\n"), REPO).status == UNKNOWN
+
+
+# ---------------------------------------------------------------- restarted units (Z4)
+def show_block(unit, enter_s, restarts=0, type_="simple", file_state="enabled", active="active",
+               sub="running"):
+    """One `systemctl show` block as systemd prints the properties asked (its own order)."""
+    return (f"Type={type_}\nResult=success\nNRestarts={restarts}\nId={unit}\nLoadState=loaded\n"
+            f"ActiveState={active}\nSubState={sub}\nActiveEnterTimestampMonotonic={int(enter_s * 1e6)}\n"
+            f"UnitFileState={file_state}\n")
+
+
+def restarts_text(blocks, uptime=100000.0, userspace_s=2.5):
+    return f"uptime {uptime:.2f}\nuserspace {int(userspace_s * 1e6)}\n\n" + "\n".join(blocks)
+
+
+def restarts_ctx(text, ini=None):
+    return ctx_of({HIVES[1].name: [result("unit_restarts", text)]}, ini=ini)
+
+
+def test_unit_restarted_by_systemd_within_180_s_fails_with_unit_and_count():
+    text = restarts_text([show_block("chronyd.service", 100000 - 30, restarts=4),
+                          show_block("sshd.service", 50000)])
+    v = unit_restarts(restarts_ctx(text), HIVES[1])
+    assert v.status == FAIL, v.message()
+    assert "restarted by systemd: chronyd.service became active 30 s ago (within 180 s; NRestarts 4" in v.message()
+    assert "sshd" not in v.message()
+    assert v.alert == "chronyd service has restarted"
+    assert v.data["restarted"] == {"chronyd.service": 4}
+
+
+def test_unit_started_again_by_hand_warns_and_outside_the_window_passes():
+    hand = restarts_text([show_block("chronyd.service", 100000 - 30)])
+    assert unit_restarts(restarts_ctx(hand), HIVES[1]).status == WARN
+    old = restarts_text([show_block("chronyd.service", 100000 - 200, restarts=4)])
+    assert unit_restarts(restarts_ctx(old), HIVES[1]).status == OK
+    assert unit_restarts(restarts_ctx(old, ini={"unit_restart_window": "300"}), HIVES[1]).status == FAIL
+
+
+def test_units_zabbix_does_not_discover_count_only_when_systemd_restarted_them():
+    text = restarts_text([show_block("hive-backup.service", 100000 - 10, type_="oneshot"),
+                          show_block("getty@tty1.service", 100000 - 10),
+                          show_block("drbd-resource@ldap_data.service", 100000 - 10, restarts=2,
+                                     file_state="disabled")])
+    v = unit_restarts(restarts_ctx(text), HIVES[1])
+    assert v.status == FAIL and list(v.data["restarted"]) == ["drbd-resource@ldap_data.service"]
+
+
+def test_a_fresh_boot_counts_no_restart_as_zabbix_does():
+    # systemd started 60 s ago (in a container the kernel's uptime is the host's)
+    text = restarts_text([show_block("chronyd.service", 99990, restarts=1)],
+                         uptime=100000, userspace_s=99940)
+    v = unit_restarts(restarts_ctx(text), HIVES[1])
+    assert v.status == OK and "less than unit_restart_window" in " ".join(v.notes)
+
+
+def test_restarts_output_without_uptime_is_unknown():
+    v = unit_restarts(restarts_ctx(show_block("chronyd.service", 5)), HIVES[1])
+    assert v.status == UNKNOWN
+
+
+# ---------------------------------------------------------------- standalone containers (Z6, Z9)
+def inner_text(containers):
+    out = []
+    for cid, svc, rc, body in containers:
+        out.append(f"container {cid} {svc}\nexit {rc}\n" + "".join(f"| {ln}\n" for ln in body.splitlines()))
+    return "".join(out)
+
+
+def inner_ctx(text, ini=None):
+    return ctx_of({HIVES[0].name: [result("inner_services", text)]}, ini=ini)
+
+
+CID = "3f1c" + "0" * 60
+
+
+def test_failed_inner_service_fails_naming_container_and_unit():
+    body = restarts_text([show_block("slapd.service", 50000),
+                          show_block("crond.service", 50000, active="failed", sub="failed")])
+    v = inner_services(inner_ctx(inner_text([(CID, "ldap", 0, body)])), HIVES[0])
+    assert v.status == FAIL and "container ldap: failed inner service(s) crond.service" in v.message()
+    assert v.alert == ("At least one of the services in standalone type container ldap is in a "
+                       "failed state (lab)")
+
+
+def test_inner_service_active_for_less_than_8_hours_warns():
+    body = restarts_text([show_block("slapd.service", 100000 - 600, restarts=1)])
+    v = inner_services(inner_ctx(inner_text([(CID, "ldap", 0, body)])), HIVES[0])
+    assert v.status == WARN and "slapd.service (active for 600 s, NRestarts 1)" in v.message()
+    assert v.alert == "Service slapd.service in container ldap restarted (lab)"
+    assert inner_services(inner_ctx(inner_text([(CID, "ldap", 0, body)]),
+                                     ini={"inner_restart_window": "300"}), HIVES[0]).status == OK
+
+
+def test_no_standalone_container_is_a_skip_and_an_exec_error_is_unknown():
+    v = inner_services(inner_ctx(""), HIVES[0])
+    assert v.status == SKIP and "HIVE_STANDALONE=True" in v.message()
+    err = inner_text([(CID, "ldap", 126, 'OCI runtime exec failed: exec failed: unable to start container '
+                                         'process: exec: "sh": executable file not found in $PATH: unknown')])
+    v = inner_services(inner_ctx(err), HIVES[0])
+    assert v.status == UNKNOWN and "docker exec exited 126" in v.message()
+
+
+# ---------------------------------------------------------------- service CPU / memory (Z11, Z12)
+def stats_line(name, cpu, mem, usage="12.5MiB / 64MiB"):
+    """docker stats --format '{{json .}}' (docker CLI 26: BlockIO, CPUPerc, Container, ID, MemPerc,
+    MemUsage, Name, NetIO, PIDs)."""
+    return json.dumps({"BlockIO": "0B / 0B", "CPUPerc": f"{cpu}%", "Container": "c" * 64,
+                       "ID": "c" * 64, "MemPerc": f"{mem}%", "MemUsage": usage, "Name": name,
+                       "NetIO": "0B / 0B", "PIDs": "1"}) + "\n"
+
+
+def ps_line(name, svc):
+    return json.dumps({"Names": name, "Labels": f"com.docker.swarm.task=,com.docker.swarm.service.name={svc}",
+                       "ID": "c" * 64, "State": "running"}) + "\n"
+
+
+def usage_ctx(per_hive, ini=None):
+    facts = {}
+    for hive, rows in per_hive.items():
+        stats = "".join(stats_line(n, c, m) for n, _, c, m in rows)
+        ps = "".join(ps_line(n, s) for n, s, _, _ in rows)
+        facts[hive] = [result("service_stats", stats), result("containers", ps)]
+    return ctx_of(facts, ini=ini)
+
+
+def test_cpu_is_averaged_over_the_services_containers_against_80():
+    ctx = usage_ctx({HIVES[0].name: [("web.1.abc", "web", "120.5", "10"), ("db.1.x", "db", "99", "1")],
+                     HIVES[1].name: [("web.2.def", "web", "60.0", "10")]})
+    v = service_usage(ctx, "web")
+    assert v.status == FAIL and "CPU 90.2 %" in v.message() and "web.2.def on s-hive1.lab" in v.message()
+    assert v.alert == "Service web: High CPU usage (over 80% for 5m) (lab)"
+    assert service_usage(usage_ctx({HIVES[0].name: [("web.1.abc", "web", "70", "10")]}), "web").status == OK
+
+
+def test_memory_above_90_percent_of_its_limit_fails():
+    v = service_usage(usage_ctx({HIVES[0].name: [("db.1.x", "db", "1.0", "93.75")]}), "db")
+    assert v.status == FAIL and "memory 93.8 % of its limit (service_memory_max 90 %)" in v.message()
+    assert v.alert == "Service db: High memory usage (over 90% for 5m) (lab)"
+    assert service_usage(usage_ctx({HIVES[0].name: [("db.1.x", "db", "1.0", "93.75")]},
+                                   ini={"service_memory_max": "95"}), "db").status == OK
+
+
+def test_unreadable_stats_are_unknown():
+    ctx = ctx_of({HIVES[0].name: [result("service_stats", "not json\n")]})
+    assert service_usage(ctx, "web").status == UNKNOWN

@@ -611,16 +611,16 @@ def _inodes(s, path):
 
 
 def inj_inode_hog(lab, target):
-    """A stopped container whose writable layer holds 30000 empty files: docker's filesystem
+    """A stopped container whose writable layer holds 100000 empty files: docker's filesystem
     loses that many inodes, and `docker system prune -f` gives them back."""
     s = _default(lab, target, "last-hive")
     before = _inodes(s, "/var/lib/docker")
     sx(s, f"docker run --name {INODE_HOG} hive-lab/busybox:latest sh -c "
-          "'mkdir /many && cd /many && i=0; while [ $i -lt 30000 ]; do : > f$i; i=$((i+1)); done' "
+          "'mkdir /many && cd /many && i=0; while [ $i -lt 100000 ]; do : > f$i; i=$((i+1)); done' "
           ">/dev/null", timeout=600)
     after = _inodes(s, "/var/lib/docker")
     return s, (f"{s['full']}:/var/lib/docker inodes used {before[1]} -> {after[1]} of {after[0]} "
-               f"(a stopped container with 30000 small files)"), {}
+               f"(a stopped container with 100000 small files)"), {}
 
 
 def heal_inode_hog(lab, s, rec):
@@ -716,7 +716,7 @@ FAULTS = {
     "service-error-lines": (inj_service_error_lines, heal_service_error_lines,
                             "3 ERROR lines of ldap in /var/log/service-error.log [repository]"),
     "inode-hog": (inj_inode_hog, heal_inode_hog,
-                  "a stopped container with 30000 small files on /var/lib/docker [last hive]"),
+                  "a stopped container with 100000 small files on /var/lib/docker [last hive]"),
     "cpu-hog": (inj_cpu_hog, heal_cpu_hog, "service hh-lab-cpu: a busy loop on one core"),
     "mem-hog": (inj_mem_hog, heal_mem_hog,
                 "service hh-lab-mem: 48 MiB of tmpfs under a 64 MiB memory limit"),

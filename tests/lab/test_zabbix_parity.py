@@ -3,7 +3,7 @@ the check that reads the same signal, and the zabbix problem's own text selects 
 import re
 
 from conftest import poll, ssh
-from test_faults import assert_fails_exactly
+from test_faults import assert_fails_exactly, wait_for_failure
 
 HIVE1 = "s-hive1.lab"
 LAST_HIVE = "s-hive2.lab"
@@ -21,15 +21,19 @@ def _ids(r):
 
 def test_crash_looping_unit_is_a_restarted_service(suite, fault):
     fault("unit-crashloop", HIVE1)
-    r = suite.run()
+    # The lab's servers booted moments ago: like zabbix, the check counts no restart until the
+    # server has been up for the window (180 s). A 15 s window keeps the scenario short: the
+    # unit becomes active again every ~3 s.
+    window = ("-o", "unit_restart_window=15")
+    r = wait_for_failure(suite, UNIT_RESTARTS, *window, showing="restarted by systemd")
     # the same unit is also a restart loop for the failed-units check (runbook 7.6)
     assert_fails_exactly(r, {UNIT_RESTARTS: ["restarted by systemd: hh-lab-crashloop.service became "
-                                             "active", "within 180 s", "NRestarts",
+                                             "active", "within 15 s", "NRestarts",
                                              "journalctl -u hh-lab-crashloop.service"]},
                          allowed=[re.compile(re.escape(f"test_units[{HIVE1}]"))])
     msg = r.failed()[UNIT_RESTARTS]
     assert int(re.search(r"NRestarts (\d+)", msg).group(1)) >= 2, msg
-    alerted = suite.run("--alert", "Problem: hh-lab-crashloop service has restarted")
+    alerted = suite.run("--alert", "Problem: hh-lab-crashloop service has restarted", *window)
     assert UNIT_RESTARTS in alerted.failed(), alerted
     assert all("test_unit_restarts[" in i for i in _ids(alerted)), alerted
 
@@ -53,8 +57,9 @@ def test_inodes_used_up_by_small_files_are_pruned(suite, fault, site):
     before = _inode_pct(site, LAST_HIVE)
     fault("inode-hog", LAST_HIVE)
     after = _inode_pct(site, LAST_HIVE)
-    assert after - before >= 2, (before, after)
-    # the lab's 1 GB xfs has far more inodes than 30000 files use: the limit is set between
+    assert after - before >= 10, (before, after)
+    # the lab's 1 GB xfs has more inodes than 100000 files use (~19 %): the limit is set between
+    # (the host disk under /usr/lib/modules, a few % used, stays below it)
     limit = f"inode_usage_max={int((before + after) / 2)}"
     r = suite.run("-k", "test_inodes", "-o", limit)
     assert_fails_exactly(r, {INODES: ["/var/lib/docker has", "of its inodes in use",

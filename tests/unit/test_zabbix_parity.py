@@ -454,3 +454,70 @@ def test_memory_above_90_percent_of_its_limit_fails():
 def test_unreadable_stats_are_unknown():
     ctx = ctx_of({HIVES[0].name: [result("service_stats", "not json\n")]})
     assert service_usage(ctx, "web").status == UNKNOWN
+
+
+# ---------------------------------------------------------------- the same on the lab's real outputs
+# systemd 257 / docker 26.1.5 / rsyslog on the hive lab (tests/data/captured/SOURCES.md, zabbix/)
+def test_lab_crash_loop_right_after_boot_counts_only_with_a_window_shorter_than_the_uptime():
+    text = zab("unit_restarts-hive1-lab-crashloop.txt")
+    up, units = agent.parse_unit_starts(text)
+    assert 20 < up < 30                       # systemd started 24 s before the capture
+    v = unit_restarts(restarts_ctx(text), HIVES[1])
+    assert v.status == OK and "less than unit_restart_window 180 s" in " ".join(v.notes)
+    v = unit_restarts(restarts_ctx(text, ini={"unit_restart_window": "15"}), HIVES[1])
+    assert v.status == FAIL and "hh-lab-crashloop.service" in v.message() and "NRestarts 2" in v.message()
+    assert list(v.data["restarted"]) == ["hh-lab-crashloop.service"]
+
+
+def test_lab_units_outputs_parse_whole():
+    up, units = agent.parse_unit_starts(zab("unit_restarts-hive1-lab-healthy.txt"))
+    assert len(units) > 20 and all(u.unit.endswith(".service") for u in units)
+    assert any(u.unit == "ssh.service" and u.active_enter is not None for u in units)
+
+
+def test_inner_units_read_through_docker_exec_have_the_hosts_shape():
+    """systemctl inside a standalone container prints what it prints on a server: the lab's real
+    output in the section's container framing."""
+    body = zab("unit_restarts-hive1-lab-crashloop.txt").replace("hh-lab-crashloop.service", "slapd.service")
+    text = inner_text([(CID, "ldap", 0, body)])
+    [c] = agent.parse_inner_services(text)
+    assert c.service == "ldap" and c.error is None and any(u.unit == "slapd.service" for u in c.units)
+    v = inner_services(inner_ctx(text, ini={"inner_restart_window": "15"}), HIVES[0])
+    assert v.status == WARN and "container ldap: inner service(s) active for less than 15 s" in v.message()
+    assert "slapd.service" in v.message()
+
+
+def lab_usage_ctx(ini=None):
+    ps = "".join(ps_line(json.loads(ln)["Name"], json.loads(ln)["Name"].split(".")[0])
+                 for h in range(3) for ln in zab(f"service_stats-hive{h}-lab-hogs.jsonl").splitlines())
+    facts = {HIVES[h].name: [result("service_stats", zab(f"service_stats-hive{h}-lab-hogs.jsonl")),
+                             result("containers", ps)] for h in range(3)}
+    return ctx_of(facts, ini=ini)
+
+
+def test_lab_busy_loop_and_tmpfs_hog_against_zabbix_thresholds():
+    cpu = service_usage(lab_usage_ctx(), "hh-lab-cpu")
+    assert cpu.status == FAIL and "CPU 83.1 %" in cpu.message()
+    mem = service_usage(lab_usage_ctx(), "hh-lab-mem")
+    assert mem.status == OK                   # 75.68 % of 64 MiB is under zabbix's 90
+    mem = service_usage(lab_usage_ctx(ini={"service_memory_max": "50"}), "hh-lab-mem")
+    assert mem.status == FAIL and "memory 75.7 % of its limit" in mem.message() and "48.44MiB / 64MiB" in mem.message()
+    assert service_usage(lab_usage_ctx(), "ldap").status == OK
+
+
+def test_lab_error_lines_and_the_absent_log():
+    v = service_error_log(errlog_ctx(zab("service_error_log-repo-lab-errorlines.txt")), REPO)
+    assert v.status == FAIL and "3 line(s)" in v.message() and "hh-lab-error line 3" in v.message()
+    v = service_error_log(errlog_ctx(zab("service_error_log-repo-lab-healthy.txt")), REPO)
+    assert v.status == OK
+
+
+def test_lab_inode_hog_and_the_lab_without_selinux_or_agent():
+    ctx = ctx_of({HIVES[2].name: [result("df_inodes", zab("df_inodes-hive2-lab-inodehog.txt"))]},
+                 ini={"inode_usage_max": "5"})
+    v = inode_usage(ctx, HIVES[2])
+    assert v.status == FAIL and v.data["mounts"] == ["/var/lib/docker"] and v.data["docker"]
+    assert "overlay2" not in " ".join(v.data["usage"])    # a container's merged view is not counted
+    assert selinux_denials(selinux_ctx(zab("selinux-lab-debian.txt")), HIVES[0]).status == SKIP
+    v = reachability(ctx_of({HIVES[0].name: [result("zabbix_agent", zab("zabbix_agent-hive0-lab.txt"))]}), HIVES[0])
+    assert v.status == OK and "no zabbix agent unit is installed" in " ".join(v.notes)

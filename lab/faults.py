@@ -646,8 +646,8 @@ def _rm_service(lab, name):
 
 
 def inj_cpu_hog(lab, target):
-    """One busy loop: about 100 % of one core (docker stats' CPU %), over zabbix's 80."""
-    _make_service(lab, CPU_SVC, "--limit-cpu 1 hive-lab/busybox:latest sh -c 'while :; do :; done'")
+    """One busy loop: up to 100 % of one core (docker stats' CPU %), less on a busy machine."""
+    _make_service(lab, CPU_SVC, "hive-lab/busybox:latest sh -c 'while :; do :; done'")
     return None, f"service {CPU_SVC}: a busy loop on one core", {"service": CPU_SVC}
 
 

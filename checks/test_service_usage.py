@@ -45,10 +45,10 @@ def container_services(text: str) -> dict[str, str]:
     return out
 
 
-def service_samples(ctx, v, name) -> list[tuple[str, agent.ContainerStats]]:
-    """(hive, stats) of every running container of service `name`, on every reachable hive."""
+def service_samples(ctx, v, name, hives) -> list[tuple[str, agent.ContainerStats]]:
+    """(hive, stats) of every running container of service `name` on these hives."""
     found = []
-    for hive in ctx.reachable_hives():
+    for hive in hives:
         stats = ctx.parsed(v, hive, "service_stats", agent.parse_stats, "docker stats")
         ps = ctx.host(hive).get("containers")
         if stats is None:
@@ -72,7 +72,14 @@ def service_usage(ctx, name) -> Verdict:
     if not ctx.site.hives or ctx.site.kind == "local":
         v.skip("no swarm hives to read docker stats from")
         return v
-    samples = service_samples(ctx, v, name)
+    hives = ctx.reachable_hives()
+    if not hives:
+        v.unknown("no hive answered: docker stats could not be read on any of them")
+        return v
+    lost = [h.name for h in ctx.site.hives if h not in hives]
+    if lost:
+        v.notes.append(f"not read on {', '.join(lost)} (unreachable): its containers are not counted")
+    samples = service_samples(ctx, v, name, hives)
     if not samples:
         if v.ok:
             v.notes.append(f"no running container of {name}: nothing uses CPU or memory")

@@ -521,3 +521,14 @@ def test_lab_inode_hog_and_the_lab_without_selinux_or_agent():
     assert selinux_denials(selinux_ctx(zab("selinux-lab-debian.txt")), HIVES[0]).status == SKIP
     v = reachability(ctx_of({HIVES[0].name: [result("zabbix_agent", zab("zabbix_agent-hive0-lab.txt"))]}), HIVES[0])
     assert v.status == OK and "no zabbix agent unit is installed" in " ".join(v.notes)
+
+
+def test_no_hive_answering_is_unknown_never_healthy():
+    ctx = ctx_of({}, unreachable={h.name: "cannot connect: timed out" for h in HIVES})
+    v = service_usage(ctx, "web")
+    assert v.status == UNKNOWN and "no hive answered" in v.message()
+    one_lost = ctx_of({HIVES[0].name: [result("service_stats", stats_line("web.1.a", "1", "1")),
+                                       result("containers", ps_line("web.1.a", "web"))]},
+                      unreachable={HIVES[1].name: "timed out", HIVES[2].name: "timed out"})
+    v = service_usage(one_lost, "web")
+    assert v.status == OK and "not read on s-hive1.lab, s-hive2.lab" in " ".join(v.notes)

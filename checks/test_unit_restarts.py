@@ -3,8 +3,9 @@ service monitoring).
 
 The agent discovers enabled, non-template services whose Type is not oneshot or dbus, and its
 zbx_service_restart_check.sh reports a restart when a unit became active less than 180 s ago on
-a server up for at least that long. This check reads the same times (monotonic, against
-/proc/uptime) within `unit_restart_window` (180 s), for those units and for any other service
+a server up for at least that long. This check reads the same times (monotonic, counted from
+systemd's own start, which in a container is not the kernel's boot) within
+`unit_restart_window` (180 s), for those units and for any other service
 systemd itself restarted (NRestarts > 0: instances such as drbd-resource@<vol> too), and lists
 unit and count. Restarted by systemd (NRestarts > 0): failure; started again by hand or by a
 deploy (NRestarts 0): a warning, which zabbix raises all the same.

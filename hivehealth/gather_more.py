@@ -10,6 +10,8 @@ plugin.INI registers them (pytest's config.getini raises ValueError for an unkno
 """
 from __future__ import annotations
 
+from .gather_zabbix import ZABBIX_INI, ZABBIX_SECTIONS
+
 # ---------------------------------------------------------------- sections
 # backup (repository server): the script, the -latest links with their targets' age, and the
 # link names the backup scripts write (literal `backup-<name>-latest.<ext>` in the script and
@@ -108,6 +110,7 @@ MORE_SECTIONS: dict[str, tuple[str, str]] = {
     "timesync": ("all", _TIMESYNC),
     "registry_api": ("repository", _REGISTRY_API),
 }
+MORE_SECTIONS.update(ZABBIX_SECTIONS)     # what hive-builder's zabbix agent reads
 
 # ---------------------------------------------------------------- ini options
 MORE_INI: dict[str, tuple[str, str]] = {
@@ -120,6 +123,7 @@ MORE_INI: dict[str, tuple[str, str]] = {
     "thinpool_metadata_max": ("thinpool: highest metadata use % of the thin pool", "80"),
     "clock_skew_max": ("time: seconds a server's clock may differ from the mother's", "5"),
 }
+MORE_INI.update(ZABBIX_INI)
 
 
 def more_ini(ctx, name: str) -> str:

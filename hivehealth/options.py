@@ -29,6 +29,19 @@ INI: dict[str, tuple[str, str]] = {
     "thinpool_data_max": ("thinpool: highest data use % of the thin pool", "80"),
     "thinpool_metadata_max": ("thinpool: highest metadata use % of the thin pool", "80"),
     "clock_skew_max": ("time: seconds a server's clock may differ from the mother's", "5"),
+    "selinux_window": ("selinux: which denials count: today (zabbix's ausearch -ts today), boot, "
+                       "or a number of seconds (at most 86400)", "today"),
+    "unit_restart_window": ("unit_restarts: seconds since a service last became active that count "
+                            "as a restart (zabbix: 180)", "180"),
+    "service_error_window": ("service_error_log: seconds of /var/log/service-error.log lines that "
+                             "count (zabbix: count(8h))", "28800"),
+    "service_error_shown": ("service_error_log: how many of the newest lines to show", "5"),
+    "inner_restart_window": ("inner_services: seconds since an inner service became active that "
+                             "count as a restart (zabbix: 28800)", "28800"),
+    "service_cpu_max": ("service_usage: highest CPU % of a service, averaged over its containers, "
+                        "100 = one core (zabbix: 80)", "80"),
+    "service_memory_max": ("service_usage: highest memory use % of its limit (zabbix: 90)", "90"),
+    "inode_usage_max": ("inodes: highest inode use % of a filesystem (zabbix: free < 20 %)", "80"),
     "command_timeout": ("seconds a remote command may take", "30"),
     "connect_timeout": ("seconds to open an SSH connection", "10"),
     "section_output_max": ("largest output of one command on one server that is kept, e.g. 8M; "

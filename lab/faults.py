@@ -713,6 +713,118 @@ def heal_hostile_names(lab, s, rec):
                                  check=False).stdout.strip(), 30, what=f"{HOSTILE_SVC} removed")
 
 
+# ---------------------------------------------------------------- zabbix parity
+CRASHLOOP_UNIT = "hh-lab-crashloop.service"
+ERROR_MARK = "hh-lab-error"
+INODE_HOG = "hh-lab-inode-hog"
+CPU_SVC, MEM_SVC = "hh-lab-cpu", "hh-lab-mem"
+
+
+def inj_unit_crashloop(lab, target):
+    s = _default(lab, target, "second-hive")
+    unit = ("[Unit]\nDescription=hive lab: a host service that crashes and is restarted\n"
+            "StartLimitIntervalSec=0\n\n[Service]\nType=simple\n"
+            "ExecStart=/bin/sh -c 'sleep 2; exit 1'\nRestart=always\nRestartSec=1\n\n"
+            "[Install]\nWantedBy=multi-user.target\n")
+    sx(s, f"cat > /etc/systemd/system/{CRASHLOOP_UNIT} && systemctl daemon-reload && "
+          f"systemctl enable --now {CRASHLOOP_UNIT} >/dev/null 2>&1", input=unit)
+    util.wait_for(lambda: _nrestarts(s) >= 2, 60, interval=1,
+                  what=f"{CRASHLOOP_UNIT} restarted twice by systemd")
+    return s, f"{CRASHLOOP_UNIT} crashes every 2 s and systemd restarts it on {s['full']}", {}
+
+
+def _nrestarts(s):
+    out = sx(s, f"systemctl show -p NRestarts --value {CRASHLOOP_UNIT}", check=False).stdout.strip()
+    return int(out) if out.isdigit() else 0
+
+
+def heal_unit_crashloop(lab, s, rec):
+    sx(s, f"systemctl disable --now {CRASHLOOP_UNIT} >/dev/null 2>&1; "
+          f"rm -f /etc/systemd/system/{CRASHLOOP_UNIT}; systemctl daemon-reload; "
+          f"systemctl reset-failed {CRASHLOOP_UNIT} 2>/dev/null; true", check=False)
+
+
+def inj_service_error_lines(lab, target):
+    """Error lines through the path a service's log takes: syslog over UDP to the repository's
+    rsyslog, which copies the lines containing ERROR to /var/log/service-error.log."""
+    s = site.repo_of(lab)
+    sx(s, "for i in 1 2 3; do logger -d -n 127.0.0.1 -P 10514 -t ldap "
+          f"\"ERROR: {ERROR_MARK} line $i: cannot bind to ldap backend\"; done")
+    util.wait_for(lambda: sx(s, f"grep -c {ERROR_MARK} /var/log/service-error.log",
+                             check=False).stdout.strip() == "3",
+                  30, interval=1, what="3 lines in /var/log/service-error.log")
+    return s, f"3 ERROR lines of ldap in /var/log/service-error.log on {s['full']}", {}
+
+
+def heal_service_error_lines(lab, s, rec):
+    sx(s, f"sed -i '/{ERROR_MARK}/d' /var/log/service-error.log /var/log/services/ldap.log "
+          "2>/dev/null; f=/var/log/service-error.log; [ -s $f ] || rm -f $f; true", check=False)
+
+
+def _inodes(s, path):
+    out = sx(s, f"df -P -i {path} | tail -1").stdout.split()
+    return int(out[1]), int(out[2])
+
+
+def inj_inode_hog(lab, target):
+    """A stopped container whose writable layer holds 100000 empty files: docker's filesystem
+    loses that many inodes, and `docker system prune -f` gives them back."""
+    s = _default(lab, target, "last-hive")
+    before = _inodes(s, "/var/lib/docker")
+    sx(s, f"docker run --name {INODE_HOG} hive-lab/busybox:latest sh -c "
+          "'mkdir /many && cd /many && i=0; while [ $i -lt 100000 ]; do : > f$i; i=$((i+1)); done' "
+          ">/dev/null", timeout=600)
+    after = _inodes(s, "/var/lib/docker")
+    return s, (f"{s['full']}:/var/lib/docker inodes used {before[1]} -> {after[1]} of {after[0]} "
+               f"(a stopped container with 100000 small files)"), {}
+
+
+def heal_inode_hog(lab, s, rec):
+    sx(s, f"docker rm -f {INODE_HOG} >/dev/null 2>&1; true", check=False)
+
+
+def _svc_running(lab, name):
+    r = sx(_alive_hive(lab), f"docker service ps {name} --filter desired-state=running "
+                             "--format '{{.CurrentState}}'", check=False)
+    return r.stdout.strip().startswith("Running")
+
+
+def _make_service(lab, name, args):
+    sx(_alive_hive(lab), f"docker service create -d --name {name} --no-resolve-image {args} >/dev/null")
+    util.wait_for(lambda: _svc_running(lab, name), 90, interval=2, what=f"{name} running")
+
+
+def _rm_service(lab, name):
+    h = _alive_hive(lab)
+    sx(h, f"docker service rm {name} >/dev/null 2>&1; true", check=False)
+    util.wait_for(lambda: not sx(h, f"docker service ls -q -f name={name}",
+                                 check=False).stdout.strip(), 30, what=f"{name} removed")
+
+
+def inj_cpu_hog(lab, target):
+    """One busy loop: up to 100 % of one core (docker stats' CPU %), less on a busy machine."""
+    _make_service(lab, CPU_SVC, "hive-lab/busybox:latest sh -c 'while :; do :; done'")
+    return None, f"service {CPU_SVC}: a busy loop on one core", {"service": CPU_SVC}
+
+
+def heal_cpu_hog(lab, s, rec):
+    _rm_service(lab, CPU_SVC)
+
+
+def inj_mem_hog(lab, target):
+    """48 MiB written to a tmpfs (charged to the container's memory) under a 64 MiB limit:
+    docker stats' memory % is about 75 % of the limit."""
+    _make_service(lab, MEM_SVC, "--limit-memory 64M --mount type=tmpfs,destination=/hog "
+                                "hive-lab/busybox:latest sh -c "
+                                "'dd if=/dev/zero of=/hog/fill bs=1M count=48 2>/dev/null; "
+                                "exec sleep 1000000'")
+    return None, f"service {MEM_SVC}: 48 MiB held in tmpfs under a 64 MiB memory limit", {"service": MEM_SVC}
+
+
+def heal_mem_hog(lab, s, rec):
+    _rm_service(lab, MEM_SVC)
+
+
 FAULTS = {
     "failed-unit": (inj_failed_unit, heal_failed_unit,
                     "a real unit hh-lab-broken.service (ExecStart=/bin/false) failed [s-hive1]"),
@@ -766,6 +878,15 @@ FAULTS = {
     "hostile-names": (inj_hostile_names, heal_hostile_names,
                       "a failed unit `foo$(touch /tmp/x).service` listed and a service whose task error "
                       "quotes a crafted mount error [s-hive1]"),
+    "unit-crashloop": (inj_unit_crashloop, heal_unit_crashloop,
+                       "hh-lab-crashloop.service crashes every 2 s, Restart=always [s-hive1]"),
+    "service-error-lines": (inj_service_error_lines, heal_service_error_lines,
+                            "3 ERROR lines of ldap in /var/log/service-error.log [repository]"),
+    "inode-hog": (inj_inode_hog, heal_inode_hog,
+                  "a stopped container with 100000 small files on /var/lib/docker [last hive]"),
+    "cpu-hog": (inj_cpu_hog, heal_cpu_hog, "service hh-lab-cpu: a busy loop on one core"),
+    "mem-hog": (inj_mem_hog, heal_mem_hog,
+                "service hh-lab-mem: 48 MiB of tmpfs under a 64 MiB memory limit"),
 }
 
 

@@ -1,10 +1,11 @@
 """From a zabbix alert text to the checks it concerns (`pytest --alert "..."`).
 
-The texts are hive-builder's zabbix triggers (numbered Z1-Z13 here; https://hive-builder.readthedocs.io/ja/latest/zabbix.html)
-and the built-in "Linux by Zabbix agent" filesystem triggers. A notification reads
-`Problem: <trigger name>`; the current triggers end in ` (<hive name>)` while the strings of
-the repair page (https://hive-builder.readthedocs.io/ja/latest/repair.html) predate that suffix: both forms are accepted, with or
-without the prefix.
+The texts are hive-builder's zabbix triggers (numbered Z1-Z13 here;
+https://hive-builder.readthedocs.io/ja/latest/zabbix.html) and the built-in "Template OS Linux by
+Zabbix agent" triggers its docs name (filesystem space and inodes, clock, agent availability).
+A notification reads `Problem: <trigger name>`; the current triggers end in ` (<hive name>)`
+while the strings of the repair page (https://hive-builder.readthedocs.io/ja/latest/repair.html)
+predate that suffix: both forms are accepted, with or without the prefix.
 
 Keywords select exactly one object. pytest's `-k` matches *substrings* of item names, so
 `-k ldap` would also select `test_drbd[ldap_data]` and `test_service[ldap_admin]`. The
@@ -27,60 +28,88 @@ __all__ = ["AlertMatch", "UnknownAlert", "UncoveredAlert", "KNOWN", "UNCOVERED",
 # (trigger, template with placeholders, areas the suite checks it in)
 KNOWN: list[tuple[str, str, list[str]]] = [
     ("Z1", "DRBD resource <vol> status is not UpToDate/Diskless client", ["drbd"]),
+    ("Z2", "Detect SELinux alert", ["selinux"]),
     ("Z3", "At least one of the services is in a failed state", ["units"]),
+    ("Z4", "<unit> service has restarted", ["unit_restarts"]),
+    ("Z5", "Error Log Detected for Services", ["service_error_log"]),
+    ("Z6", "Service <inner> in container <svc> restarted (<hive>)", ["inner_services"]),
     ("Z7", "Service <svc> replicas running percetage less than 100 (<hive>)", ["services"]),
     ("Z8", "Service <svc> restarted (<hive>)", ["services"]),
+    ("Z9", "At least one of the services in standalone type container <svc> is in a failed state (<hive>)",
+     ["inner_services"]),
     ("Z10", "Exceed 90% Docker volume <vol> in <svc> usage (<hive>)", ["volumes"]),
+    ("Z11", "Service <svc>: High CPU usage (over 80% for 5m) (<hive>)", ["service_usage"]),
+    ("Z12", "Service <svc>: High memory usage (over 90% for 5m) (<hive>)", ["service_usage"]),
     ("Z13", "Service <svc>: Replica count mismatch (<hive>)", ["services"]),
     ("disk", "<mount>: Disk space is low (used > 80%)", ["disk", "registry"]),
     ("disk", "<mount>: Disk space is critically low (used > 90%)", ["disk", "registry"]),
+    ("inodes", "<mount>: Running out of free inodes (free < 20%)", ["inodes"]),
+    ("time", "System time is out of sync (diff with Zabbix server > 60s)", ["time"]),
+    ("agent", "Zabbix agent is not available (for 3m)", ["unreachable"]),
 ]
 
-# Triggers the suite knows but does not check: a clearer error than "unknown".
-UNCOVERED: list[tuple[str, str]] = [
-    ("Z2", "Detect SELinux alert"),
-    ("Z4", "<unit> service has restarted"),
-    ("Z5", "Error Log Detected for Services"),
-    ("Z6", "Service <inner> in container <svc> restarted (<hive>)"),
-    ("Z9", "At least one of the services in standalone type container <svc> is in a failed state (<hive>)"),
-    ("Z11", "Service <svc>: High CPU usage (over 80% for 5m) (<hive>)"),
-    ("Z12", "Service <svc>: High memory usage (over 90% for 5m) (<hive>)"),
-]
+# Triggers the suite knows but does not check: a clearer error than "unknown". Every trigger of
+# hive-builder's templates and the built-ins its docs name has a check now.
+UNCOVERED: list[tuple[str, str]] = []
 
 _NAME = r"(?P<obj>[^\s()]+)"
 _HIVE = r"(?:\s+\((?P<hive>[^()]*)\))?"
 _PCT = r"\d+(?:\.\d+)?\s*%"
+_MOUNT = r"(?P<obj>/\S*)"
+_MOUNT_FS = r"(?P<obj>/[^\s\]]*)"
 
-# (trigger, regex over the normalized text, areas, function names of the checks)
-_PATTERNS: list[tuple[str, re.Pattern, list[str], list[str]]] = [
+# Which checks an alert selects, and whether its object is the item's parameter ("object": one
+# cluster object) or the alert's host narrows it ("server": a per-server check).
+_OBJECT, _SERVER = "object", "server"
+
+# (trigger, regex over the normalized text, areas, function names of the checks, item kind)
+_PATTERNS: list[tuple[str, re.Pattern, list[str], list[str], str]] = [
     ("Z1", re.compile(rf"DRBD resource {_NAME} status is not UpToDate/Diskless client{_HIVE}"),
-     ["drbd"], ["test_drbd"]),
+     ["drbd"], ["test_drbd"], _OBJECT),
+    ("Z2", re.compile(rf"Detect SELinux alert{_HIVE}"), ["selinux"], ["test_selinux"], _SERVER),
     ("Z3", re.compile(rf"At least one of the services is in a failed state{_HIVE}"),
-     ["units"], ["test_units"]),
+     ["units"], ["test_units"], _SERVER),
+    ("Z4", re.compile(rf"{_NAME} service has restarted{_HIVE}"),
+     ["unit_restarts"], ["test_unit_restarts"], _SERVER),
+    ("Z5", re.compile(rf"Error Log Detected for Services{_HIVE}"),
+     ["service_error_log"], ["test_service_error_log"], _SERVER),
+    ("Z6", re.compile(rf"Service (?P<inner>[^\s()]+) in container {_NAME} restarted{_HIVE}"),
+     ["inner_services"], ["test_inner_services"], _SERVER),
+    ("Z9", re.compile(rf"At least one of the services in standalone type container {_NAME} "
+                      rf"is in a failed state{_HIVE}"),
+     ["inner_services"], ["test_inner_services"], _SERVER),
     ("Z7", re.compile(rf"Service {_NAME} replicas running percen?tage less than 100{_HIVE}"),
-     ["services"], ["test_service"]),
+     ["services"], ["test_service"], _OBJECT),
     ("Z13", re.compile(rf"Service {_NAME}: Replica count mismatch{_HIVE}"),
-     ["services"], ["test_service"]),
+     ["services"], ["test_service"], _OBJECT),
     ("Z8", re.compile(rf"Service {_NAME} restarted{_HIVE}"),
-     ["services"], ["test_service"]),
+     ["services"], ["test_service"], _OBJECT),
     ("Z10", re.compile(rf"Exceed {_PCT} Docker volume {_NAME} in (?P<svc>[^\s()]+) usage{_HIVE}"),
-     ["volumes"], ["test_volume"]),
-    ("disk", re.compile(rf"(?P<obj>/\S*): Disk space is (?:critically )?low \(used > {_PCT}\){_HIVE}"),
-     ["disk", "registry"], ["test_disk", "test_registry"]),
+     ["volumes"], ["test_volume"], _OBJECT),
+    ("Z11", re.compile(rf"Service {_NAME}: High CPU usage \(over {_PCT} for \d+[smh]\){_HIVE}"),
+     ["service_usage"], ["test_service_usage"], _OBJECT),
+    ("Z12", re.compile(rf"Service {_NAME}: High memory usage \(over {_PCT} for \d+[smh]\){_HIVE}"),
+     ["service_usage"], ["test_service_usage"], _OBJECT),
+    ("disk", re.compile(rf"{_MOUNT}: Disk space is (?:critically )?low \(used > {_PCT}\){_HIVE}"),
+     ["disk", "registry"], ["test_disk", "test_registry"], _SERVER),
+    # Zabbix 5.x "/: Running out..."; 6.0 and later "FS [/]: Running out..."
+    ("inodes", re.compile(rf"(?:FS \[(?=/[^\]]*\]:))?{_MOUNT_FS}\]?: Running out of free inodes \(free < {_PCT}\){_HIVE}"),
+     ["inodes"], ["test_inodes"], _SERVER),
+    ("time", re.compile(rf"System time is out of sync \(diff with Zabbix server > \d+ ?s\){_HIVE}"),
+     ["time"], ["test_time"], _SERVER),
+    # Zabbix 5.0-5.2 "(for 3m)"; 5.4 and later "(or nodata for 30m)"
+    ("agent", re.compile(rf"Zabbix agent is not available \((?:or nodata )?for \d+[smh]\){_HIVE}"),
+     ["unreachable"], ["test_unreachable"], _SERVER),
 ]
 
-_UNCOVERED_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("Z2", re.compile(r"Detect SELinux alert")),
-    ("Z4", re.compile(r"\S+ service has restarted")),
-    ("Z5", re.compile(r"Error Log Detected for Services")),
-    ("Z6", re.compile(rf"Service \S+ in container \S+ restarted{_HIVE}")),
-    ("Z9", re.compile(rf"At least one of the services in standalone type container \S+ is in a failed state{_HIVE}")),
-    ("Z11", re.compile(r"Service \S+: High CPU usage .*")),
-    ("Z12", re.compile(r"Service \S+: High memory usage .*")),
-]
+_UNCOVERED_PATTERNS: list[tuple[str, re.Pattern]] = []
 
 _PREFIX = re.compile(r"^(?:Problem|PROBLEM|Resolved|RESOLVED|OK|Problem has been resolved"
                      r"|Resolved in [^:]*)\s*:\s*")
+# What a notification may put before the trigger name: the host's name ("s-hive0.pdns: ") or
+# the template's tag (Zabbix 6 names the built-ins "Linux: ..."). Tried only when the text as
+# given names no trigger, so "/: Disk space..." and "Service x: ..." are never cut.
+_LEADER = re.compile(r"^(?P<lead>[A-Za-z0-9][A-Za-z0-9._-]*):\s+")
 
 
 @dataclass
@@ -129,40 +158,50 @@ def match(text: str, host: str | None = None) -> AlertMatch:
     """Map an alert text (and optionally the server it came from) to the checks it concerns.
 
     Raises UnknownAlert (or its subclass UncoveredAlert) when the text names nothing the suite
-    checks. Keywords: Z1 `test_drbd[<vol>]`, Z3 `test_units` (`test_units[<host>]` with host),
-    Z7/Z8/Z13 `test_service[<svc>]`, Z10 `test_volume[<vol>]`, disk
-    `test_disk or test_registry` (each with `[<host>]` when host is given).
+    checks. Cluster objects select their item: Z1 `test_drbd[<vol>]`, Z7/Z8/Z13
+    `test_service[<svc>]`, Z10 `test_volume[<vol>]`, Z11/Z12 `test_service_usage[<svc>]`.
+    Everything else is a per-server check (`test_units`, `test_disk or test_registry`,
+    `test_inodes`, `test_unreachable`, ...), narrowed to `[<host>]` when host is given.
+    A leading host name or `Linux: ` is accepted and kept in details["prefix"].
     """
     t = normalize(text)
     if not t:
         raise UnknownAlert(text, "is empty")
-    for trigger, rx, areas, functions in _PATTERNS:
-        m = rx.fullmatch(t)
-        if not m:
-            continue
-        groups = m.groupdict()
-        obj = groups.get("obj")
-        details = {"service": groups["svc"]} if groups.get("svc") else {}
-        if trigger in ("Z1", "Z7", "Z8", "Z10", "Z13"):
-            keyword = _item(functions[0], obj)
-        else:  # per-server checks: the object (mount) is not part of the item name
-            keyword = " or ".join(_item(f, host) for f in functions)
-        return AlertMatch(trigger, list(areas), obj, keyword, hive=groups.get("hive") or None,
-                          host=host, details=details)
+    prefixes: list[str] = []
+    for _ in range(3):      # the text itself, then without up to two leaders (host, "Linux")
+        found = _match_trigger(t, host)
+        if found is not None:
+            if prefixes:
+                found.details["prefix"] = ": ".join(prefixes)
+            return found
+        lead = _LEADER.match(t)
+        if lead is None:
+            break
+        prefixes.append(lead.group("lead"))
+        t = t[lead.end():]
     for trigger, rx in _UNCOVERED_PATTERNS:
         if rx.fullmatch(t):
             raise UncoveredAlert(text, trigger)
     raise UnknownAlert(text)
 
 
-if __name__ == "__main__":  # python3 -m hivehealth.judge.alerts "Problem: ..."
-    import sys
-    try:
-        m = match(" ".join(sys.argv[1:]))
-    except UnknownAlert as e:
-        print(e, file=sys.stderr)
-        sys.exit(2)
-    print(m.keyword)
+def _match_trigger(t: str, host: str | None) -> AlertMatch | None:
+    for trigger, rx, areas, functions, kind in _PATTERNS:
+        m = rx.fullmatch(t)
+        if not m:
+            continue
+        groups = m.groupdict()
+        obj = groups.get("obj")
+        details = {k: groups[k] for k in ("svc", "inner") if groups.get(k)}
+        if "svc" in details:
+            details["service"] = details.pop("svc")
+        if kind == _OBJECT:
+            keyword = _item(functions[0], obj)
+        else:  # per-server checks: the object (mount, unit, container) is not in the item name
+            keyword = " or ".join(_item(f, host) for f in functions)
+        return AlertMatch(trigger, list(areas), obj, keyword, hive=groups.get("hive") or None,
+                          host=host, details=details)
+    return None
 
 
 def select(config):
@@ -176,3 +215,13 @@ def select(config):
     except UnknownAlert as e:
         raise pytest.UsageError(f"hive-health: {e}") from None
     o.keyword = f"({o.keyword}) and ({m.keyword})" if o.keyword else m.keyword
+
+
+if __name__ == "__main__":  # python3 -m hivehealth.judge.alerts "Problem: ..."
+    import sys
+    try:
+        m = match(" ".join(sys.argv[1:]))
+    except UnknownAlert as e:
+        print(e, file=sys.stderr)
+        sys.exit(2)
+    print(m.keyword)

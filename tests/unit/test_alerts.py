@@ -46,6 +46,25 @@ CASES = [
      "Z10", ["volumes"], "ボリューム名", "test_volume[ボリューム名]", None),
     ("  Problem:   Service ldap:  Replica count mismatch (lab)\n",
      "Z13", ["services"], "ldap", "test_service[ldap]", "lab"),
+    ("Problem: Detect SELinux alert", "Z2", ["selinux"], None, "test_selinux", None),
+    ("docker.service service has restarted", "Z4", ["unit_restarts"], "docker.service",
+     "test_unit_restarts", None),
+    ("Error Log Detected for Services", "Z5", ["service_error_log"], None,
+     "test_service_error_log", None),
+    ("Service slapd in container ldap restarted (lab)", "Z6", ["inner_services"], "ldap",
+     "test_inner_services", "lab"),
+    ("At least one of the services in standalone type container ldap is in a failed state (lab)",
+     "Z9", ["inner_services"], "ldap", "test_inner_services", "lab"),
+    ("Service ldap: High CPU usage (over 80% for 5m) (lab)", "Z11", ["service_usage"], "ldap",
+     "test_service_usage[ldap]", "lab"),
+    ("Service サービス名: High memory usage (over 90% for 5m)", "Z12", ["service_usage"], "サービス名",
+     "test_service_usage[サービス名]", None),
+    ("Problem: /var/lib/docker: Running out of free inodes (free < 20%)", "inodes", ["inodes"],
+     "/var/lib/docker", "test_inodes", None),
+    ("System time is out of sync (diff with Zabbix server > 60s)", "time", ["time"], None,
+     "test_time", None),
+    ("Zabbix agent is not available (for 3m)", "agent", ["unreachable"], None,
+     "test_unreachable", None),
 ]
 
 
@@ -92,19 +111,25 @@ def test_unknown_alert_lists_the_known_ones(text):
     assert not isinstance(e.value, UncoveredAlert)
 
 
-@pytest.mark.parametrize("text,trigger", [
-    ("Problem: Detect SELinux alert", "Z2"),
-    ("docker.service service has restarted", "Z4"),
-    ("Service ldap: High CPU usage (over 80% for 5m) (lab)", "Z11"),
-    ("Service ldap: High memory usage (over 90% for 5m) (lab)", "Z12"),
-    ("Service slapd in container ldap restarted (lab)", "Z6"),
-    ("At least one of the services in standalone type container ldap is in a failed state (lab)", "Z9"),
+def test_no_trigger_of_the_templates_is_left_uncovered():
+    assert alerts.UNCOVERED == []
+
+
+@pytest.mark.parametrize("text,host,trigger,obj", [
+    ("Linux: System time is out of sync (diff with Zabbix server > 60s)", "Linux", "time", None),
+    ("Problem: s-hive0.pdns: Zabbix agent is not available (for 3m)", "s-hive0.pdns", "agent", None),
+    ("s-hive0.pdns: Linux: FS [/var/lib/docker]: Running out of free inodes (free < 20%)",
+     "s-hive0.pdns: Linux", "inodes", "/var/lib/docker"),
+    ("Zabbix agent is not available (or nodata for 30m)", None, "agent", None),
 ])
-def test_known_but_uncovered_triggers_say_so(text, trigger):
-    with pytest.raises(UncoveredAlert) as e:
-        match(text)
-    assert e.value.trigger == trigger
-    assert f"zabbix trigger {trigger}" in str(e.value)
+def test_host_and_template_prefixes_are_accepted(text, host, trigger, obj):
+    m = match(text)
+    assert (m.trigger, m.object, m.details.get("prefix")) == (trigger, obj, host)
+
+
+def test_a_prefix_is_never_cut_from_a_text_that_matches_as_given():
+    assert match("Service ldap: Replica count mismatch").object == "ldap"
+    assert match("/: Disk space is low (used > 80%)").object == "/"
 
 
 def test_keywords_select_exactly_one_object_in_real_pytest(tmp_path):

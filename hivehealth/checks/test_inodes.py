@@ -10,8 +10,7 @@ full disk (runbook 7.1); else the biggest consumers are named.
 import pytest
 
 from hivehealth.gather.sections import declare
-from hivehealth.parsers import agent
-from hivehealth.parsers import fs
+from hivehealth.parsers import fs, inodes
 from hivehealth.judge.verdict import Verdict
 
 
@@ -40,7 +39,7 @@ def inode_usage(ctx, server) -> Verdict:
     limit = ctx.number("inode_usage_max")
     free_min = 100 - limit
     v = Verdict(server.name, alert=f"<mount>: Running out of free inodes (free < {free_min:g}%)")
-    rows = ctx.parsed(v, server, "df_inodes", agent.parse_df_inodes, "df -i", partial=True)
+    rows = ctx.parsed(v, server, "df_inodes", inodes.parse_df_inodes, "df -i", partial=True)
     if rows is None:
         return v
     mnt = ctx.host(server).get("findmnt")

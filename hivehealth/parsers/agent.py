@@ -1,6 +1,6 @@
 """The outputs of the sections that read what hive-builder's zabbix agent reads
-(hivehealth.gather_zabbix): ausearch records, the service error log, systemd restart times,
-docker stats, df -i.
+(declared by the zabbix-parity check modules): ausearch records, the service error log, systemd
+restart times, docker stats.
 
 The sections print "key value" lines of their own and prefix every line that comes from the
 site (a log line, an audit record, a container's output) with "| ".
@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from . import ParseError
-from .fs import Filesystem, _ROW_TYPED, _unescape
 from .systemd import parse_show
 
 SITE_LINE = "| "
@@ -259,47 +258,6 @@ def parse_stats(text: str) -> list[ContainerStats]:
             raise ParseError(STATS_WHAT, f"line {n}: no container Name")
         out.append(ContainerStats(str(o.get("ID", "")), str(o["Name"]), _pct(o.get("CPUPerc")),
                                   _pct(o.get("MemPerc")), str(o.get("MemUsage", ""))))
-    return out
-
-
-# ---------------------------------------------------------------- df -i
-DF_INODES_WHAT = "df -P -T -i"
-
-
-@dataclass
-class InodeUse:
-    source: str
-    fstype: str
-    inodes: int                     # 0 where the filesystem has no fixed inode table (btrfs)
-    used: int
-    free: int
-    use_pct: int | None             # None where df prints "-"
-    target: str
-
-    def as_filesystem(self) -> Filesystem:
-        """For fs.real_filesystems' filtering (pseudo filesystems, bind mounts)."""
-        return Filesystem(self.source, self.fstype, self.inodes, self.used, self.free,
-                          self.use_pct or 0, self.target)
-
-
-def parse_df_inodes(text: str) -> list[InodeUse]:
-    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
-    if not lines:
-        return []
-    header = lines[0].split()
-    if header[:2] != ["Filesystem", "Type"] or "Inodes" not in header:
-        raise ParseError(DF_INODES_WHAT, f"not a df -P -T -i header: {lines[0][:100]!r}")
-    out = []
-    for n, line in enumerate(lines[1:], 2):
-        m = _ROW_TYPED.match(line)
-        if m is None:
-            raise ParseError(DF_INODES_WHAT, f"line {n}: not a df row: {line.strip()[:120]!r}")
-        g = m.groups()
-        inodes, used, free = (0 if x == "-" else int(x) for x in g[2:5])
-        pct = g[5]
-        use_pct = int(pct[:-1]) if pct != "-" else (-(-used * 100 // inodes) if inodes else None)
-        out.append(InodeUse(m.group("source").strip(), m.group("fstype"), inodes, used, free,
-                            use_pct, _unescape(m.group("target"))))
     return out
 
 

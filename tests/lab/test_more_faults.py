@@ -63,7 +63,7 @@ def test_chronyd_stopped_is_restarted_safely(suite, fault, site):
     assert_fails_exactly(r, {check: ["chrony.service (chronyd) is inactive/dead (expected active)",
                                      "FAQ 7.15", "sudo systemctl restart chronyd"]})
     plan = suite.run("--fix-plan", "-k", "time")
-    assert plan.rc == 1 and "systemctl restart chrony.service" in plan.failed()[check], plan
+    assert plan.rc == 1 and "systemctl restart -- chrony.service" in plan.failed()[check], plan
     fixed = suite.run("--fix", "-k", "time")          # safe: no --allow-risky needed
     assert fixed.rc == 0, fixed
     assert ssh(site, "s-hive1.lab", "systemctl is-active chrony").strip() == "active"

@@ -117,7 +117,7 @@ def test_fix_plan_changes_nothing(suite, fault):
 
 def test_remedy_runs_once_under_xdist(suite, fault):
     fault("leftover-drbd-unit", "s-hive1.lab")
-    before = audited(suite, "reset-failed drbd-resource@old_data")
+    before = audited(suite, "reset-failed -- drbd-resource@old_data")
     r = suite.run("--fix", "-n", "2")
     assert r.rc == 0, r
-    assert audited(suite, "reset-failed drbd-resource@old_data") - before == 1
+    assert audited(suite, "reset-failed -- drbd-resource@old_data") - before == 1

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -243,7 +244,7 @@ def connect(report_dir: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     try:
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+        if _set_wal(db).lower() != "wal":
             raise sqlite3.OperationalError(f"{path}: WAL mode could not be set")
         db.execute("PRAGMA synchronous = NORMAL")      # a power cut may lose the last run, never the file
         with transaction(db):
@@ -263,6 +264,20 @@ def connect(report_dir: Path) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def _set_wal(db: sqlite3.Connection) -> str:
+    """PRAGMA journal_mode = WAL. SQLite answers "database is locked" at once, without its busy
+    handler, when another connection is switching the same new file to WAL: two runs creating
+    the database together. Try again until the busy timeout has passed."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class transaction:

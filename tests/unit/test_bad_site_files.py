@@ -112,6 +112,12 @@ def test_latin1_comment_in_ssh_config_is_read_as_ssh_reads_it(tmp_path):
     (lambda r: (r / ".hive" / "persistents.yml").write_text(
         "stage: {global: staging}\ndrbd_device_map:\n  staging:\n    ldap_data: one\n"),
      "persistents.yml, line 4: drbd_device_map: minor of ldap_data should be a number, found 'one'"),
+    (lambda root: (root / ".hive" / "persistents.yml").write_text("stage: [oops\n"),
+     "persistents.yml: not valid YAML at line 2: expected ',' or ']'"),
+    (lambda root: (root / ".hive" / "staging" / "ssh_config").unlink(), "ssh_config: file not found"),
+    (lambda root: (root / ".hive" / "staging" / "ssh_config").write_text("\n"), "no 'Host' entries"),
+    (lambda root: (root / "inventory" / "hive.yml").write_text("stages: {production: {}}\n"),
+     "stage 'staging' is not defined"),
 ])
 def test_broken_site_file_is_one_usage_error_with_file_and_line(tmp_path, breakage, message):
     make_project(tmp_path)

@@ -18,24 +18,6 @@ def suite(*args, cwd=REPO):
     return p.returncode, p.stdout + p.stderr
 
 
-@pytest.mark.parametrize("breakage, message", [
-    (lambda root: (root / ".hive" / "persistents.yml").write_text("stage: [oops\n"),
-     "persistents.yml: not valid YAML at line 2: expected ',' or ']'"),
-    (lambda root: (root / ".hive" / "staging" / "ssh_config").unlink(), "ssh_config: file not found"),
-    (lambda root: (root / ".hive" / "staging" / "ssh_config").write_text("\n"), "no 'Host' entries"),
-    (lambda root: (root / "inventory" / "hive.yml").write_text("stages: {production: {}}\n"),
-     "stage 'staging' is not defined"),
-])
-def test_broken_project_is_one_clear_line(tmp_path, breakage, message):
-    make_project(tmp_path)
-    breakage(tmp_path)
-    rc, out = suite("--hive-root", str(tmp_path), "-o", f"report_dir={tmp_path / 'reports'}")
-    assert rc == 4, out
-    assert message in out and "Traceback" not in out
-    error_lines = [line for line in out.splitlines() if "hive-health:" in line]
-    assert len(error_lines) == 1, out
-
-
 def test_unknown_stage_option(tmp_path):
     make_project(tmp_path)
     rc, out = suite("--hive-root", str(tmp_path), "--stage", "production", "-o", f"report_dir={tmp_path}")

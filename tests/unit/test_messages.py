@@ -5,9 +5,12 @@ from hivehealth.checks.test_disk import disk_usage
 from hivehealth.checks.test_drbd import drbd_state
 from hivehealth.checks.test_registry import registry_size
 from hivehealth.checks.test_service_usage import service_usage
+from hivehealth.gather.probe import Gatherer
 from hivehealth.judge.verdict import FAIL, UNKNOWN, Verdict
 from hivehealth.report.gate import gate_line
-from test_more_checks import HIVES, REPO, ctx_of, result
+from hivehealth.site.inventory import Server
+from hivehealth.site.transport import MAX_JUMPS, Pool
+from test_more_checks import HIVES, REPO, ctx_of, make_site, result
 
 HIVE = HIVES[1]
 DOWN = "connection to s-hive1.lab failed: timed out"
@@ -22,6 +25,17 @@ def test_per_server_unreachable_names_the_server_once():
     assert v.status == FAIL
     assert first_line(v) == f"s-hive1.lab: unreachable: {DOWN}"
     assert v.problems == [f"unreachable: {DOWN}"]     # the report's unreachable card keys on this
+
+
+def test_an_unreachable_reason_from_the_transport_does_not_name_the_server_again(tmp_path):
+    cfg = tmp_path / "ssh_config"       # refused before any connection is tried
+    cfg.write_text("Host s-hive1.lab\n  HostName 127.0.0.1\n  ProxyJump s-hive1.lab\n")
+    server = Server(HIVE.name, HIVE.roles, "hive", str(cfg))
+    facts = Gatherer(make_site(), Pool(connect_timeout=3), 5).gather_host(server, ["df"])
+    loop = f"ProxyJump loops or is longer than {MAX_JUMPS} hops: s-hive1.lab -> s-hive1.lab"
+    assert facts.unreachable == loop
+    v = ctx_of({}, unreachable={HIVE.name: facts.unreachable}).judge(disk_usage, HIVE)
+    assert first_line(v) == f"s-hive1.lab: unreachable: {loop}"
 
 
 def test_per_server_section_not_gathered_names_the_server_once():

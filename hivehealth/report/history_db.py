@@ -217,8 +217,9 @@ def summarize(doc: dict) -> Summary:
 def stamp_time(stamp: str) -> datetime:
     """YYYYmmdd-HHMMSS-ffffff, or YYYYmmdd-HHMMSS as older versions named their runs
     (strptime is slow for a month of runs; this is as strict)."""
-    micro = stamp[16:] if len(stamp) == 22 and stamp[15] == "-" else "0"
-    if len(stamp) not in (15, 22) or stamp[8] != "-" or not (stamp[:8] + stamp[9:15] + micro).isdigit():
+    micro = stamp[16:] if len(stamp) == 22 else "0"
+    if len(stamp) not in (15, 22) or stamp[8] != "-" or stamp[15:16] not in ("", "-") \
+            or not (stamp[:8] + stamp[9:15] + micro).isdigit():
         raise ValueError(f"not a run stamp (YYYYmmdd-HHMMSS-ffffff): {stamp!r}")
     return datetime(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]),
                     int(stamp[9:11]), int(stamp[11:13]), int(stamp[13:15]), int(micro))

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
+
 from hivehealth.report import history, history_db, history_page
 from hivehealth.report.history import classify, unreachable_servers, update
 
@@ -573,6 +575,9 @@ def test_two_runs_of_one_second_keep_both_dated_reports_and_both_are_imported(tm
     assert [r[2] for r in rows] == ["passed", "passed", "failed"]
     assert history_db.stamp_time(stamps[1]) == started.replace(microsecond=250_001)
     assert history_db.stamp_time(old) == second - timedelta(seconds=1)
+    for bad in ("20261128-021500x250000", "20261128-021500-25000", "20261128-021500-", "20261128-02150a"):
+        with pytest.raises(ValueError, match="not a run stamp"):
+            history_db.stamp_time(bad)
     # pruning knows both names: a month later all three go, files and rows
     update(tmp_path, 30, now=second + timedelta(days=31))
     assert rows_of(tmp_path) == [] and not list(tmp_path.glob("run-*"))

@@ -607,3 +607,20 @@ def test_runs_claiming_one_stamp_at_once_each_get_their_own(tmp_path):
         assert (tmp_path / f"run-{s}.html").read_bytes() == b"h%d" % i
     assert len(list(tmp_path.glob("run-*"))) == 12 and not list(tmp_path.glob(".*.tmp"))
     assert history_db.scan(tmp_path) == {s: {"json", "html"} for s in stamps}
+
+
+def test_dated_names_are_claimed_without_hard_links_too(tmp_path, monkeypatch):
+    """On a filesystem without hard links, O_EXCL claims the name instead."""
+    import errno
+    from hivehealth import safe_write
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+    monkeypatch.setattr(safe_write.os, "link", no_links)
+    started = datetime(2026, 11, 28, 2, 15, 0)
+    stamps = [history.write_dated(tmp_path, started, {"json": b'{"run": %d}' % i, "html": b"h%d" % i})
+              for i in range(2)]
+    assert stamps == ["20261128-021500-000000", "20261128-021500-000001"]
+    assert [(tmp_path / f"run-{s}.json").read_bytes() for s in stamps] == [b'{"run": 0}', b'{"run": 1}']
+    assert stat.S_IMODE((tmp_path / f"run-{stamps[0]}.html").stat().st_mode) == 0o640
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -28,6 +28,33 @@ def write_atomic(path, data: str | bytes, mode: int = PRIVATE) -> Path:
     """A temp file in the same directory (named .<name>.*.tmp, which a *.prom or *.html glob
     ignores), created with `mode` (never wider for a moment), synced, then renamed over the
     target."""
+    return _write(path, data, mode, os.replace)
+
+
+def write_new(path, data: str | bytes, mode: int = PRIVATE) -> Path:
+    """As write_atomic, but never over an existing file: FileExistsError when `path` exists,
+    also when another process creates it at the same moment (the whole file appears under
+    its name at once, by a hard link, which fails if the name is taken)."""
+    return _write(path, data, mode, _link_new)
+
+
+def _link_new(tmp: str, path: Path):
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        # a filesystem without hard links: O_EXCL still claims the name for this writer alone
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out, open(tmp, "rb") as src:
+            out.write(src.read())
+            out.flush()
+            os.fsync(out.fileno())
+            os.fchmod(out.fileno(), os.stat(tmp).st_mode & 0o777)
+    os.unlink(tmp)
+
+
+def _write(path, data: str | bytes, mode: int, put) -> Path:
     path = Path(path)
     private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")   # 0600
@@ -37,7 +64,7 @@ def write_atomic(path, data: str | bytes, mode: int = PRIVATE) -> Path:
             f.flush()
             os.fsync(f.fileno())
             os.fchmod(f.fileno(), mode)
-        os.replace(tmp, path)
+        put(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -45,7 +45,7 @@ def drbd_state(ctx, name) -> Verdict:
     # nightly run notes it, the maintenance gate waits for it), a view that cannot be read is
     # unknown, everything else fails; the verdict is the worst of them
     mark = {drbd.FAIL: v.fail, drbd.UNKNOWN: v.unknown, drbd.WARN: v.warn}
-    mark[report.status](report.summary())
+    mark[report.status](report.state())      # the subject names the resource
     for _, status, text in report.findings:
         mark[status](text)
     return v

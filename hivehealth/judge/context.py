@@ -51,9 +51,9 @@ class Context:
         self.site = site
         self.facts = facts
         self._ini = ini          # callable: name -> str
-        # verdicts judged on less than a whole answer: id(verdict) -> {section: why}; such a
-        # verdict may fail, but never pass (see judge)
-        self._incomplete: dict[int, dict[str, str]] = {}
+        # verdicts judged on less than a whole answer: id(verdict) -> {section: (server, why)};
+        # such a verdict may fail, but never pass (see judge)
+        self._incomplete: dict[int, dict[str, tuple[str, str]]] = {}
 
     def ini(self, name: str):
         """A site's value of an ini option; its declared default where pytest has none (a
@@ -98,7 +98,7 @@ class Context:
         short = cut_short(r.stdout)
         if short and not complete_lines(r.stdout).strip():
             if not quiet:
-                v.unknown(f"{self.host(server).server}: cannot read state: `{r.command}` {short}")
+                v.unknown(f"{v.about(self.host(server).server)}cannot read state: `{r.command}` {short}")
             return None
         return self._trimmed(v, server, r, short)
 
@@ -106,18 +106,18 @@ class Context:
         host = self.host(server)
         if host.unreachable:
             if not quiet:
-                v.fail(f"unreachable: {host.unreachable}")
+                v.fail(f"{v.about(host.server)}unreachable: {host.unreachable}")
             return None
         r = host.get(name)
         if r is None:
             if not quiet:
-                v.unknown(f"{host.server}: `{name}` was not gathered")
+                v.unknown(f"{v.about(host.server)}`{name}` was not gathered")
             return None
         if cite:
             v.cite(host.server, r)
         if not r.ok and (not partial or gave_no_answer(r)):
             if not quiet:
-                v.unknown(f"{host.server}: cannot read state: {r.failure()}")
+                v.unknown(f"{v.about(host.server)}cannot read state: {r.failure()}")
             return None
         if not r.ok:
             errors = [ln.strip() for ln in r.stderr.splitlines() if ln.strip()]
@@ -130,7 +130,7 @@ class Context:
         """r with only its complete lines, the verdict marked as judged on part of an answer."""
         if not short:
             return r
-        self._incomplete.setdefault(id(v), {})[r.name] = f"{self.host(server).server}: `{r.command}` {short}"
+        self._incomplete.setdefault(id(v), {})[r.name] = (self.host(server).server, f"`{r.command}` {short}")
         return CommandResult(r.name, r.command, r.rc, complete_lines(r.stdout), r.stderr)
 
     def replaced(self, v: Verdict, name: str):
@@ -146,11 +146,11 @@ class Context:
             v = Verdict(evaluate.__name__ if subject is None else str(subject))
             v.unknown(f"cannot read the gathered output: {e}")
             return v
-        for short in self._incomplete.pop(id(v), {}).values():
+        for server, short in self._incomplete.pop(id(v), {}).values():
             if v.status == FAIL:
-                v.notes.append(f"{short}; judged on its complete lines")
+                v.notes.append(f"{server}: {short}; judged on its complete lines")
             else:
-                v.unknown(f"{short}: what it left out may not be fine")
+                v.unknown(f"{v.about(server)}{short}: what it left out may not be fine")
         return v
 
     def parsed(self, v: Verdict, server: Server | str, name: str, parse, what: str,
@@ -162,13 +162,13 @@ class Context:
             return None
         short = cut_short(r.stdout)
         if short and not complete_lines(r.stdout).strip():
-            v.unknown(f"cannot read {what}: `{r.command}` {short}")
+            v.unknown(f"{v.about(self.host(server).server)}cannot read {what}: `{r.command}` {short}")
             return None
         r = self._trimmed(v, server, r, short)
         try:
             return parse(r.stdout)
         except ParseError as e:
-            v.unknown(f"cannot read {what}: {e}")
+            v.unknown(f"{v.about(self.host(server).server)}cannot read {what}: {e}")
             return None
 
     def reachable_hives(self) -> list[Server]:

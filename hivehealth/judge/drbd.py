@@ -153,7 +153,11 @@ class DrbdReport:
     clean_side: str | None = None   # one-sided: host whose view looks normal; run disconnect/connect there
 
     def summary(self) -> str:
-        text = f"{self.name}: {_SUMMARY[self.shape]}"
+        return f"{self.name}: {self.state()}"
+
+    def state(self) -> str:
+        """The summary without the resource's name, for a text that names it already."""
+        text = _SUMMARY[self.shape]
         if self.shape == ONE_SIDED and self.clean_side:
             text += f"; run `drbdadm disconnect {self.name}; drbdadm connect {self.name}` on {self.clean_side}"
         elif self.shape == RESYNC and self.resync:
@@ -207,7 +211,7 @@ class _Analysis:
 
     def report(self) -> DrbdReport:
         if not self.views:
-            self.add(UNREADABLE, f"{self.name}: no hive to read (expected at least one)")
+            self.add(UNREADABLE, "no hive to read (expected at least one)")
         self._hosts()
         if self.readable:
             all_outdated = self._all_outdated()

@@ -64,6 +64,14 @@ class Verdict:
         self.status = SKIP
         self.problems = [reason]
 
+    def about(self, name: str) -> str:
+        """The prefix of a problem that concerns server or object `name`: none when the subject
+        already names it first (`s-hive0.lab`, `s-hive0.lab /var/lib/registry`), since message()
+        puts the subject before every problem."""
+        if self.subject == name or self.subject.startswith(f"{name} "):
+            return ""
+        return f"{name}: "
+
     def cite(self, host: str, r: CommandResult | None):
         if r is not None:
             self.evidence.append(Evidence.of(host, r))

@@ -1,8 +1,9 @@
 """reports/index.html from reports/history.sqlite: every run of the retention, per site and stage.
 
 Each run is recorded in the database (hivehealth.report.history_db) by the plugin when it ends;
-dated JSON reports the database does not hold yet (`run-YYYYmmdd-HHMMSS.json`, e.g. a reports
-folder from an older version) are imported on the next update. An update also deletes runs
+dated JSON reports the database does not hold yet (`run-YYYYmmdd-HHMMSS-ffffff.json`, or
+`run-YYYYmmdd-HHMMSS.json` as older versions named them, e.g. a reports folder from before the
+database) are imported on the next update. An update also deletes runs
 older than keep_days (rows and dated files together) and rewrites the page
 (hivehealth.report.history_page) atomically.
 
@@ -21,10 +22,10 @@ from pathlib import Path
 
 from hivehealth.safe_write import write_atomic
 from hivehealth.report.history_db import (CATEGORIES, DB_NAME, FILE_MODE, classify, connect, import_missing, prune,
-                         record, scan, transaction, unreachable_servers)
+                         record, scan, transaction, unreachable_servers, write_dated)
 from hivehealth.report.history_page import COLORS, load, render
 
-__all__ = ["update", "classify", "unreachable_servers", "CATEGORIES", "COLORS", "DB_NAME", "INDEX"]
+__all__ = ["update", "write_dated", "classify", "unreachable_servers", "CATEGORIES", "COLORS", "DB_NAME", "INDEX"]
 
 INDEX = "index.html"
 LOCK_NAME = ".history.lock"

@@ -1,7 +1,8 @@
 """reports/history.sqlite: one row per run and one per check of it (stdlib sqlite3, WAL).
 
 A run is recorded from its report (the `latest.json` document) once, under the stamp of its
-dated files (`run-YYYYmmdd-HHMMSS.json|html`, local time the run started). Dated JSON reports
+dated files (`run-YYYYmmdd-HHMMSS-ffffff.json|html`, local time the run started, to the
+microsecond; older versions wrote `run-YYYYmmdd-HHMMSS`, which is read as well). Dated JSON reports
 that the database does not hold yet (a reports folder from before the database, or a run whose
 own recording failed) are imported on the next update; a report that cannot be read is kept as
 a row that says so and is read again on later updates until it can be. Two runs may update at
@@ -20,9 +21,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from hivehealth.safe_write import PRIVATE as FILE_MODE   # reports say which servers fail and why
+from hivehealth.safe_write import write_new
 
 DB_NAME = "history.sqlite"
-RUN_RE = re.compile(r"^run-(\d{8}-\d{6})\.(json|html)$")
+RUN_RE = re.compile(r"^run-(\d{8}-\d{6}(?:-\d{6})?)\.(json|html)$")
 CATEGORIES = ("passed", "failed", "fixed", "waived")
 COUNTED = CATEGORIES + ("skipped",)
 # a run's state, worst first; what a run or a bucket of runs shows in the charts
@@ -35,7 +37,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id          INTEGER PRIMARY KEY,
-    stamp       TEXT NOT NULL,              -- YYYYmmdd-HHMMSS, as in the dated file names
+    stamp       TEXT NOT NULL,              -- YYYYmmdd-HHMMSS[-ffffff], as in the dated file names
     kind        TEXT NOT NULL DEFAULT '',   -- hive, hosts, local, or '' when unreadable
     site        TEXT NOT NULL DEFAULT '',
     stage       TEXT NOT NULL DEFAULT '',
@@ -213,11 +215,40 @@ def summarize(doc: dict) -> Summary:
 
 
 def stamp_time(stamp: str) -> datetime:
-    """YYYYmmdd-HHMMSS (strptime is slow for a month of runs; this is as strict)."""
-    if len(stamp) != 15 or stamp[8] != "-" or not (stamp[:8] + stamp[9:]).isdigit():
-        raise ValueError(f"not a run stamp (YYYYmmdd-HHMMSS): {stamp!r}")
+    """YYYYmmdd-HHMMSS-ffffff, or YYYYmmdd-HHMMSS as older versions named their runs
+    (strptime is slow for a month of runs; this is as strict)."""
+    micro = stamp[16:] if len(stamp) == 22 else "0"
+    if len(stamp) not in (15, 22) or stamp[8] != "-" or stamp[15:16] not in ("", "-") \
+            or not (stamp[:8] + stamp[9:15] + micro).isdigit():
+        raise ValueError(f"not a run stamp (YYYYmmdd-HHMMSS-ffffff): {stamp!r}")
     return datetime(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]),
-                    int(stamp[9:11]), int(stamp[11:13]), int(stamp[13:15]))
+                    int(stamp[9:11]), int(stamp[11:13]), int(stamp[13:15]), int(micro))
+
+
+def run_stamp(when: datetime) -> str:
+    """The stamp of a run that started at `when`: it sorts as the runs started, old names
+    (to the second) included, and two runs of one second get two stamps."""
+    return when.strftime("%Y%m%d-%H%M%S-%f")
+
+
+def write_dated(report_dir: Path, started: datetime, copies: dict[str, bytes]) -> str:
+    """Write copies ({"json": ..., "html": ...}) as run-<stamp>.<ext> under a stamp that no other
+    run in report_dir holds, and return it: the run's start to the microsecond, one microsecond
+    later for as long as the name is taken (another run of the same moment, which may be
+    writing into the same folder right now). The JSON file comes last: once it is there the
+    run is whole, and the history import reads nothing that is taken back."""
+    when = started
+    while True:
+        stamp = run_stamp(when)
+        written: list[Path] = []
+        try:
+            for ext in sorted(copies, key=lambda e: e == "json"):
+                written.append(write_new(Path(report_dir) / f"run-{stamp}.{ext}", copies[ext], FILE_MODE))
+            return stamp
+        except FileExistsError:
+            for p in written:
+                p.unlink(missing_ok=True)
+            when += timedelta(microseconds=1)
 
 
 def _create_private(path: Path) -> None:

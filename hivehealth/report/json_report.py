@@ -135,11 +135,12 @@ class JsonReport:
 
     def pytest_unconfigure(self, config):
         """Dated copies, once pytest-html has written its file (it does so at sessionfinish)."""
-        stamp = datetime.fromtimestamp(self.started).strftime("%Y%m%d-%H%M%S")
-        for name in ("latest.json", "latest.html"):
-            src = self.dir / name
+        copies = {}
+        for ext in ("json", "html"):
+            src = self.dir / f"latest.{ext}"
             if src.exists() and src.stat().st_mtime >= self.started - 1:
-                write_atomic(self.dir / name.replace("latest", f"run-{stamp}"), src.read_bytes())
+                copies[ext] = src.read_bytes()
+        stamp = history.write_dated(self.dir, datetime.fromtimestamp(self.started), copies)
         try:
             history.update(self.dir, int(config.getini("report_keep_days")),
                            run=(stamp, self.doc) if self.doc is not None else None)

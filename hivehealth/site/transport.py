@@ -124,9 +124,9 @@ class SSHTransport:
             try:
                 user, host, port = ssh_config.parse_jump(hops[-1])
             except ssh_config.HostError as e:
-                raise Unreachable(f"{self.server.name}: {e}") from None
+                raise Unreachable(str(e)) from None     # shown after the server's name, as every reason
             if len(chain) >= MAX_JUMPS or host in chain:
-                raise Unreachable(f"{self.server.name}: ProxyJump loops or is longer than "
+                raise Unreachable(f"ProxyJump loops or is longer than "
                                   f"{MAX_JUMPS} hops: {' -> '.join(chain + [host])}")
             jo = self._options(host, user, port)
             if len(hops) > 1:       # as `ssh -J a,b`: b is reached through a, whatever b's own config says

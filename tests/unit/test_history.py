@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
+
 from hivehealth.report import history, history_db, history_page
 from hivehealth.report.history import classify, unreachable_servers, update
 
@@ -548,3 +550,77 @@ def test_cron_wrapper_keeps_pytest_exit_code_and_writes_index_and_textfile(tmp_p
     assert r.returncode == 4
     assert "textfile not updated" in r.stderr
     assert (tmp_path / "tf" / "hive_health.prom").stat().st_mtime_ns == before
+
+
+def test_two_runs_of_one_second_keep_both_dated_reports_and_both_are_imported(tmp_path):
+    """Two runs that started in the same second (even the same microsecond) into one folder:
+    neither overwrites the other's dated copies, both are imported, and the names still sort
+    as the runs started, a dated report of an older version (named to the second) included."""
+    second = datetime(2026, 11, 28, 2, 15, 0)
+    old = save(tmp_path, doc(second - timedelta(seconds=1), healthy_checks()))   # run-20261128-021459.json
+    started = second.replace(microsecond=250_000)
+    docs = [doc(second, healthy_checks()), doc(second, healthy_checks(), exitstatus=1)]
+    docs[1]["checks"][0].update(outcome="failed", status="fail", message="s-hive0.lab: / is 91 % full")
+    stamps = [history.write_dated(tmp_path, started, {"json": json.dumps(d).encode(), "html": f"<p>{i}".encode()})
+              for i, d in enumerate(docs)]
+    assert stamps == ["20261128-021500-250000", "20261128-021500-250001"]
+    for i, (stamp, d) in enumerate(zip(stamps, docs)):
+        assert json.loads((tmp_path / f"run-{stamp}.json").read_text()) == d
+        assert (tmp_path / f"run-{stamp}.html").read_text() == f"<p>{i}"
+    assert sorted(p.name for p in tmp_path.glob("run-*.json")) == [f"run-{s}.json" for s in [old, *stamps]]
+    assert not list(tmp_path.glob(".*.tmp"))
+    update(tmp_path, 30, now=NOW, run=(stamps[1], docs[1]))     # as the plugin records its own run
+    rows = rows_of(tmp_path)
+    assert [r[0] for r in rows] == [old, *stamps] and all(r[4] is None for r in rows)
+    assert [r[2] for r in rows] == ["passed", "passed", "failed"]
+    assert history_db.stamp_time(stamps[1]) == started.replace(microsecond=250_001)
+    assert history_db.stamp_time(old) == second - timedelta(seconds=1)
+    for bad in ("20261128-021500x250000", "20261128-021500-25000", "20261128-021500-", "20261128-02150a"):
+        with pytest.raises(ValueError, match="not a run stamp"):
+            history_db.stamp_time(bad)
+    # pruning knows both names: a month later all three go, files and rows
+    update(tmp_path, 30, now=second + timedelta(days=31))
+    assert rows_of(tmp_path) == [] and not list(tmp_path.glob("run-*"))
+
+
+def test_runs_claiming_one_stamp_at_once_each_get_their_own(tmp_path):
+    """Writers racing for the same name: the name is claimed by the hard link that makes the
+    file appear, so exactly one wins each stamp and no copy is overwritten."""
+    import threading
+    started = datetime(2026, 11, 28, 2, 15, 0, 999_999)
+    gate = threading.Barrier(6)
+    stamps = []
+
+    def run(i):
+        gate.wait()
+        stamps.append(history.write_dated(tmp_path, started, {"html": b"h%d" % i, "json": b'{"run": %d}' % i}))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(stamps)) == 6
+    assert sorted(json.loads((tmp_path / f"run-{s}.json").read_text())["run"] for s in stamps) == list(range(6))
+    for s in stamps:
+        i = json.loads((tmp_path / f"run-{s}.json").read_text())["run"]
+        assert (tmp_path / f"run-{s}.html").read_bytes() == b"h%d" % i
+    assert len(list(tmp_path.glob("run-*"))) == 12 and not list(tmp_path.glob(".*.tmp"))
+    assert history_db.scan(tmp_path) == {s: {"json", "html"} for s in stamps}
+
+
+def test_dated_names_are_claimed_without_hard_links_too(tmp_path, monkeypatch):
+    """On a filesystem without hard links, O_EXCL claims the name instead."""
+    import errno
+    from hivehealth import safe_write
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+    monkeypatch.setattr(safe_write.os, "link", no_links)
+    started = datetime(2026, 11, 28, 2, 15, 0)
+    stamps = [history.write_dated(tmp_path, started, {"json": b'{"run": %d}' % i, "html": b"h%d" % i})
+              for i in range(2)]
+    assert stamps == ["20261128-021500-000000", "20261128-021500-000001"]
+    assert [(tmp_path / f"run-{s}.json").read_bytes() for s in stamps] == [b'{"run": 0}', b'{"run": 1}']
+    assert stat.S_IMODE((tmp_path / f"run-{stamps[0]}.html").stat().st_mode) == 0o640
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -84,7 +84,7 @@ def service_spread(ctx, name) -> Verdict:
     v.cite(tm, tr)
     try:
         tasks = [t for t in dockerp.parse_tasks(tr.stdout)
-                 if t.name.rsplit(".", 1)[0] == name and t.desired_state == "Running"
+                 if t.service == name and t.desired_state == "Running"
                  and t.current_state.startswith("Running")]
     except ParseError as e:
         v.unknown(str(e))

@@ -160,12 +160,20 @@ class Task:
 
     @property
     def service(self) -> str:
-        return self.name.rsplit(".", 1)[0]
+        return service_of(self.name)
 
     @property
     def state(self) -> str:
         """First word of current_state: Running, Rejected, Failed, Shutdown, ..."""
         return self.current_state.split(" ", 1)[0]
+
+
+def service_of(name: str) -> str:
+    """The swarm service a task or its container is named after: `ldap.1` (task of slot 1),
+    `ldap.<node id>` (a global service's task), `ldap.1.<task id>` (the task's container, as
+    `docker ps` and `docker stats` name it). Swarm refuses a service name that is not a DNS label
+    (swarmkit controlapi validateAnnotations), so the service is what comes before the first dot."""
+    return name.split(".", 1)[0]
 
 
 def _task(o: dict, what: str) -> Task:
@@ -273,9 +281,36 @@ def service_using_volume(text: str, volume: str) -> str | None:
         except ValueError:
             continue
         if volume in str(c.get("Mounts", "")).split(","):
-            labels = dict(kv.split("=", 1) for kv in str(c.get("Labels", "")).split(",") if "=" in kv)
-            return labels.get("com.docker.swarm.service.name")
+            return parse_labels(c.get("Labels")).get(SERVICE_LABEL)
     return None
+
+
+SERVICE_LABEL = "com.docker.swarm.service.name"     # on every container of a swarm task
+
+
+def parse_labels(raw) -> dict:
+    """A container's labels as `docker ps --format json` prints them (`k=v,k=v`); a dict (a
+    template that prints them as JSON) is taken as it is."""
+    if isinstance(raw, dict):
+        return raw
+    out = {}
+    for part in str(raw or "").split(","):
+        k, sep, val = part.partition("=")
+        if sep:
+            out[k.strip()] = val
+    return out
+
+
+def container_services(text: str) -> dict[str, str]:
+    """`docker ps --format json`: container name -> the swarm service it runs a task of
+    (containers that are no swarm task are left out)."""
+    out = {}
+    for o in parse_json_lines(text, "docker ps --format json"):
+        svc = parse_labels(o.get("Labels")).get(SERVICE_LABEL)
+        if svc:
+            for name in str(o.get("Names", "")).split(","):
+                out[name.strip()] = svc
+    return out
 
 
 def parse_node_inspect(text: str) -> list[dict]:

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from hivehealth.checks.test_backup import backup_fresh  # noqa: E402
-from hivehealth.parsers.backup import parse_backup_files  # noqa: E402
+from hivehealth.parsers.backup import FailLine, latest_link_name, parse_backup_files, parse_backup_journal  # noqa: E402
 from hivehealth.checks.test_drbd_units import drbd_units_active  # noqa: E402
 from hivehealth.checks.test_hive_state import hive_state  # noqa: E402
 from hivehealth.checks.test_hostkeys import host_key  # noqa: E402
@@ -210,6 +210,25 @@ def test_parse_backup_files_reads_links_and_expectations():
     (mtime, target), = b["links"].values()
     assert list(b["links"]) == ["backup-hive-registry-latest.tar.gz"]
     assert target.startswith("backup-hive-registry-2") and 0 <= b["now"] - mtime < 3600
+    assert latest_link_name("backup-hive-registry-latest.tar.gz") == "hive-registry"
+    assert latest_link_name("backup-ldap-latest.ldif") == "ldap" and latest_link_name("notes.txt") is None
+
+
+def test_parse_backup_journal_finds_the_fail_lines_and_the_service_they_were_in():
+    # the lab's real journal, then hive-backup.sh's own messages (hive-builder roles/backup-tools):
+    # a FAIL inside a service, a FAIL of a named target, and a restore of a host
+    healthy = lab("backup_journal-repo-healthy.txt")
+    assert parse_backup_journal(healthy) == []
+    journal = healthy + ("INFO: hive-backup.sh: ENTER SERVICE ldap for BACKUP\n"
+                         "INFO: hive-backup.sh: FAIL backup for ldap\n")
+    assert parse_backup_journal(journal) == [FailLine("INFO: hive-backup.sh: FAIL backup for ldap", "ldap", "ldap")]
+    other = healthy.replace("INFO: hive-backup.sh: backup for hive-registry done",
+                            "INFO: hive-backup.sh: FAIL backup for hive-registry")
+    assert parse_backup_journal(other) == [FailLine("INFO: hive-backup.sh: FAIL backup for hive-registry", None,
+                                                    "hive-registry")]
+    restore = "INFO: hive-backup.sh: FAIL restore for host s-hive3.lab\nFAILED backups: none\n"
+    assert parse_backup_journal(restore) == [FailLine("INFO: hive-backup.sh: FAIL restore for host s-hive3.lab",
+                                                      None, "s-hive3.lab")]
 
 
 # ---------------------------------------------------------------- drbd units

@@ -44,12 +44,10 @@ def _node_facts(ctx) -> list[dict]:
 
 def _matches(node: dict, constraint: str) -> bool:
     """Swarm placement constraint `<attr> ==|!= <value>`; attributes not known here match."""
-    for op in ("==", "!="):
-        if op in constraint:
-            attr, value = (x.strip() for x in constraint.split(op, 1))
-            break
-    else:
+    parsed = dockerp.parse_constraint(constraint)
+    if parsed is None:
         return True
+    attr, op, value = parsed
     if attr == "node.hostname":
         have = node["hostname"]
     elif attr == "node.id":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from . import ParseError
 from . import _json
@@ -203,6 +204,28 @@ def parse_service_ps_table(text: str) -> list[Task]:
             for r in rows]
 
 
+_MOUNT_FAILURE = re.compile(r"failed to mount local volume\b.*\b(invalid argument|structure needs cleaning)",
+                           re.I | re.S)
+
+
+def local_volume_mount_failure(error: str) -> str | None:
+    """The reason in a task's `failed to mount local volume: ...` error when it is one a damaged
+    filesystem gives (`invalid argument`, `structure needs cleaning`, as XFS refuses the mount);
+    None for any other error."""
+    m = _MOUNT_FAILURE.search(error or "")
+    return m.group(1) if m else None
+
+
+def parse_constraint(text: str) -> tuple[str, str, str] | None:
+    """A service's placement constraint `<attr> ==|!= <value>` (`node.labels.zone == a`) as
+    (attr, op, value); None when it is neither form."""
+    for op in ("==", "!="):
+        if op in text:
+            attr, value = (x.strip() for x in text.split(op, 1))
+            return attr, op, value
+    return None
+
+
 # --- docker volume inspect --------------------------------------------------------------------
 
 VOLUME_WHAT = "docker volume inspect"
@@ -332,3 +355,13 @@ def node_facts(text: str) -> list[dict]:
                     "ready": status.get("State") == "ready",
                     "active": spec.get("Availability") == "active"})
     return out
+
+
+def parse_time(stamp: str | None) -> float | None:
+    """Seconds since the epoch of docker's RFC 3339 UTC time with nanoseconds
+    (`docker node inspect`'s UpdatedAt, "2026-11-29T01:02:03.123456789Z"), to the second; None
+    when it is not one."""
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)", stamp or "")
+    if not m:
+        return None
+    return datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()

@@ -236,3 +236,28 @@ def test_container_services_from_docker_ps_labels():
         json.loads(ps.splitlines()[0])["Names"]]
     assert docker.parse_labels({"a": "b"}) == {"a": "b"} and docker.parse_labels(None) == {}
     assert docker.container_services('{"Names":"zabbix-agent","Labels":"maintainer=x"}\n') == {}
+
+
+def test_a_damaged_volumes_mount_failure_is_told_from_other_task_errors():
+    """The task errors docker prints: hive-builder's repair page (XFS refuses the mount: invalid
+    argument) and docker's docs (no such image)."""
+    hive = docker.parse_service_ps_table(sample("docker-service-ps/no-trunc-rejected-failed-to-mount-local-volume-drbd.txt"))
+    assert {docker.local_volume_mount_failure(t.error) for t in hive} == {"invalid argument"}
+    docs = docker.parse_service_ps_table(sample("docker-service-ps/no-trunc-rejected-no-such-image-docs.txt"))
+    assert any(t.error for t in docs) and all(docker.local_volume_mount_failure(t.error) is None for t in docs)
+    assert docker.local_volume_mount_failure(
+        "failed to mount local volume: mount /dev/drbd1:/var/lib/docker/volumes/ldap_data/_data: "
+        "structure needs cleaning") == "structure needs cleaning"
+    assert docker.local_volume_mount_failure("task: non-zero exit (1)") is None
+
+
+def test_placement_constraints_and_node_times():
+    """Constraints as a service spec holds them (tests/data/states/spread); UpdatedAt as
+    `docker node inspect` prints it on the hive lab (tests/data/captured/lab/nodes_inspect-hive0.json)."""
+    assert docker.parse_constraint("node.labels.first_hive==true") == ("node.labels.first_hive", "==", "true")
+    assert docker.parse_constraint("node.role != manager") == ("node.role", "!=", "manager")
+    assert docker.parse_constraint("node.platform.os") is None
+    (node, *_) = docker.parse_node_inspect((DATA / "captured" / "lab" / "nodes_inspect-hive0.json").read_text())
+    assert node["UpdatedAt"] == "2026-11-29T00:25:52.181569184Z"
+    assert docker.parse_time(node["UpdatedAt"]) == 1795911952.0      # 2026-11-29 00:25:52 UTC
+    assert docker.parse_time("") is None and docker.parse_time(None) is None and docker.parse_time("yesterday") is None

@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from hivehealth.checks.test_backup import backup_fresh  # noqa: E402
+from hivehealth.parsers import ParseError  # noqa: E402
+from hivehealth.parsers.time import parse_clock  # noqa: E402
 from hivehealth.parsers.backup import FailLine, latest_link_name, parse_backup_files, parse_backup_journal  # noqa: E402
 from hivehealth.checks.test_drbd_units import drbd_units_active  # noqa: E402
 from hivehealth.checks.test_hive_state import hive_state  # noqa: E402
@@ -348,6 +350,14 @@ def test_time_no_daemon_at_all_fails_and_plan_is_refused():
     v = clock_skew(time_ctx(lab("clock-repo-healthy.txt"), ts, gathered_at=CLOCK - 0.5, seconds=1.0), REPO)
     assert v.status == FAIL and "no time sync daemon" in v.message()
     assert restart_chronyd.remedy.plan(None, REPO, v).refused
+
+
+def test_parse_clock_reads_date_and_an_unreadable_clock_is_unknown():
+    assert parse_clock(lab("clock-repo-healthy.txt")) == 1795912071.717385048    # the lab's `date +%s.%N`
+    with pytest.raises(ParseError, match=r"date \+%s\.%N: not a time: 'date: invalid date'"):
+        parse_clock("date: invalid date\n")
+    v = clock_skew(time_ctx("%s.%N\n", lab("timesync-repo-healthy.txt"), gathered_at=CLOCK, seconds=0.1), REPO)
+    assert v.status == UNKNOWN and "cannot read the clock: `date +%s.%N` printed '%s.%N'" in v.message()
 
 
 # ---------------------------------------------------------------- registry API

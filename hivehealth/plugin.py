@@ -1,4 +1,5 @@
-"""The pytest plugin: options, site discovery, one gathering per run, parametrization, verdicts.
+"""The pytest plugin, hooks only: options, site discovery, one gathering per run, parametrization,
+the `site` and `verify` fixtures (their logic: hivehealth.run), xdist.
 
 Flow: pytest_configure finds the site (files only, no network); pytest_sessionstart gathers the
 facts of every server once, in the controlling process; xdist workers receive site and facts
@@ -7,10 +8,7 @@ remedies and re-checks. Checks are pure functions of the facts.
 """
 from __future__ import annotations
 
-import getpass
 import json
-import os
-import time
 from pathlib import Path
 
 import pytest
@@ -18,60 +16,22 @@ import pytest
 from hivehealth import checks, fixes, options, redact
 from hivehealth.gather import recording
 from hivehealth.judge import alerts, cluster
-from hivehealth.report import page, waivers
+from hivehealth.report import waivers
+from hivehealth.report.skips import skip_label, skip_reason
 from hivehealth.site import testinfra_host
-from hivehealth.judge.context import Context
-from hivehealth.gather.probe import Gatherer, HostFacts
-from hivehealth.ids import from_id, safe_id
+from hivehealth.gather.probe import HostFacts
+from hivehealth.ids import safe_id
 from hivehealth.site.inventory import InventoryError, Site, discover, is_hive_project
 from hivehealth.remedy import plan as remedy_plan
+from hivehealth.remedy.audit import operator
 from hivehealth.remedy.runner import RemedyPlugin
-from hivehealth.site.transport import Pool
 from hivehealth.report.json_report import JsonReport
-from hivehealth.judge.verdict import FAIL, SKIP, UNKNOWN, WARN, Verdict
-from hivehealth.parsers.sizes import parse_size_kib
+from hivehealth.run import verify as run_verify
+from hivehealth.run.state import STATE, State
 
-class State:
-    """Per process: the site, its facts, one connection pool."""
-
-    def __init__(self, config, site: Site):
-        self.config = config
-        self.site = site
-        self.facts: dict[str, HostFacts] = {}
-        self.pool = Pool(float(config.getini("connect_timeout")))
-        self.gatherer = Gatherer(site, self.pool, float(config.getini("command_timeout")),
-                                 _output_max(config))
-        self.gather_seconds = 0.0
-        redact.use_site(site)
-
-    def context(self) -> Context:
-        return Context(self.site, self.facts, self.config.getini)
-
-    def gather(self):
-        start = time.time()
-        self.facts = self.gatherer.gather()
-        self.gather_seconds = time.time() - start
-
-    def regather(self, servers):
-        self.facts.update(self.gatherer.gather(list(servers)))
-
-
-STATE = pytest.StashKey[State]()
 PLUGIN = __name__                             # "hivehealth.plugin", also its entry point's name
 SUITE_DIR = Path(checks.__file__).parent      # the suite's own checks
-ENGINE = Path(__file__).resolve().parent
-
-
-def _output_max(config) -> int:
-    raw = config.getini("section_output_max")
-    try:
-        kib = parse_size_kib(raw)
-    except ValueError:
-        kib = 0
-    if kib <= 0:
-        raise pytest.UsageError(f"hive-health: ini option section_output_max = {raw!r} is not a size "
-                                f"such as 8M")
-    return kib * 1024
+VERIFY_FILE = Path(run_verify.__file__).resolve()   # where a verdict's failure is raised
 
 
 def pytest_addoption(parser):
@@ -262,40 +222,9 @@ def site(request) -> Site:
 
 @pytest.fixture
 def verify(request):
-    """Runs a check's evaluate(ctx, obj) on the gathered facts and turns the verdict into the
-    test's outcome. With --fix a failing verdict goes to its remedy first (hivehealth.remedy.runner)."""
-    state = request.config.stash[STATE]
-
-    def run(evaluate, obj):
-        verdict = state.context().judge(evaluate, obj)
-        hook = request.config.pluginmanager.get_plugin("hivehealth-remedy")
-        if hook is not None and verdict.status in (FAIL, UNKNOWN):
-            verdict = hook.remedy(request, state, evaluate, obj, verdict)
-        extra = {}
-        if verdict.status == FAIL:      # what --fix would plan for the state as it is now
-            extra["remedies"] = remedy_plan.applicable(request, state.context(), evaluate, obj, verdict)
-            down = getattr(state.facts.get(getattr(obj, "name", None)), "unreachable", None)
-            for planned in extra["remedies"] if down else ():
-                planned["refused"] = f"{obj.name} is unreachable ({down}): reach it first"
-        record(request.node, verdict, check=evaluate.__name__, **extra)
-        if verdict.status == SKIP:
-            pytest.skip(redact.redact("; ".join(verdict.problems)))
-        if verdict.status == WARN and not request.config.option.gate:
-            return
-        if not verdict.ok:
-            pytest.fail(verdict.full_report(), pytrace=False)
-    return run
-
-
-def record(item, verdict: Verdict, **extra):
-    """What the reports show of a verdict; the runbook sections are those the check's module
-    cites on its docstring's first line."""
-    module = getattr(item, "module", None)
-    entry = {"subject": verdict.subject, "status": verdict.status, "problems": verdict.problems,
-             "alert": verdict.alert, "notes": verdict.notes,
-             "runbook": page.runbook_refs(getattr(module, "__doc__", None)),
-             "evidence": [e.render() for e in verdict.evidence], **extra}
-    item.user_properties.append(("hivehealth", entry))
+    """verify(evaluate, obj): the check's verdict on the gathered facts becomes the test's
+    outcome, after its remedy with --fix (hivehealth.run.verify)."""
+    return run_verify.verifier(request, request.config.stash[STATE])
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -308,7 +237,7 @@ def pytest_runtest_makereport(item, call):
         return          # not a hive-health run (the installed plugin is inert there)
     report = outcome.get_result()
     crash = getattr(report.longrepr, "reprcrash", None)
-    if report.failed and crash is not None and Path(crash.path).resolve().parent == ENGINE:
+    if report.failed and crash is not None and Path(crash.path).resolve() == VERIFY_FILE:
         # a verdict's failure is raised in verify(): name the check's own file and function
         path, lineno, _ = item.location
         crash.path, crash.lineno = path, (lineno or 0) + 1
@@ -316,33 +245,3 @@ def pytest_runtest_makereport(item, call):
             or hasattr(report, "wasxfail"):
         return
     report.longrepr = (skip_label(item), None, skip_reason(item, str(report.longrepr[2])))
-
-
-def _names(item) -> tuple[str | None, str | None]:
-    """(the subject its verdict named, the object it was parametrized with)."""
-    subject = next((v.get("subject") for k, v in item.user_properties if k == "hivehealth"), None)
-    spec = getattr(item, "callspec", None)
-    obj = from_id(spec.id) if spec and spec.id not in ("", "none") else None
-    return subject, obj
-
-
-def skip_label(item) -> str:
-    check = getattr(item, "originalname", item.name).removeprefix("test_")
-    subject, obj = _names(item)
-    return f"{check} {subject or obj or ''}".strip()
-
-
-def skip_reason(item, text: str) -> str:
-    """One line, without the names skip_label already gives (the subject, the object)."""
-    text = " ".join(text.removeprefix("Skipped: ").split())
-    for name in filter(None, _names(item)):
-        if text.startswith(f"{name}: "):
-            text = text[len(name) + 2:]
-    return text
-
-
-def operator() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return str(os.getuid())

@@ -16,14 +16,13 @@ Not applicable (skip): a repository server without /usr/bin/hive-backup.sh (back
 never ran there). With the script present, a missing timer is a fault.
 No remedy: the message names the stale or failed target and how to rerun it by hand.
 """
-import re
 import time
 
 import pytest
 
 from hivehealth.gather.sections import declare
 from hivehealth.parsers import systemd
-from hivehealth.parsers.backup import parse_backup_files
+from hivehealth.parsers.backup import latest_link_name, parse_backup_files, parse_backup_journal
 from hivehealth.judge.verdict import Verdict
 
 
@@ -79,7 +78,6 @@ declare(
 )
 
 ALERT = "(none: hive's zabbix does not watch backups; https://hive-builder.readthedocs.io/ja/latest/backup.html)"
-FAIL_LINE = re.compile(r"\bFAIL\b")
 
 
 @pytest.mark.roles("repository")
@@ -93,8 +91,7 @@ def _target(link: str, expected: dict) -> str:
     svc = expected.get(link)
     if svc and svc != "-":
         return svc
-    m = re.match(r"backup-(.+)-latest\.", link)
-    return m.group(1) if m else link
+    return latest_link_name(link) or link
 
 
 def _target_of_name(name: str, expected: dict) -> str:
@@ -205,24 +202,17 @@ def backup_fresh(ctx, server) -> Verdict:
             v.unknown(f"the output of the last backup.service run ({last_start}) is not in the "
                       f"journal: cannot tell whether a target printed FAIL")
         else:
-            current = None
-            for line in journal.stdout.splitlines():
-                enter = re.search(r"ENTER SERVICE (\S+) for", line)
-                if enter:
-                    current = enter.group(1)
-                if not FAIL_LINE.search(line):
-                    continue
-                m = re.search(r"FAIL (?:backup|restore) for (?:host )?(\S+)", line)
-                t = current or (_target_of_name(m.group(1), b["expected"]) if m else "<svc>")
+            for fail in parse_backup_journal(journal.stdout):
+                t = fail.service or (_target_of_name(fail.name, b["expected"]) if fail.name else "<svc>")
                 later = _rewritten_after(b, t)
                 if later:
                     # the operator already reran it (hive-backup.sh -l <t>, as this check says):
                     # that does not go through backup.service, so its journal keeps the FAIL
                     # until the next nightly run; the newer file shows the rerun worked
-                    v.notes.append(f"the last backup.service run printed `{line.strip()[:200]}`, "
+                    v.notes.append(f"the last backup.service run printed `{fail.line.strip()[:200]}`, "
                                    f"but {later} was written after that run ended: rerun since")
                     continue
-                v.fail(f"the last backup run ({last_start}) printed `{line.strip()[:200]}`; "
+                v.fail(f"the last backup run ({last_start}) printed `{fail.line.strip()[:200]}`; "
                        f"{rerun.format(t=t)}")
                 stale.append(t)
     v.data["stale"] = sorted(set(stale))

@@ -1,6 +1,6 @@
 """Host keys (FAQ 7.18): a server whose key no longer matches known_hosts is never accepted.
 
-The SSH transport (hivehealth/remote.py) honours the site's ssh_config exactly as `hive ssh`:
+The SSH transport (hivehealth/site/transport.py) honours the site's ssh_config exactly as `hive ssh`:
 with `StrictHostKeyChecking yes` a changed or unknown key refuses the connection, and the
 server's facts carry `unreachable: host key of ... does not match ...` (or `... is not in ...`).
 This check turns that into the runbook's recovery, and cross-checks that the context dir's
@@ -20,6 +20,7 @@ import paramiko
 import pytest
 
 from hivehealth.judge.verdict import Verdict
+from hivehealth.parsers.hostkeys import refused_host_key
 from hivehealth.site import ssh_config
 
 ALERT = "Host key verification failed. (FAQ 7.18)"
@@ -60,9 +61,9 @@ def known_entry(files: list[str], host: str, port: int) -> tuple[bool, list[str]
 def host_key(ctx, server) -> Verdict:
     v = Verdict(server.name, alert=ALERT)
     why = ctx.host(server).unreachable or ""
-    if "host key of" in why:     # the transport refused the key (now, or in a recording)
-        v.fail(f"host key refused, not accepted: {why.split(' Runbook FAQ')[0].split(' (runbook')[0].strip().rstrip('.')}; "
-               f"{recovery(ctx, server)}")
+    refused = refused_host_key(why)
+    if refused is not None:     # the transport refused the key (now, or in a recording)
+        v.fail(f"host key refused, not accepted: {refused}; {recovery(ctx, server)}")
         v.data["refused"] = True
         return v
     if ctx.site.kind != "hive" or server.spec != "hive":

@@ -24,33 +24,9 @@ declare(
     service_stats=("hive", "$DOCKER stats --no-stream --no-trunc --format '{{json .}}'"),
 )
 
-SERVICE_LABEL = "com.docker.swarm.service.name"
-
 
 def test_service_usage(service, verify):
     verify(service_usage, service)
-
-
-def _labels(raw) -> dict:
-    if isinstance(raw, dict):
-        return raw
-    out = {}
-    for part in str(raw or "").split(","):
-        k, sep, val = part.partition("=")
-        if sep:
-            out[k.strip()] = val
-    return out
-
-
-def container_services(text: str) -> dict[str, str]:
-    """container name -> swarm service, from `docker ps --format json`."""
-    out = {}
-    for o in dockerp.parse_json_lines(text, "docker ps --format json"):
-        svc = _labels(o.get("Labels")).get(SERVICE_LABEL)
-        if svc:
-            for name in str(o.get("Names", "")).split(","):
-                out[name.strip()] = svc
-    return out
 
 
 def service_samples(ctx, v, name, hives) -> list[tuple[str, agent.ContainerStats]]:
@@ -62,11 +38,11 @@ def service_samples(ctx, v, name, hives) -> list[tuple[str, agent.ContainerStats
         if stats is None:
             continue
         try:
-            owners = container_services(ps.stdout) if ps is not None and ps.ok else {}
+            owners = dockerp.container_services(ps.stdout) if ps is not None and ps.ok else {}
         except ParseError:
             owners = {}
         for s in stats:
-            svc = owners.get(s.name) or s.name.split(".")[0]
+            svc = owners.get(s.name) or dockerp.service_of(s.name)
             if svc == name:
                 found.append((hive.name, s))
     return found

@@ -122,7 +122,7 @@ def _tasks(ctx, v, manager, name):
         v.unknown(f"cannot read the tasks of {name}: {r.failure() if r else 'not gathered'}")
         return []
     try:
-        tasks = [t for t in dockerp.parse_tasks(r.stdout) if t.name.lstrip("\\_ ").split(".")[0] == name]
+        tasks = [t for t in dockerp.parse_tasks(r.stdout) if t.service == name]
     except ParseError as e:
         v.unknown(str(e))
         return []

@@ -44,12 +44,10 @@ def _node_facts(ctx) -> list[dict]:
 
 def _matches(node: dict, constraint: str) -> bool:
     """Swarm placement constraint `<attr> ==|!= <value>`; attributes not known here match."""
-    for op in ("==", "!="):
-        if op in constraint:
-            attr, value = (x.strip() for x in constraint.split(op, 1))
-            break
-    else:
+    parsed = dockerp.parse_constraint(constraint)
+    if parsed is None:
         return True
+    attr, op, value = parsed
     if attr == "node.hostname":
         have = node["hostname"]
     elif attr == "node.id":
@@ -84,7 +82,7 @@ def service_spread(ctx, name) -> Verdict:
     v.cite(tm, tr)
     try:
         tasks = [t for t in dockerp.parse_tasks(tr.stdout)
-                 if t.name.rsplit(".", 1)[0] == name and t.desired_state == "Running"
+                 if t.service == name and t.desired_state == "Running"
                  and t.current_state.startswith("Running")]
     except ParseError as e:
         v.unknown(str(e))

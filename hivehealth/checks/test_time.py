@@ -16,7 +16,8 @@ absent, is accepted with a note. Remedy (fixes/time.py): systemctl restart chron
 import pytest
 
 from hivehealth.gather.sections import declare
-from hivehealth.parsers import systemd
+from hivehealth.parsers import ParseError, systemd
+from hivehealth.parsers.time import parse_clock
 from hivehealth.judge.verdict import Verdict
 
 
@@ -57,8 +58,8 @@ def clock_skew(ctx, server) -> Verdict:
     r = ctx.section(v, server, "clock")
     if r is not None:
         try:
-            t = float(r.stdout.strip())
-        except ValueError:
+            t = parse_clock(r.stdout)
+        except ParseError:
             v.unknown(f"cannot read the clock: `date +%s.%N` printed {r.stdout.strip()[:60]!r}")
             t = None
         if t is not None:
@@ -85,7 +86,7 @@ def clock_skew(ctx, server) -> Verdict:
     if host.unreachable:
         return v
     raw = host.get("timesync")
-    if raw is not None and "has not been booted with systemd" in raw.stderr:
+    if raw is not None and systemd.not_booted_with_systemd(raw.stderr):
         v.notes.append("systemd is not the init system here: no chronyd unit to check")
         return v
     units = ctx.parsed(v, server, "timesync", systemd.parse_show, "chronyd's state")

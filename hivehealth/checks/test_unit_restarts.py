@@ -16,7 +16,7 @@ test_units (runbook 7.6).
 import pytest
 
 from hivehealth.gather.sections import declare
-from hivehealth.parsers import agent
+from hivehealth.parsers import agent, systemd
 from hivehealth.judge.verdict import Verdict
 
 
@@ -68,7 +68,7 @@ def unit_restarts(ctx, server) -> Verdict:
     window = ctx.number("unit_restart_window", unit="s")
     v = Verdict(server.name, alert="<unit> service has restarted")
     r = ctx.host(server).get("unit_restarts")
-    if r is not None and "has not been booted with systemd" in r.stderr:
+    if r is not None and systemd.not_booted_with_systemd(r.stderr):
         v.skip(f"{server.name}: systemd is not the init system here; there are no units to check")
         return v
     parsed = ctx.parsed(v, server, "unit_restarts", agent.parse_unit_starts, "the units' start times")

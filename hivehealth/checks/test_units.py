@@ -34,7 +34,6 @@ declare(
                 "-p LoadState -p StateChangeTimestamp -p NRestarts $u"),
 )
 
-NO_SYSTEMD = "has not been booted with systemd"
 RESTART_LOOP = 3
 
 
@@ -88,7 +87,7 @@ def _failed(ctx, v, server):
         except ParseError:
             ctx.replaced(v, "units_failed")
     plain = ctx.host(server).get("units_failed_plain")
-    if plain is not None and NO_SYSTEMD in plain.stderr:
+    if plain is not None and systemd.not_booted_with_systemd(plain.stderr):
         v.skip(f"{server.name}: systemd is not the init system here; there are no units to check")
         return None
     return ctx.parsed(v, server, "units_failed_plain", systemd.parse_list_units_plain, "failed units")

@@ -5,22 +5,19 @@ What is repaired, and where, comes from the site: the one DRBD volume the servic
 mounts (a key of drbd_device_map), its device /dev/drbd<minor> from that map, a hive whose copy
 is UpToDate. A service is free to print anything as its error; none of it reaches a command.
 """
-import re
-
 from hivehealth.checks.test_services import service_state
 from hivehealth.remedy import names
 from hivehealth.remedy.plan import RISKY, Cmd, Plan, Step, all_of, remedy
 from hivehealth.judge.services import service_spec
-
-MOUNT_FAILURE = re.compile(r"failed to mount local volume\b.*\b(invalid argument|structure needs cleaning)",
-                           re.I | re.S)
+from hivehealth.parsers import ParseError, fs
+from hivehealth.parsers.docker import local_volume_mount_failure
 
 
 @remedy(service_state, tier=RISKY)
 def repair_corrupt_volume(ctx, name, verdict):
     """Scale the service to 0, xfs_repair the volume's device on a hive whose copy is UpToDate,
     scale it back to its replica count."""
-    if not any(MOUNT_FAILURE.search(e or "") for e in verdict.data.get("errors", [])):
+    if not any(local_volume_mount_failure(e or "") for e in verdict.data.get("errors", [])):
         return None
     name = names.service(name)
     spec = service_spec(ctx, name)
@@ -33,10 +30,21 @@ def repair_corrupt_volume(ctx, name, verdict):
         return Plan(refused=f"{name} mounts {what} of the site's drbd_device_map (its volume mounts: {mounts}); "
                             f"which device to repair is not known, and a task's error text never decides it")
     volume, device = names.drbd_device(ctx.site, drbd[0])
-    mounted = [h.name for h in ctx.site.hives
-               if (r := ctx.host(h).get("df")) is not None and re.search(rf"^{re.escape(device)}\s", r.stdout, re.M)]
+    mounted, unread = [], []
+    for h in ctx.site.hives:
+        r = ctx.host(h).get("df")
+        if r is None:
+            continue
+        try:
+            if any(f.source == device for f in fs.parse_df_posix(r.stdout)):
+                mounted.append(h.name)
+        except ParseError:
+            unread.append(h.name)
     if mounted:
         return Plan(refused=f"{device} is mounted on {', '.join(mounted)}; never repair a mounted filesystem")
+    if unread:
+        return Plan(refused=f"the df of {', '.join(unread)} cannot be read: whether {device} is mounted there "
+                            f"is not known; never repair a filesystem that may be mounted")
     replicas = names.replicas(spec.replicas if spec.replicas else verdict.data.get("replicas_desired") or 1)
     repairer = _uptodate_hive(ctx, volume)
     if repairer is None:

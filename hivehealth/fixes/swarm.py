@@ -1,7 +1,5 @@
 """Runbook 7.9: a server lost for good."""
-import re
 import time
-from datetime import datetime, timezone
 
 from hivehealth.checks.test_swarm import node_state
 from hivehealth.remedy import names
@@ -103,12 +101,9 @@ def _inspect(ctx, name):
 
 
 def _age(stamp):
-    """Seconds since docker's RFC 3339 time with nanoseconds ("2026-11-29T01:02:03.123456789Z")."""
-    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)", stamp or "")
-    if not m:
-        return None
-    t = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
-    return time.time() - t.timestamp()
+    """Seconds since docker's time `stamp` (None when it is not one)."""
+    t = dockerp.parse_time(stamp)
+    return None if t is None else time.time() - t
 
 
 def _quorum(ctx):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from . import ParseError
 from . import _json
@@ -160,12 +161,20 @@ class Task:
 
     @property
     def service(self) -> str:
-        return self.name.rsplit(".", 1)[0]
+        return service_of(self.name)
 
     @property
     def state(self) -> str:
         """First word of current_state: Running, Rejected, Failed, Shutdown, ..."""
         return self.current_state.split(" ", 1)[0]
+
+
+def service_of(name: str) -> str:
+    """The swarm service a task or its container is named after: `ldap.1` (task of slot 1),
+    `ldap.<node id>` (a global service's task), `ldap.1.<task id>` (the task's container, as
+    `docker ps` and `docker stats` name it). Swarm refuses a service name that is not a DNS label
+    (swarmkit controlapi validateAnnotations), so the service is what comes before the first dot."""
+    return name.split(".", 1)[0]
 
 
 def _task(o: dict, what: str) -> Task:
@@ -193,6 +202,28 @@ def parse_service_ps_table(text: str) -> list[Task]:
     keys = {"DESIRED STATE": "DesiredState", "CURRENT STATE": "CurrentState"}
     return [_task({keys.get(k, k.title()): v for k, v in r.items()} | {"ID": r["ID"]}, TASK_WHAT)
             for r in rows]
+
+
+_MOUNT_FAILURE = re.compile(r"failed to mount local volume\b.*\b(invalid argument|structure needs cleaning)",
+                           re.I | re.S)
+
+
+def local_volume_mount_failure(error: str) -> str | None:
+    """The reason in a task's `failed to mount local volume: ...` error when it is one a damaged
+    filesystem gives (`invalid argument`, `structure needs cleaning`, as XFS refuses the mount);
+    None for any other error."""
+    m = _MOUNT_FAILURE.search(error or "")
+    return m.group(1) if m else None
+
+
+def parse_constraint(text: str) -> tuple[str, str, str] | None:
+    """A service's placement constraint `<attr> ==|!= <value>` (`node.labels.zone == a`) as
+    (attr, op, value); None when it is neither form."""
+    for op in ("==", "!="):
+        if op in text:
+            attr, value = (x.strip() for x in text.split(op, 1))
+            return attr, op, value
+    return None
 
 
 # --- docker volume inspect --------------------------------------------------------------------
@@ -273,9 +304,36 @@ def service_using_volume(text: str, volume: str) -> str | None:
         except ValueError:
             continue
         if volume in str(c.get("Mounts", "")).split(","):
-            labels = dict(kv.split("=", 1) for kv in str(c.get("Labels", "")).split(",") if "=" in kv)
-            return labels.get("com.docker.swarm.service.name")
+            return parse_labels(c.get("Labels")).get(SERVICE_LABEL)
     return None
+
+
+SERVICE_LABEL = "com.docker.swarm.service.name"     # on every container of a swarm task
+
+
+def parse_labels(raw) -> dict:
+    """A container's labels as `docker ps --format json` prints them (`k=v,k=v`); a dict (a
+    template that prints them as JSON) is taken as it is."""
+    if isinstance(raw, dict):
+        return raw
+    out = {}
+    for part in str(raw or "").split(","):
+        k, sep, val = part.partition("=")
+        if sep:
+            out[k.strip()] = val
+    return out
+
+
+def container_services(text: str) -> dict[str, str]:
+    """`docker ps --format json`: container name -> the swarm service it runs a task of
+    (containers that are no swarm task are left out)."""
+    out = {}
+    for o in parse_json_lines(text, "docker ps --format json"):
+        svc = parse_labels(o.get("Labels")).get(SERVICE_LABEL)
+        if svc:
+            for name in str(o.get("Names", "")).split(","):
+                out[name.strip()] = svc
+    return out
 
 
 def parse_node_inspect(text: str) -> list[dict]:
@@ -297,3 +355,13 @@ def node_facts(text: str) -> list[dict]:
                     "ready": status.get("State") == "ready",
                     "active": spec.get("Availability") == "active"})
     return out
+
+
+def parse_time(stamp: str | None) -> float | None:
+    """Seconds since the epoch of docker's RFC 3339 UTC time with nanoseconds
+    (`docker node inspect`'s UpdatedAt, "2026-11-29T01:02:03.123456789Z"), to the second; None
+    when it is not one."""
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)", stamp or "")
+    if not m:
+        return None
+    return datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()

@@ -84,3 +84,9 @@ def parse_show(text: str) -> list[dict[str, str]]:
             blocks.append(current)
         current[key] = value
     return blocks
+
+
+def not_booted_with_systemd(stderr: str) -> bool:
+    """systemctl's refusal where systemd is not the init system (a container without it):
+    `System has not been booted with systemd as init system (PID 1). Can't operate.`"""
+    return "has not been booted with systemd" in (stderr or "")

@@ -2,7 +2,9 @@
 owner and group, one line appended per command in one write."""
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import socket
 import time
 from pathlib import Path
@@ -12,10 +14,19 @@ from hivehealth.safe_write import append_private
 from hivehealth.redact import redact, redact_tree
 
 
+def operator() -> str:
+    """Who runs the fix (the audit log's and the site lock's `user`): the login name, or the uid
+    where the process has none."""
+    try:
+        return getpass.getuser()
+    except Exception:
+        return str(os.getuid())
+
+
 class Audit:
     def __init__(self, config, operator: str):
         self.config = config
-        self.operator = operator        # who runs the fix (handed down by the plugin)
+        self.operator = operator        # who runs the fix: operator(), handed down by the plugin
         self.path = report_dir(config) / "audit.jsonl"
 
     def record(self, check_id, plan, step, result):

@@ -21,7 +21,7 @@ from hivehealth.judge.context import Context
 from hivehealth.gather.probe import CommandResult, HostFacts
 from hivehealth.site.inventory import Server, Site
 from hivehealth.remedy.lock import SEQ_NAME, read_sequence
-from hivehealth.plugin import operator
+from hivehealth.remedy.audit import operator
 from hivehealth.remedy.runner import RemedyPlugin
 from hivehealth.judge.verdict import UNKNOWN
 
@@ -88,7 +88,7 @@ class Run:
         self.regather(site.servers)
         self.gathers = 0
 
-    # the parts of plugin.State the engine uses
+    # the parts of hivehealth.run.state.State the engine uses
     def context(self):
         return Context(self.site, self.facts, self.config.getini)
 

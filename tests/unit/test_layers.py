@@ -39,7 +39,7 @@ def test_nothing_imports_the_plugin():
 
 # The flow of a run is the order of the layers: a layer may use the ones before it, never one
 # after it. The few modules every layer uses (options, redaction, ids, safe writes) come first.
-LAYERS = ["base", "site", "gather", "parsers", "judge", "remedy", "report", "checks", "fixes", "plugin"]
+LAYERS = ["base", "site", "gather", "parsers", "judge", "remedy", "report", "run", "checks", "fixes", "plugin"]
 BASE = {"hivehealth.options", "hivehealth.redact", "hivehealth.ids", "hivehealth.safe_write"}
 
 

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from hivehealth.checks.test_backup import backup_fresh  # noqa: E402
-from hivehealth.parsers.backup import parse_backup_files  # noqa: E402
+from hivehealth.parsers import ParseError  # noqa: E402
+from hivehealth.parsers.time import parse_clock  # noqa: E402
+from hivehealth.parsers.backup import FailLine, latest_link_name, parse_backup_files, parse_backup_journal  # noqa: E402
 from hivehealth.checks.test_drbd_units import drbd_units_active  # noqa: E402
 from hivehealth.checks.test_hive_state import hive_state  # noqa: E402
 from hivehealth.checks.test_hostkeys import host_key  # noqa: E402
@@ -210,6 +212,25 @@ def test_parse_backup_files_reads_links_and_expectations():
     (mtime, target), = b["links"].values()
     assert list(b["links"]) == ["backup-hive-registry-latest.tar.gz"]
     assert target.startswith("backup-hive-registry-2") and 0 <= b["now"] - mtime < 3600
+    assert latest_link_name("backup-hive-registry-latest.tar.gz") == "hive-registry"
+    assert latest_link_name("backup-ldap-latest.ldif") == "ldap" and latest_link_name("notes.txt") is None
+
+
+def test_parse_backup_journal_finds_the_fail_lines_and_the_service_they_were_in():
+    # the lab's real journal, then hive-backup.sh's own messages (hive-builder roles/backup-tools):
+    # a FAIL inside a service, a FAIL of a named target, and a restore of a host
+    healthy = lab("backup_journal-repo-healthy.txt")
+    assert parse_backup_journal(healthy) == []
+    journal = healthy + ("INFO: hive-backup.sh: ENTER SERVICE ldap for BACKUP\n"
+                         "INFO: hive-backup.sh: FAIL backup for ldap\n")
+    assert parse_backup_journal(journal) == [FailLine("INFO: hive-backup.sh: FAIL backup for ldap", "ldap", "ldap")]
+    other = healthy.replace("INFO: hive-backup.sh: backup for hive-registry done",
+                            "INFO: hive-backup.sh: FAIL backup for hive-registry")
+    assert parse_backup_journal(other) == [FailLine("INFO: hive-backup.sh: FAIL backup for hive-registry", None,
+                                                    "hive-registry")]
+    restore = "INFO: hive-backup.sh: FAIL restore for host s-hive3.lab\nFAILED backups: none\n"
+    assert parse_backup_journal(restore) == [FailLine("INFO: hive-backup.sh: FAIL restore for host s-hive3.lab",
+                                                      None, "s-hive3.lab")]
 
 
 # ---------------------------------------------------------------- drbd units
@@ -329,6 +350,14 @@ def test_time_no_daemon_at_all_fails_and_plan_is_refused():
     v = clock_skew(time_ctx(lab("clock-repo-healthy.txt"), ts, gathered_at=CLOCK - 0.5, seconds=1.0), REPO)
     assert v.status == FAIL and "no time sync daemon" in v.message()
     assert restart_chronyd.remedy.plan(None, REPO, v).refused
+
+
+def test_parse_clock_reads_date_and_an_unreadable_clock_is_unknown():
+    assert parse_clock(lab("clock-repo-healthy.txt")) == 1795912071.717385048    # the lab's `date +%s.%N`
+    with pytest.raises(ParseError, match=r"date \+%s\.%N: not a time: 'date: invalid date'"):
+        parse_clock("date: invalid date\n")
+    v = clock_skew(time_ctx("%s.%N\n", lab("timesync-repo-healthy.txt"), gathered_at=CLOCK, seconds=0.1), REPO)
+    assert v.status == UNKNOWN and "cannot read the clock: `date +%s.%N` printed '%s.%N'" in v.message()
 
 
 # ---------------------------------------------------------------- registry API

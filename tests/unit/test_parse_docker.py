@@ -1,4 +1,5 @@
 """Docker CLI parsers on recorded outputs (tests/data/samples/, sources in SOURCES.md there)."""
+import json
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,66 @@ def test_swarm_state_node_inspect_and_container_volume_helpers():
             node_facts(bad)
     ps = ('{"Mounts":"ldap_data,other","Labels":"com.docker.swarm.service.name=ldap,x=y"}\nnot json\n')
     assert service_using_volume(ps, "ldap_data") == "ldap" and service_using_volume(ps, "ldap") is None
+
+
+# --- task and container names -------------------------------------------------------------------
+
+DATA = SAMPLES.parent
+
+
+def test_task_and_container_names_give_their_service():
+    """`docker service ps` names a task <service>.<slot>; its container (docker ps, docker stats)
+    is <service>.<slot>.<task id>. Real outputs: the hive lab (tests/data/captured/SOURCES.md)
+    and hive-builder's repair page (history rows indented as ` \\_ ldap.1`)."""
+    lab_tasks = docker.parse_tasks((DATA / "captured" / "lab" / "tasks-hive0.jsonl").read_text())
+    assert [(t.name, t.service) for t in lab_tasks] == [("ldap.1", "ldap")]
+    table = docker.parse_service_ps_table(sample("docker-service-ps/no-trunc-rejected-failed-to-mount-local-volume-drbd.txt"))
+    assert {t.service for t in table} == {"ldap"} and len(table) == 5
+    golden = docker.parse_service_ps_table(sample("docker-service-ps/golden-task-print-with-indentation.txt"))
+    assert [t.service for t in golden] == ["service-name-foo"] * 2
+    stats = [json.loads(line)["Name"] for hive in (0, 1, 2) for line in
+             (DATA / "captured" / "zabbix" / f"service_stats-hive{hive}-lab-hogs.jsonl").read_text().splitlines()]
+    assert {docker.service_of(n) for n in stats} == {"hh-lab-cpu", "hh-lab-mem", "ldap"}
+    assert docker.service_of("hh-lab-cpu.1.pcz8hi94fu3o5lwq8v80tlrqd") == "hh-lab-cpu"
+    # a global service's task is <service>.<node id> (docker/cli cli/command/task/print.go)
+    assert docker.service_of("agent.n6sww6tt8ivf14jw44ydykm63") == "agent"
+
+
+def test_container_services_from_docker_ps_labels():
+    """`docker ps --no-trunc --format json` on the hive lab (tests/data/bundles/lab-three-faults,
+    recorded with --record): the swarm service label of each container, by its name."""
+    host = json.loads((DATA / "bundles" / "lab-three-faults" / "host-s-hive0.lab.json").read_text())
+    ps = host["results"]["containers"]["stdout"]
+    owners = docker.container_services(ps)
+    assert owners and all(docker.service_of(name) == svc for name, svc in owners.items())
+    assert any(name.startswith("ldap.1.") for name in owners)
+    labels = docker.parse_labels(json.loads(ps.splitlines()[0])["Labels"])
+    assert labels["com.docker.swarm.task"] == "" and labels[docker.SERVICE_LABEL] == owners[
+        json.loads(ps.splitlines()[0])["Names"]]
+    assert docker.parse_labels({"a": "b"}) == {"a": "b"} and docker.parse_labels(None) == {}
+    assert docker.container_services('{"Names":"zabbix-agent","Labels":"maintainer=x"}\n') == {}
+
+
+def test_a_damaged_volumes_mount_failure_is_told_from_other_task_errors():
+    """The task errors docker prints: hive-builder's repair page (XFS refuses the mount: invalid
+    argument) and docker's docs (no such image)."""
+    hive = docker.parse_service_ps_table(sample("docker-service-ps/no-trunc-rejected-failed-to-mount-local-volume-drbd.txt"))
+    assert {docker.local_volume_mount_failure(t.error) for t in hive} == {"invalid argument"}
+    docs = docker.parse_service_ps_table(sample("docker-service-ps/no-trunc-rejected-no-such-image-docs.txt"))
+    assert any(t.error for t in docs) and all(docker.local_volume_mount_failure(t.error) is None for t in docs)
+    assert docker.local_volume_mount_failure(
+        "failed to mount local volume: mount /dev/drbd1:/var/lib/docker/volumes/ldap_data/_data: "
+        "structure needs cleaning") == "structure needs cleaning"
+    assert docker.local_volume_mount_failure("task: non-zero exit (1)") is None
+
+
+def test_placement_constraints_and_node_times():
+    """Constraints as a service spec holds them (tests/data/states/spread); UpdatedAt as
+    `docker node inspect` prints it on the hive lab (tests/data/captured/lab/nodes_inspect-hive0.json)."""
+    assert docker.parse_constraint("node.labels.first_hive==true") == ("node.labels.first_hive", "==", "true")
+    assert docker.parse_constraint("node.role != manager") == ("node.role", "!=", "manager")
+    assert docker.parse_constraint("node.platform.os") is None
+    (node, *_) = docker.parse_node_inspect((DATA / "captured" / "lab" / "nodes_inspect-hive0.json").read_text())
+    assert node["UpdatedAt"] == "2026-11-29T00:25:52.181569184Z"
+    assert docker.parse_time(node["UpdatedAt"]) == 1795911952.0      # 2026-11-29 00:25:52 UTC
+    assert docker.parse_time("") is None and docker.parse_time(None) is None and docker.parse_time("yesterday") is None

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from hivehealth.parsers import ParseError
-from hivehealth.parsers.systemd import FailedUnit, parse_list_units_json, parse_list_units_plain, parse_show
+from hivehealth.parsers.systemd import (FailedUnit, not_booted_with_systemd, parse_list_units_json,
+                                        parse_list_units_plain, parse_show)
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
@@ -105,3 +106,13 @@ def test_show_blocks():
 def test_show_malformed():
     with pytest.raises(ParseError, match="systemctl show: line 2: expected Key=Value"):
         parse_show("Id=a.service\nUnit a.service could not be found.\n")
+
+
+def test_not_booted_with_systemd_is_told_from_other_errors():
+    # systemctl of systemd 252 (Debian 252.39-1~deb12u2) in a container without systemd as PID 1,
+    # as tests/data/states/units/not-booted-with-systemd.yaml also holds it
+    real = ("System has not been booted with systemd as init system (PID 1). Can't operate.\n"
+            "Failed to connect to bus: Host is down\n")
+    assert not_booted_with_systemd(real)
+    assert not not_booted_with_systemd("Failed to connect to bus: No such file or directory\n")
+    assert not not_booted_with_systemd("") and not not_booted_with_systemd(None)

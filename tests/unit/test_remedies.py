@@ -114,6 +114,12 @@ def test_xfs_repair_refused_while_mounted():
         "failed to mount local volume: mount /dev/drbd1:/var/lib/docker/volumes/ldap_data/_data: invalid argument"]})
     plan = planner(service_fixes.repair_corrupt_volume)(c, "ldap", verdict)
     assert plan.refused == "/dev/drbd1 is mounted on s-hive1.lab; never repair a mounted filesystem"
+    # a df that cannot be read does not tell the device is free: nothing is repaired
+    c = ctx(s, {"s-hive1.lab": HostFacts("s-hive1.lab", {"df": result("df", "df: cannot read table of mounted file systems\n")}),
+                "s-hive0.lab": HostFacts("s-hive0.lab", {"service_specs": result("service_specs", LDAP_SPEC)})})
+    plan = planner(service_fixes.repair_corrupt_volume)(c, "ldap", verdict)
+    assert plan.refused == ("the df of s-hive1.lab cannot be read: whether /dev/drbd1 is mounted there is not "
+                            "known; never repair a filesystem that may be mounted")
 
 
 def test_xfs_repair_plan_scales_down_repairs_and_scales_back():

@@ -120,7 +120,7 @@ def test_the_page_leads_with_verdict_grid_and_commands(tmp_path, page):
     # skips: one readable line each, naming check and object, no engine file
     skips = re.findall(r'<span class="hh-tag hh-skipped">skip</span>(.*?)</li>', dom)
     assert len(skips) == 4 and all(text_of(s).strip().startswith("hostkeys s-hive") for s in skips), skips
-    assert "plugin.py" not in dom and "('/" not in dom
+    assert "plugin.py" not in dom and "verify.py" not in dom and "('/" not in dom
     # the environment table: the suite and the site, not the Python install
     env = re.search(r'<table id="environment">(.*?)</table>', dom, re.S).group(1)
     for key in ("hive-health", "site", "stage", "servers"):
@@ -243,7 +243,7 @@ def test_terminal_skips_name_check_and_object_and_areas_come_before_pytests_summ
     skips = [line for line in out.splitlines() if line.startswith("SKIPPED")]
     assert len(skips) == 4 and all(re.match(r"SKIPPED \[1\] hostkeys s-hive\d\.example: .*known_hosts", s)
                                    for s in skips), skips
-    assert "plugin.py" not in out
+    assert "plugin.py" not in out and "verify.py" not in out       # no engine file
     lines = out.splitlines()
     head = next(i for i, line in enumerate(lines) if "hive-health by area" in line)
     assert head < next(i for i, line in enumerate(lines) if "short test summary info" in line)
@@ -260,3 +260,11 @@ def test_gate_verdict_is_the_last_line(tmp_path):
     assert last.startswith("GATE: NOT READY (3 blocking): s-hive0.example: / is 97 % full"), out[-1500:]
     rc, out = suite("--replay", str(BUNDLE), "-o", f"report_dir={tmp_path}", "--gate", "-k", "disk[s-hive1.example]")
     assert rc == 0 and out.rstrip("\n").splitlines()[-1] == "GATE: READY for maintenance", out[-1500:]
+
+
+def test_a_failures_one_line_form_names_the_checks_file_not_the_engines(tmp_path):
+    rc, out = suite("--replay", str(BUNDLE), "-o", f"report_dir={tmp_path}", "--tb=line", "-k", "disk")
+    assert rc == 1, out[-2000:]
+    assert re.search(r"^\S*hivehealth/checks/test_disk\.py:\d+: Failed: s-hive0\.example: / is 97 % full",
+                     out, re.M), out[-2000:]
+    assert "verify.py" not in out and "plugin.py" not in out

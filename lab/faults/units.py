@@ -72,7 +72,7 @@ def _stub_systemctl(unit):
     `unit` and runs the real one for everything else."""
     row = json.dumps([{"unit": unit, "load": "loaded", "active": "failed", "sub": "failed",
                        "description": "hive lab: a hostile unit name"}])
-    return ("#!/bin/sh\n# hive lab (fault hostile-names): lists a failed unit with a hostile name\n"
+    return ("#!/bin/sh\n# hive lab (fault units:hostile-names): lists a failed unit with a hostile name\n"
             'case " $* " in *" list-units "*)\n'
             '  case " $* " in *" --failed "*|*" --state="*failed*)\n'
             '    case " $* " in\n'

@@ -493,32 +493,32 @@ def runbook_counts(h: int) -> dict:
     """Commands the runbook (its section 7) has an operator type, on a site with
     h hives; `hive ssh -t <host>` to reach a server counts as one command."""
     return {
-        "failed-unit": (3, "7.6: hive ssh -t X; systemctl list-units --state=failed ...; sudo systemctl disable --now <unit>"),
-        "leftover-drbd-unit": (3, "7.6/7.22: hive ssh -t X; systemctl list-units --state=failed ...; sudo systemctl reset-failed"),
-        "disk-full": (2, "7.1: hive ssh -t X; docker system prune -f"),
-        "drbd-outdated": (1 + 2 * h + 2 + 3 * (h - 1) + 2 + 1,
+        "units:failed": (3, "7.6: hive ssh -t X; systemctl list-units --state=failed ...; sudo systemctl disable --now <unit>"),
+        "units:leftover-drbd": (3, "7.6/7.22: hive ssh -t X; systemctl list-units --state=failed ...; sudo systemctl reset-failed"),
+        "disk:full": (2, "7.1: hive ssh -t X; docker system prune -f"),
+        "drbd:outdated": (1 + 2 * h + 2 + 3 * (h - 1) + 2 + 1,
                           "7.7(a): hive deploy-services -l <svc> -D; per hive: hive ssh -t + drbdadm status (2h); "
                           "#1: hive ssh -t + primary --force (2); other hives: hive ssh -t + disconnect + connect (3(h-1)); "
                           "#1: hive ssh -t + secondary (2); hive deploy-services -l <svc> (1)"),
-        "drbd-one-sided": (1 + 2 * h + 3 + 1,
+        "drbd:one-sided": (1 + 2 * h + 3 + 1,
                            "7.7(b): hive deploy-services -D; per hive: hive ssh -t + drbdadm status (2h); "
                            "normal side: hive ssh -t + disconnect + connect (3); hive deploy-services (1)"),
-        "xfs-corrupt": (5, "7.8: hive ssh -t #1; docker service ps --no-trunc <svc>; docker service scale <svc>=0; "
-                           "sudo xfs_repair $(docker volume inspect ...); docker service scale <svc>=1"),
-        "registry-bloat": (7, "7.3: hive ssh; sudo du -s -B G ...; cd registry; docker compose down -v; "
+        "services:xfs-corrupt": (5, "7.8: hive ssh -t #1; docker service ps --no-trunc <svc>; docker service scale <svc>=0; "
+                                    "sudo xfs_repair $(docker volume inspect ...); docker service scale <svc>=1"),
+        "registry:bloat": (7, "7.3: hive ssh; sudo du -s -B G ...; cd registry; docker compose down -v; "
                               "docker compose up -d; logout; hive build-images (the runbook's way deletes every image; "
                               "the suite garbage-collects instead)"),
     }
 
 
 SCENARIOS = [  # as tests/lab/test_faults.py runs them on the default lab
-    ("failed-unit", "s-hive1.lab", ["--fix", "-o", "units_not_needed=hh-lab-broken.service"], "units"),
-    ("leftover-drbd-unit", "s-hive1.lab", ["--fix"], "units"),
-    ("disk-full", "s-hive2.lab", ["--fix"], "disk"),
-    ("drbd-outdated", None, ["--fix", "--allow-risky"], "drbd"),
-    ("drbd-one-sided", None, ["--fix"], "drbd"),
-    ("xfs-corrupt", None, ["--fix", "--allow-risky"], "service"),
-    ("registry-bloat", None, ["--fix", "--allow-risky"], "registry"),
+    ("units:failed", "s-hive1.lab", ["--fix", "-o", "units_not_needed=hh-lab-broken.service"], "units"),
+    ("units:leftover-drbd", "s-hive1.lab", ["--fix"], "units"),
+    ("disk:full", "s-hive2.lab", ["--fix"], "disk"),
+    ("drbd:outdated", None, ["--fix", "--allow-risky"], "drbd"),
+    ("drbd:one-sided", None, ["--fix"], "drbd"),
+    ("services:xfs-corrupt", None, ["--fix", "--allow-risky"], "service"),
+    ("registry:bloat", None, ["--fix", "--allow-risky"], "registry"),
 ]
 
 

@@ -44,8 +44,7 @@ def main(argv=None):
         return 0
     from . import faults
     if a.cmd == "faults":
-        for name, (_inj, _heal, doc) in faults.FAULTS.items():
-            print(f"{name:20} {doc}")
+        print(faults.listing())
         return 0
     if a.cmd == "inject":
         print(faults.inject(a.fault, a.target))

@@ -14,7 +14,7 @@ def _status(result, check_id):
 
 
 def test_unschedulable_service_fails_once_pending_longer_than_the_grace(suite, fault):
-    fault("service-unschedulable")
+    fault("services:unschedulable")
     # within the grace (300 s by default) a Pending task may still be on its way
     young = suite.run("-k", "test_service")
     assert _status(young, UNSCHEDULABLE) == "warn", young
@@ -33,7 +33,7 @@ def _entries(site, short):
 
 def test_rebuilt_node_stale_entry_is_removed_by_its_id(suite, fault, site):
     # the fault picks a hive that is neither first_hive nor running ldap
-    desc = fault("node-rebuilt-stale")
+    desc = fault("swarm:stale-node")
     host, old, new = re.search(r"(s-hive\d)\.lab rebuilt .*old node (\w+) Down.*new node (\w+) Ready", desc).groups()
     assert _entries(site, host) == sorted([(old, "Down"), (new, "Ready")])
     node = f"checks/test_swarm.py::test_swarm_node[{host}]"

@@ -39,7 +39,7 @@ def wait_for_failure(suite, check_id, *args, showing="", settled=(), timeout=90)
 
 
 def test_failed_unit_is_listed_and_disabled_when_not_needed(suite, fault):
-    fault("failed-unit", "s-hive1.lab")
+    fault("units:failed", "s-hive1.lab")
     unit_check = "checks/test_units.py::test_units[s-hive1.lab]"
     r = suite.run()
     assert_fails_exactly(r, {unit_check: ["hh-lab-broken.service failed (result exit-code",
@@ -52,7 +52,7 @@ def test_failed_unit_is_listed_and_disabled_when_not_needed(suite, fault):
 
 
 def test_leftover_drbd_unit_is_reset(suite, fault):
-    fault("leftover-drbd-unit", "s-hive1.lab")
+    fault("units:leftover-drbd", "s-hive1.lab")
     unit_check = "checks/test_units.py::test_units[s-hive1.lab]"
     assert_fails_exactly(suite.run(), {unit_check: ["drbd-resource@old_data.service failed"]})
     fixed = suite.run("--fix", "-k", "units")
@@ -61,7 +61,7 @@ def test_leftover_drbd_unit_is_reset(suite, fault):
 
 
 def test_disk_full_is_pruned(suite, fault):
-    fault("disk-full", "s-hive2.lab")
+    fault("disk:full", "s-hive2.lab")
     disk = "checks/test_disk.py::test_disk[s-hive2.lab]"
     assert_fails_exactly(suite.run(), {disk: ["/var/lib/docker is", "limit 80 %", "Disk space is low"]})
     plan = suite.run("--fix-plan", "-k", "disk")
@@ -73,7 +73,7 @@ def test_disk_full_is_pruned(suite, fault):
 
 
 def test_drbd_all_outdated_needs_risky_then_resyncs(suite, fault):
-    fault("drbd-outdated")
+    fault("drbd:outdated")
     assert_fails_exactly(suite.run(), {DRBD: ["all copies Outdated",
                                               "DRBD resource ldap_data status is not UpToDate/Diskless client"]})
     held = suite.run("--fix", "-k", "drbd")
@@ -83,7 +83,7 @@ def test_drbd_all_outdated_needs_risky_then_resyncs(suite, fault):
 
 
 def test_drbd_one_sided_is_reconnected(suite, fault):
-    fault("drbd-one-sided")
+    fault("drbd:one-sided")
     r = suite.run()
     assert_fails_exactly(r, {DRBD: ["WFBitMapS"]})
     fixed = suite.run("--fix", "-k", "drbd")
@@ -91,7 +91,7 @@ def test_drbd_one_sided_is_reconnected(suite, fault):
 
 
 def test_drbd_split_brain_is_never_automatic(suite, fault):
-    fault("drbd-standalone")
+    fault("drbd:split-brain")
     assert_fails_exactly(suite.run(), {DRBD: ["StandAlone"]})
     refused = suite.run("--fix", "--allow-risky", "--allow-destructive", "-k", "drbd")
     assert refused.rc == 1
@@ -100,19 +100,19 @@ def test_drbd_split_brain_is_never_automatic(suite, fault):
 
 
 def test_drbd_peer_down_shows_connecting(suite, fault):
-    fault("drbd-peer-down")
+    fault("drbd:peer-down")
     assert_fails_exactly(suite.run(), {DRBD: ["Connecting", "No such resource"]})
 
 
 def test_volume_full_prints_the_corrected_resize(suite, fault):
-    fault("volume-full")
+    fault("volumes:full")
     r = suite.run()
     assert_fails_exactly(r, {VOLUME: ["limit 90 %", "Exceed 90% Docker volume ldap_data in ldap usage",
                                       "hive build-volumes -l ldap_data -D"]})
 
 
 def test_xfs_corrupt_service_loop_is_repaired(suite, fault):
-    fault("xfs-corrupt")
+    fault("services:xfs-corrupt")
     r = wait_for_failure(suite, SERVICE)
     assert_fails_exactly(r, {SERVICE: ["invalid argument", "failed to mount local volume"]},
                          allowed=[re.compile(r"test_volume\[")])
@@ -123,7 +123,7 @@ def test_xfs_corrupt_service_loop_is_repaired(suite, fault):
 
 
 def test_node_down_is_reported_and_not_removed_within_grace(suite, fault):
-    fault("node-down", "s-hive2.lab")
+    fault("swarm:node-down", "s-hive2.lab")
     node = "checks/test_swarm.py::test_swarm_node[s-hive2]"
     r = wait_for_failure(suite, node, showing="status Down")
     assert_fails_exactly(r, {node: ["status Down"], "checks/test_disk.py::test_disk[s-hive2.lab]": ["unreachable:"]},
@@ -133,7 +133,7 @@ def test_node_down_is_reported_and_not_removed_within_grace(suite, fault):
 
 
 def test_unreachable_host_fails_fast_alone(suite, fault):
-    fault("host-unreachable", "s-hive2.lab")
+    fault("unreachable:ssh-timeout", "s-hive2.lab")
     r = suite.run("-o", "connect_timeout=5")
     assert_fails_exactly(r, {"checks/test_disk.py::test_disk[s-hive2.lab]": ["unreachable:"],
                              "checks/test_units.py::test_units[s-hive2.lab]": ["unreachable:"]},
@@ -141,14 +141,14 @@ def test_unreachable_host_fails_fast_alone(suite, fault):
 
 
 def test_changed_host_key_is_refused(suite, fault):
-    fault("hostkey-changed", "s-hive1.lab")
+    fault("hostkeys:changed", "s-hive1.lab")
     r = suite.run()
     assert_fails_exactly(r, {"checks/test_disk.py::test_disk[s-hive1.lab]": ["does not match", "FAQ 7.18"]},
                          allowed=[per_host("s-hive1.lab"), re.compile(r"test_drbd\[|test_volume\[")])
 
 
 def test_registry_bloat_is_garbage_collected(suite, fault):
-    fault("registry-bloat")
+    fault("registry:bloat")
     reg = "checks/test_registry.py::test_registry[s-hive3.lab]"
     assert_fails_exactly(suite.run(), {reg: ["registry_regdata is", "50 % of"]})
     held = suite.run("--fix", "-k", "registry")

@@ -23,7 +23,7 @@ def _md5(path):
 
 
 def test_backup_stale_names_the_target_and_its_rerun(suite, fault, site):
-    fault("backup-stale")
+    fault("backup:stale")
     r = suite.run()
     assert_fails_exactly(r, {BACKUP: ["backup of hive-registry is stale", "30.0 h old",
                                       "limit backup_max_age 26 h", RERUN,
@@ -35,7 +35,7 @@ def test_backup_stale_names_the_target_and_its_rerun(suite, fault, site):
 
 
 def test_backup_fail_line_fails_although_the_service_exited_0(suite, fault, site):
-    fault("backup-failed")
+    fault("backup:failed")
     assert ssh(site, REPO_HOST, "systemctl show -p Result --value backup.service").strip() == "success"
     r = suite.run()
     assert_fails_exactly(r, {BACKUP: ["printed `INFO: hive-backup.sh: FAIL backup for hive-registry`",
@@ -48,7 +48,7 @@ def test_backup_fail_line_fails_although_the_service_exited_0(suite, fault, site
 
 
 def test_backup_timer_stopped_is_reported_with_its_command(suite, fault, site):
-    fault("backup-timer-stopped")
+    fault("backup:timer-stopped")
     r = suite.run()
     assert_fails_exactly(r, {BACKUP: ["backup.timer is inactive/dead (expected active)",
                                       "sudo systemctl enable --now backup.timer"]})
@@ -57,7 +57,7 @@ def test_backup_timer_stopped_is_reported_with_its_command(suite, fault, site):
 
 
 def test_chronyd_stopped_is_restarted_safely(suite, fault, site):
-    fault("chronyd-stopped", "s-hive1.lab")
+    fault("time:chronyd-stopped", "s-hive1.lab")
     check = "checks/test_time.py::test_time[s-hive1.lab]"
     r = suite.run()
     assert_fails_exactly(r, {check: ["chrony.service (chronyd) is inactive/dead (expected active)",
@@ -71,7 +71,7 @@ def test_chronyd_stopped_is_restarted_safely(suite, fault, site):
 
 
 def test_registry_down_is_refused_connection(suite, fault, site):
-    fault("registry-down")
+    fault("registry_api:down")
     r = suite.run()
     assert_fails_exactly(r, {REGISTRY_API: [f"GET http://{REPO_HOST}:5000/v2/", "curl exit 7",
                                             "connection refused", "expected HTTP 200",
@@ -89,7 +89,7 @@ def _spread_nodes(site):
 
 
 def test_spread_is_rebalanced_only_with_allow_risky(suite, fault, site):
-    fault("spread", "s-hive1.lab")
+    fault("spread:one-node", "s-hive1.lab")
     r = suite.run()
     assert_fails_exactly(r, {SPREAD: ["all 2 running tasks", "on one node, s-hive1",
                                       "3 eligible nodes s-hive0, s-hive1, s-hive2", "FAQ 7.26",
@@ -105,7 +105,7 @@ def test_spread_is_rebalanced_only_with_allow_risky(suite, fault, site):
 
 
 def test_drbd_unit_inactive_is_started_without_restarting_docker(suite, fault, site):
-    fault("drbd-unit-failed", "s-hive1.lab")
+    fault("drbd_units:inactive", "s-hive1.lab")
     check = "checks/test_drbd_units.py::test_drbd_units[s-hive1.lab]"
     unit = "drbd-resource@ldap_data.service"
     r = suite.run()
@@ -120,7 +120,7 @@ def test_drbd_unit_inactive_is_started_without_restarting_docker(suite, fault, s
 
 
 def test_no_format_left_true_prints_hive_set(suite, fault, site):
-    fault("no-format-left")
+    fault("hive_state:no-format-left")
     r = suite.run()
     assert_fails_exactly(r, {HIVE_STATE: ["no_format is true", "expected false outside a recovery",
                                           "runbook 7.9", "hive set no_format false"]})
@@ -133,7 +133,7 @@ def test_no_format_left_true_prints_hive_set(suite, fault, site):
 
 
 def test_first_hive_down_prints_hive_set_first_hive(suite, fault):
-    fault("node-down", "s-hive0.lab")
+    fault("swarm:node-down", "s-hive0.lab")
     # right after the leader is lost every node is briefly Unknown (no Ready hive to name yet):
     # wait until the swarm has settled, every manager seeing the surviving nodes Ready
     survivors = [f"checks/test_swarm.py::test_swarm_node[{n}]" for n in ("s-hive1", "s-hive2")]
@@ -150,7 +150,7 @@ def test_first_hive_down_prints_hive_set_first_hive(suite, fault):
 
 
 def test_changed_host_key_gets_the_faq_recovery_and_is_never_accepted(suite, fault, site):
-    fault("hostkey-changed", "s-hive1.lab")
+    fault("hostkeys:changed", "s-hive1.lab")
     check = "checks/test_hostkeys.py::test_hostkeys[s-hive1.lab]"
     kh = Path(site) / ".hive" / "staging" / "known_hosts"
     before = _md5(kh)

@@ -7,7 +7,7 @@ import shlex
 from conftest import ssh
 from test_faults import assert_fails_exactly, wait_for_failure
 
-from lab.faults import ESCAPED_UNIT, HOSTILE_MARK, HOSTILE_SVC, HOSTILE_UNIT
+from lab.faults.units import ESCAPED_UNIT, HOSTILE_MARK, HOSTILE_SVC, HOSTILE_UNIT
 
 UNITS = "checks/test_units.py::test_units[s-hive1.lab]"
 HOSTILE_SERVICE = f"checks/test_services.py::test_service[{HOSTILE_SVC}]"
@@ -19,7 +19,7 @@ def _audited(suite):
 
 
 def test_failed_unit_with_escaped_name_is_restarted_by_its_real_name(suite, fault, site):
-    fault("units-escaped-name", "s-hive1.lab")
+    fault("units:escaped-name", "s-hive1.lab")
     assert_fails_exactly(suite.run(), {UNITS: [f"{ESCAPED_UNIT} failed (result exit-code"]})
     before = len(_audited(suite))
     fixed = suite.run("--fix", "--allow-risky", "-k", "units")
@@ -34,7 +34,7 @@ def test_failed_unit_with_escaped_name_is_restarted_by_its_real_name(suite, faul
 
 
 def test_hostile_names_make_the_remedies_refuse_and_nothing_runs(suite, fault, site):
-    fault("hostile-names", "s-hive1.lab")
+    fault("units:hostile-names", "s-hive1.lab")
     shown = wait_for_failure(suite, HOSTILE_SERVICE, showing="restart loop", timeout=120)
     assert "failed to mount local volume" in shown.failed()[HOSTILE_SERVICE], shown
     before = len(_audited(suite))

@@ -39,7 +39,7 @@ def test_gate_ready_on_a_healthy_lab(suite):
 
 def test_gate_not_ready_during_a_resync_the_nightly_run_only_notes(suite, fault):
     # the default peer: one that does not run ldap (where the volume is open, down is refused)
-    injected = fault("drbd-peer-down")
+    injected = fault("drbd:peer-down")
     peer = re.search(r"is down on (\S+) \(drbdadm down\)", injected).group(1)
     slow_resync(90)
     try:
@@ -62,7 +62,7 @@ def test_gate_refuses_fixes(suite):
 
 
 def test_alert_selects_and_fixes_exactly_its_object(suite, fault):
-    fault("drbd-one-sided")
+    fault("drbd:one-sided")
     r = suite.run("--alert", ALERT, "--fix")
     assert r.rc == 0, r
     assert [c["id"] for c in r.checks] == [DRBD]
@@ -76,7 +76,7 @@ def test_unknown_alert_lists_the_known_ones(suite):
 
 
 def test_two_fixers_one_waits_and_nothing_runs_twice(suite, fault, tmp_path):
-    fault("drbd-outdated")
+    fault("drbd:outdated")
     before = audited(suite, "primary --force")
     results = {}
 
@@ -92,8 +92,8 @@ def test_two_fixers_one_waits_and_nothing_runs_twice(suite, fault, tmp_path):
 
 
 @pytest.mark.parametrize("fault_name, selection, then_heal", [
-    ("xfs-corrupt", "service", False),       # xfs_repair on the volume itself
-    ("drbd-outdated", "drbd", True),         # primary --force on one of the Outdated copies
+    ("services:xfs-corrupt", "service", False),   # xfs_repair on the volume itself
+    ("drbd:outdated", "drbd", True),              # primary --force on one of the Outdated copies
 ], ids=["xfs-repair", "all-outdated"])
 def test_risky_remedy_keeps_the_data(suite, fault, ldap_volume, fault_name, selection, then_heal):
     marker = f"hh-marker-{fault_name}"
@@ -108,7 +108,7 @@ def test_risky_remedy_keeps_the_data(suite, fault, ldap_volume, fault_name, sele
 
 
 def test_fix_plan_changes_nothing(suite, fault):
-    fault("drbd-one-sided")
+    fault("drbd:one-sided")
     status = lambda: ssh(suite.site, "s-hive0.lab", "sudo drbdadm status ldap_data") + \
         ssh(suite.site, "s-hive1.lab", "sudo drbdadm status ldap_data")
     before = status()
@@ -118,7 +118,7 @@ def test_fix_plan_changes_nothing(suite, fault):
 
 
 def test_remedy_runs_once_under_xdist(suite, fault):
-    fault("leftover-drbd-unit", "s-hive1.lab")
+    fault("units:leftover-drbd", "s-hive1.lab")
     before = audited(suite, "reset-failed -- drbd-resource@old_data")
     r = suite.run("--fix", "-n", "2")
     assert r.rc == 0, r

@@ -49,7 +49,10 @@ def render(r: dict) -> str:
             def cell(x):
                 if not x:
                     return "-"
-                return f"{x['median']:.2f} ({x['min']:.2f}-{x['max']:.2f})" if x["n"] > 1 else f"{x['median']:.2f} (1 run)"
+                text = f"{x['median']:.2f} ({x['min']:.2f}-{x['max']:.2f})" if x["n"] > 1 else f"{x['median']:.2f} (1 run)"
+                # a suite run that did not exit 0 on the healthy lab did not do the whole work
+                bad = [rc for rc in x.get("rcs", [0]) if rc != 0]
+                return text + (f" **exit {', '.join(map(str, bad))}: not a healthy run**" if bad else "")
             ratio = lambda b: f"{b['median'] / su['median']:.1f}x" if b and su else "-"
             L.append(f"| {n} | {lat} ms | {cell(su)} | {cell(sn)} | {cell(lo)} | {cell(an)} | {ratio(lo)} | {ratio(an)} | "
                      f"{su.get('cpu_median', '-')} | {su.get('tree_rss_peak_mb', '-')} / {sn.get('tree_rss_peak_mb', '-')} / "

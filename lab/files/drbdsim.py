@@ -1183,6 +1183,26 @@ def force_primary(res, me, now):
     res["race"]["reconnected"] = []
 
 
+def make_split_brain(res, survivor, victim, now, victim_kib=2092, survivor_kib=48):
+    """A split brain made as it was on the real module: the victim leaves every peer, is forced
+    Primary without quorum, written to and demoted (Outdated); the survivor, Primary, writes
+    too; then the victim connects again. The survivor and the victim drop their connection
+    (StandAlone both ways); the third node keeps the Outdated victim connected."""
+    loc = res["local"][victim]
+    leave(res, victim, peers_of(res, victim), now)
+    force_primary(res, victim, now)
+    loc["primary"] = True
+    record_writes(res, victim, victim_kib, now)
+    loc["primary"] = False
+    if loc["disk"] == "UpToDate":
+        loc["disk"] = "Outdated"        # demoted without quorum
+    res["local"][survivor]["primary"] = True
+    record_writes(res, survivor, survivor_kib, now)
+    for p in peers_of(res, victim):
+        res["want"][f"{victim}>{p}"] = True
+    res["race"] = {}
+
+
 def resume_one_source(res, now):
     """After resume-sync a target takes one source at a time (the others wait: dependency)."""
     for t in {s["target"] for s in res["syncs"]}:

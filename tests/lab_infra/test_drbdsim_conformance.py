@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.faults import drbd as drbd_faults
+
 REPO = Path(__file__).resolve().parents[2]
 SIM = REPO / "lab" / "files" / "drbdsim.py"
 DATA = REPO / "tests" / "data" / "real-drbd-9.2"
@@ -320,6 +322,25 @@ def shell(cl, node, *commands):
     return "".join(out), "".join(err), rc
 
 
+class LabFaults:
+    """The lab's DRBD faults (lab/faults/drbd.py), their state change applied to this cluster
+    instead of the lab's shared state file."""
+
+    def __init__(self, cl, monkeypatch):
+        self.lab = {"volume": RES, "service": "ldap", "servers": [
+            {"full": n, "short": SHORT[n], "ip": f"10.77.0.{10 + i}", "idx": i, "hive": True,
+             "repository": False} for i, n in enumerate(NODES)]}
+        monkeypatch.setattr(drbd_faults, "sim_update",
+                            lambda lab, fn: cl.edit(lambda r: fn(r, cl.t)))
+        monkeypatch.setattr(drbd_faults.site, "drbdsim", lambda: drbdsim)
+        monkeypatch.setattr(drbd_faults, "ldap_node", lambda lab: self.lab["servers"][0])
+        monkeypatch.setattr(drbd_faults, "stop_service", lambda lab: None)
+
+    def inject(self, name, target=None):
+        return drbd_faults.FAULTS[[f.name for f in drbd_faults.FAULTS].index(name)].inject(
+            self.lab, target)
+
+
 def both(cl, node, first, second):
     """`a && b`: b only when a succeeded."""
     o, e, rc = cl.run(node, "drbdadm", *first)
@@ -521,7 +542,7 @@ def all_outdated(cl, state):
 
 
 @pytest.mark.parametrize("race", [False, True], ids=["no-race", "race-armed"])
-def test_all_outdated_primary_force_and_the_runbook_reconnects(cl, race):
+def test_all_outdated_primary_force_and_the_runbook_reconnects(cl, race, monkeypatch):
     healthy_primary_s0(cl)
     s0, s1, s2 = NODES
     all_outdated(cl, "15-all-outdated" if not race else "20-runbook-7.7a-repeat-a-all-outdated")
@@ -539,9 +560,10 @@ def test_all_outdated_primary_force_and_the_runbook_reconnects(cl, race):
         for n in NODES:
             cl.capture("20-runbook-7.7a-repeat-b-after-runbook-steps", n)
         return
-    # the real module split-brained s-hive1 <-> s-hive2 here once in two tries: armed, always
+    # the real module split-brained s-hive1 <-> s-hive2 here once in two tries: the lab fault
+    # drbd:reconnect-race makes it happen every time
+    LabFaults(cl, monkeypatch).inject("drbd:reconnect-race")
     cl.ok(s0, "primary", "--force", RES)
-    cl.edit(lambda r: r["race"].update(armed=True))
     shell(cl, s1, *both_steps(cl, s1))
     cl.at(4)
     cl.step("15-all-outdated-after-primary-force", s2, "remedy2-disconnect-connect",
@@ -561,6 +583,38 @@ def test_all_outdated_primary_force_and_the_runbook_reconnects(cl, race):
     for n in NODES:
         out = cl.ok(n, "status", RES)
         assert "StandAlone" not in out and "Inconsistent" not in out, out
+
+
+def test_lab_split_brain_fault_is_the_real_split_brain(cl, monkeypatch):
+    """drbd:split-brain leaves what state 13's recipe left: after the victim's part of the
+    repair, every node shows what state 14 recorded; the per-connection repair works."""
+    healthy_primary_s0(cl)
+    s0, s1, s2 = NODES
+    LabFaults(cl, monkeypatch).inject("drbd:split-brain", s2)
+    cl.at(1)
+    assert "connection:StandAlone" in cl.ok(s0, "status", RES)
+    shell(cl, s2, ("disconnect", RES), ("secondary", RES), ("connect", "--discard-my-data", RES))
+    cl.at(5)
+    for n in NODES:
+        cl.capture("14-split-brain-resolved", n)
+    cl.ok(s0, "connect", f"{RES}:{s2}")
+    cl.at(2)
+    for n in NODES:
+        cl.capture("14-split-brain-resolved-after-peer-connect", n)
+
+
+def test_lab_outdated_fault_then_the_runbook(cl, monkeypatch):
+    """drbd:outdated leaves what state 15 recorded; primary --force makes all UpToDate at once."""
+    healthy_primary_s0(cl)
+    cl.mount(NODES[0], False)
+    cl.ok(NODES[0], "secondary", RES)
+    LabFaults(cl, monkeypatch).inject("drbd:outdated")
+    cl.at(1)
+    for n in NODES:
+        cl.capture("15-all-outdated", n)
+    cl.ok(NODES[0], "primary", "--force", RES)
+    for n in NODES:
+        cl.capture("15-all-outdated-after-primary-force", n)
 
 
 def test_resource_down_on_one_node_and_preconditions(cl):

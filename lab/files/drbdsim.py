@@ -340,6 +340,7 @@ def advance_syncs(res, now):
         src = next(s["source"] for s in running if s["target"] == t and s["elapsed"] >= s["duration"])
         res["syncs"] = [s for s in res["syncs"] if s["target"] != t]
         res["local"][t]["disk"] = "UpToDate"
+        res["local"][t]["crashed_primary"] = False    # it holds the source's data now
         adopt(res, t, src)
         for s in finished:
             res["oos"][f"{s['source']}>{t}"] = 0

@@ -552,7 +552,7 @@ def local_view(res, me, now):
                      pdisk=res["local"][p]["disk"])
             s = sync_of(res, me, p)
             if s:
-                _sync_fields(res, e, s, me, now)
+                _sync_fields(res, e, s, me)
             st = res["stuck"].get(f"{me}>{p}")
             if st:
                 e["rs"] = None
@@ -569,7 +569,7 @@ def local_view(res, me, now):
     return v
 
 
-def _sync_fields(res, e, s, me, now):
+def _sync_fields(res, e, s, me):
     source = s["source"] == me
     running = s in active_syncs(res)
     user = res["pause_user"].get(f"{me}>{e['name']}")
@@ -889,11 +889,10 @@ def fmt_events2(views):
 
 # ---------------------------------------------------------------- commands
 class Fail(Exception):
-    def __init__(self, msg, code, out=""):
+    def __init__(self, msg, code):
         super().__init__(msg)
         self.msg = msg
         self.code = code
-        self.out = out
 
 
 def split_args(argv):
@@ -1197,7 +1196,8 @@ def make_split_brain(res, survivor, victim, now, victim_kib=2092, survivor_kib=4
     loc["primary"] = False
     if loc["disk"] == "UpToDate":
         loc["disk"] = "Outdated"        # demoted without quorum
-    res["local"][survivor]["primary"] = True
+    if role(res, survivor) != "Primary":
+        res["local"][survivor]["primary"] = True
     record_writes(res, survivor, survivor_kib, now)
     for p in peers_of(res, victim):
         res["want"][f"{victim}>{p}"] = True
@@ -1252,7 +1252,6 @@ def main(argv=None):
             if cmd not in READ_ONLY:
                 settle(st)
     except Fail as f:
-        sys.stdout.write(f.out)
         sys.stderr.write(f.msg + "\n")
         return f.code
     sys.stdout.write(out)

@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -96,11 +95,14 @@ class Sim:
                                    addresses={n: f"10.0.0.{i + 10}" for i, n in enumerate(NODES)})
         res["sync_seconds"] = 1.0
         self.state.write_text(json.dumps({"resources": {"ldap_data": res}}))
+        self.now = 1_800_000_000.0
         self.env = dict(os.environ, DRBD_SIM_STATE=str(self.state), DRBD_SIM_CONF=str(conf),
                         DRBD_SIM_NO_MKNOD="1", DRBD_SIM_NO_MOUNTCHECK="1", DRBD_SIM_ROOT_OK="1")
 
     def run(self, node, tool, *args):
-        env = dict(self.env, DRBD_SIM_NODE=node)
+        # the stand-in's clock is the test's (DRBD_SIM_NOW): a resync takes exactly as long
+        # as the test says, however slowly the machine runs the commands
+        env = dict(self.env, DRBD_SIM_NODE=node, DRBD_SIM_NOW=repr(self.now))
         return subprocess.run([sys.executable, str(SIM), tool, *args], env=env,
                               capture_output=True, text=True)
 
@@ -200,7 +202,7 @@ def test_no_such_resource_and_not_defined(sim):
     assert me["disk"] == "Inconsistent"
     assert me["peers"]["s-hive0.lab"]["repl"] == "SyncTarget" or \
         me["peers"]["s-hive1.lab"]["repl"] == "SyncTarget"
-    time.sleep(1.2)
+    sim.now += 1.2
     assert check_text(sim.ok("s-hive2.lab", "drbdadm", "status", "ldap_data"))[0]["disk"] == "UpToDate"
 
 
@@ -235,7 +237,7 @@ def test_all_outdated_runbook_7_7a(sim):
     assert "    replication:SyncSource peer-disk:Inconsistent\n" in src
     tgt = check_text(sim.ok("s-hive1.lab", "drbdadm", "status", "ldap_data"))[0]
     assert tgt["disk"] == "Inconsistent" and tgt["peers"]["s-hive0.lab"]["repl"] == "SyncTarget"
-    time.sleep(1.2)
+    sim.now += 1.2
     sim.ok("s-hive0.lab", "drbdadm", "secondary", "ldap_data")
     for n in NODES:
         v = check_text(sim.ok(n, "drbdadm", "status", "ldap_data"))[0]
@@ -290,7 +292,7 @@ def test_split_brain_standalone(sim):
     sim.ok("s-hive1.lab", "drbdadm", "connect", "ldap_data:s-hive2.lab")
     b = check_text(sim.ok("s-hive2.lab", "drbdadm", "status", "ldap_data"))[0]
     assert b["disk"] == "Inconsistent" and b["peers"]["s-hive1.lab"]["repl"] == "SyncTarget"
-    time.sleep(1.2)
+    sim.now += 1.2
     b = check_text(sim.ok("s-hive2.lab", "drbdadm", "status", "ldap_data"))[0]
     assert b["disk"] == "UpToDate"
     assert all(p["cstate"] == "Connected" for p in b["peers"].values())
@@ -310,7 +312,7 @@ def test_quorum_lost_is_shown(sim):
 
 
 def test_stale_heartbeat_means_peer_gone(sim):
-    sim.edit(lambda r: r["local"]["s-hive2.lab"].update(hb=time.time() - 60))
+    sim.edit(lambda r: r["local"]["s-hive2.lab"].update(hb=sim.now - 60))
     out = check_text(sim.ok("s-hive1.lab", "drbdadm", "status", "ldap_data"))[0]
     assert out["peers"]["s-hive2.lab"]["cstate"] == "Connecting"
     with drbdsim.Locked(str(sim.state), write=False) as st:
@@ -341,7 +343,7 @@ def test_resync_figures_follow_drbdsetup(sim):
     sim.edit(lambda r: r["oos"].update({"s-hive1.lab>s-hive2.lab": 327680 // 8,
                                         "s-hive0.lab>s-hive2.lab": 327680 // 8}))
     sim.ok("s-hive2.lab", "drbdadm", "connect", "ldap_data")
-    sim.edit(lambda r: [s.update(duration=1000000.0, elapsed=499975.0, last=time.time())
+    sim.edit(lambda r: [s.update(duration=1000000.0, elapsed=499975.0, last=sim.now)
                         for s in r["syncs"]])
     out = sim.ok("s-hive2.lab", "drbdadm", "status", "ldap_data")
     done = float(re.search(r"replication:SyncTarget peer-disk:UpToDate done:(\d+\.\d\d)", out).group(1))

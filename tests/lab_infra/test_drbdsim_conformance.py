@@ -555,10 +555,13 @@ def test_all_outdated_primary_force_and_the_runbook_reconnects(cl, race, monkeyp
             cl.capture("15-all-outdated-after-primary-force", n)
         cl.step("15-all-outdated-after-primary-force", s1, "remedy2-disconnect-connect",
                 lambda: shell(cl, s1, *both_steps(cl, s1), "rc={rc}", 4, ("status", RES)))
-        shell(cl, s2, *both_steps(cl, s2))
+        cl.step("20-runbook-7.7a-repeat", s2, "step2-disconnect-connect",
+                lambda: shell(cl, s2, *both_steps(cl, s2), "rc={rc}"))
         cl.at(30)
         for n in NODES:
             cl.capture("20-runbook-7.7a-repeat-b-after-runbook-steps", n)
+        cl.step("20-runbook-7.7a-repeat", s0, "step3-secondary",
+                lambda: shell(cl, s0, ("secondary", RES), "rc={rc}", ("status", RES)))
         return
     # the real module split-brained s-hive1 <-> s-hive2 here once in two tries: the lab fault
     # drbd:reconnect-race makes it happen every time

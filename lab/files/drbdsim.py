@@ -26,9 +26,9 @@ It answers as the DRBD 9.2.18 kernel module with drbd-utils 9.22 did on three no
 Model per resource: local[node] (up, disk, manual primary, open = mounted on that node,
 hb = heartbeat of drbd-sim-agent, generation, I/O counters), want[a>b] (a's connection to b is
 not StandAlone), oos[a>b] (a's bitmap for b, KiB), syncs (running resyncs), stuck (a one-sided
-replication state a fault sets), split_brain (pairs whose next handshake splits, set by the
-handshake and by faults), race (the lab fault that makes the reconnect race of the runbook's
-7.7(a) sequence split-brain, as it once did on the real module).
+replication state a fault sets), split_brain (pairs whose last handshake found split brain and
+left StandAlone), race (the lab fault that makes the reconnect race of the runbook's 7.7(a)
+sequence split-brain, as it once did on the real module).
 """
 import fcntl
 import json

@@ -117,6 +117,8 @@ class Site:
     separate_repository: bool = True
     drbd_device_map: dict = field(default_factory=dict)
     no_format: bool = False
+    # a replayed recording: {"at": epoch or None, "by": "hive-health <version>" or None}
+    recorded: dict | None = None
 
     @property
     def hives(self) -> list[Server]:
@@ -134,10 +136,18 @@ class Site:
 
     def describe(self) -> str:
         if self.kind == "hive":
-            return f"hive site {self.name or '?'} (stage {self.stage}) at {self.root}"
+            return f"hive site {self.name or '?'} (stage {self.stage})" + (f" at {self.root}" if self.root else "")
         if self.kind == "hosts":
             return "hosts given on the command line"
         return "the local machine"
+
+    def headline(self) -> str:
+        """What the run checked, as the report and the terminal name it first."""
+        if self.recorded is None:
+            return self.describe()
+        at, by = self.recorded.get("at"), self.recorded.get("by")
+        when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(at)) if at else "at an unknown date"
+        return f"replay of a recording made {when} on {self.describe()} by {by or 'hive-health (unknown version)'}"
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)

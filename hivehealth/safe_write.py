@@ -56,7 +56,7 @@ def _link_new(tmp: str, path: Path):
 
 def encoded(data: str | bytes) -> bytes:
     """UTF-8; a character UTF-8 cannot hold (a lone surrogate, from a name in a bundle or a
-    server's undecodable bytes) is written escaped, `\udc80`, as text a reader sees."""
+    server's undecodable bytes) is written escaped, `\\udc80`, as text a reader sees."""
     return data.encode("utf-8", errors="backslashreplace") if isinstance(data, str) else data
 
 

@@ -56,8 +56,7 @@ class _Bundle:
     """The recording's directory, opened once; its files are read from it by name."""
 
     def __init__(self, directory: str):
-        self.path = Path(directory)
-        self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
     def read(self, name: str, limit: int) -> bytes:
         try:
@@ -130,7 +129,7 @@ def _site(doc) -> Site:
                              ("no_format", (bool,), "true or false"), ("drbd_device_map", (dict,), "an object")]:
         if key in d:
             _need(d[key], types, f"site.{key}", what)
-    unknown = set(d) - (set(Site.__dataclass_fields__) - {"recorded"})
+    unknown = set(d) - set(Site.__dataclass_fields__)
     if unknown:
         raise ValueError(f"site has keys this version does not know: {', '.join(sorted(unknown))}")
     if d.get("kind") not in ("hive", "hosts", "local"):
@@ -152,23 +151,24 @@ def _site(doc) -> Site:
             _need(r, _STR, f"{where}.roles", "a list of text")
         _need(srv.get("spec"), _STR, f"{where}.spec", "text")
         _need(srv.get("ssh_config"), _OPT_STR, f"{where}.ssh_config", "a path or null")
-    site = Site.from_dict(d)
+    site = Site.from_dict({k: v for k, v in d.items() if k != "recorded"})   # said beside "site"
     # its paths are the recorded site's: a replay reads no file of this machine a bundle names
     # and runs none of its code (its root's health/ checks, conftest.py), and OpenSSH's errors
     # about a file it was pointed at would quote that file's lines
+    site.recorded = _recorded(doc.get("recorded"), site.root)
     site.root = site.context_dir = None
     for server in site.servers:
         server.ssh_config = None
-    site.recorded = _recorded(doc.get("recorded"))
     return site
 
 
-def _recorded(value) -> dict:
-    """When and by which version the recording was made; older recordings do not say."""
+def _recorded(value, root: str | None) -> dict:
+    """When and by which version the recording was made (older recordings do not say), and the
+    site's root as text, for the commands its operator would type (never a path read here)."""
     value = _need(value if value is not None else {}, (dict,), "'recorded'", "an object")
     at = _need(value.get("at"), _OPT_NUM, "recorded.at", "a time (seconds since 1970) or null")
     by = _need(value.get("by"), _OPT_STR, "recorded.by", "text or null")
-    return {"at": float(at) if at else None, "by": by}
+    return {"at": float(at) if at else None, "by": by, "site_root": root}
 
 
 def _host(doc, server: str, output_max: int) -> HostFacts:

@@ -105,8 +105,9 @@ def fix_command(site, suite_root: str | None, entry: dict, entries: list[dict], 
         return None
     # the checkout's own command when the run came from one, else the installed package's
     argv = [str(Path(suite_root) / "bin" / "hive-health") if suite_root else "hive-health"]
-    if site.root:
-        argv += ["--hive-root", site.root]
+    root = site.root or (getattr(site, "recorded", None) or {}).get("site_root")   # a replay: its site's
+    if root:
+        argv += ["--hive-root", root]
     if site.stage:
         argv += ["--stage", site.stage]
     argv.append("--fix")

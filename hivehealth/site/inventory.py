@@ -117,7 +117,8 @@ class Site:
     separate_repository: bool = True
     drbd_device_map: dict = field(default_factory=dict)
     no_format: bool = False
-    # a replayed recording: {"at": epoch or None, "by": "hive-health <version>" or None}
+    # a replayed recording: {"at": epoch or None, "by": "hive-health <version>" or None,
+    # "site_root": the recorded site's root, as text only}
     recorded: dict | None = None
 
     @property

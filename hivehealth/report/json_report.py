@@ -29,7 +29,8 @@ from hivehealth.report import gate, history, page, prometheus
 from hivehealth.safe_write import write_atomic
 from hivehealth.site.inventory import Site
 from hivehealth.ids import check_id, item_check_id
-from hivehealth.options import base_dir, report_dir
+from hivehealth.options import base_dir, report_dir, site_ini
+from hivehealth.report.selection import Selection
 from hivehealth.redact import redact, redact_tree
 
 
@@ -52,16 +53,38 @@ def _checkout(config) -> str | None:
     return str(base) if (base / "bin" / "hive-health").is_file() else None
 
 
+def stem_of(partial: bool, replay: bool) -> str:
+    """The report files' name: the full run's `latest`; a partial run's and a replay's apart, so
+    that neither ever stands for the site's last full run."""
+    return ("replay-" if replay else "") + "latest" + ("-partial" if partial else "")
+
+
 class JsonReport:
-    def __init__(self, config, state):
+    def __init__(self, config, state, chosen: Selection):
         self.config = config
         self.state = state                  # the run's site and its gathered facts
         self.site: Site = state.site
+        self.selection = chosen             # what the run selected of the suite's checks
+        self.replay = config.option.replay
         self.dir = report_dir(config)
         self.started = time.time()
         self.entries: dict[str, dict] = {}
         self.html_data: dict = {}           # pytest-html's data for its page, once it exists
+        self.html_plugin = None             # pytest-html's plugin, when it writes our page
+        self.html_default = False           # its path is ours to choose (no --html given)
         self.doc: dict | None = None        # this run's report, once written
+        self.writes = True                  # False for --co and a run that was a usage error
+
+    @property
+    def stem(self) -> str:
+        return stem_of(self.selection.partial, bool(self.replay))
+
+    def verdict(self) -> str:
+        """The verdict the reports show: a partial run that failed nothing is only `partial`."""
+        verdict = page.verdict_of(list(self.entries.values()))
+        if self.selection.partial and verdict not in page.FAILING + ("unhealthy",):
+            return "partial"
+        return verdict
 
     def pytest_collection_modifyitems(self, items):
         for item in items:
@@ -101,12 +124,32 @@ class JsonReport:
             counts[e["outcome"]] = counts.get(e["outcome"], 0) + 1
         return counts
 
+    @pytest.hookimpl(tryfirst=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_outputs(self, session):
+        """Before pytest-html writes its page: whether this run writes reports at all, and
+        under which name."""
+        self.writes = not (self.config.option.collectonly or self.selection.empty
+                           or session.exitstatus == pytest.ExitCode.USAGE_ERROR)
+        if self.html_plugin is None:
+            return
+        if not self.writes:
+            # nor its "Generated html report" line: nothing was generated
+            self.config.pluginmanager.unregister(self.html_plugin)
+        elif self.html_default:
+            self.html_plugin._report_path = self.dir / f"{self.stem}.html"
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
+        if not self.writes:
+            return
         self.dir.mkdir(parents=True, exist_ok=True)
         doc = {
             "site": self.site.name, "stage": self.site.stage, "kind": self.site.kind,
             "root": self.site.root,
+            "verdict": self.verdict(), "version": __version__,
+            "selection": self.selection.to_dict(),
+            "replay": {"bundle": str(self.replay)} if self.replay else None,
+            "settings": str(site_ini(self.config)) if site_ini(self.config) else None,
             "servers": [{"name": s.name, "roles": sorted(s.roles)} for s in self.site.servers],
             "started": datetime.fromtimestamp(self.started).isoformat(timespec="seconds"),
             "duration": round(time.time() - self.started, 3),
@@ -116,10 +159,10 @@ class JsonReport:
             "checks": list(self.entries.values()),
         }
         doc = redact_tree(doc)
-        write_atomic(self.dir / "latest.json", json.dumps(doc, indent=1))
+        write_atomic(self.dir / f"{self.stem}.json", json.dumps(doc, indent=1))
         self.doc = doc
         textfile = self.config.getini("prometheus_textfile").strip()
-        if textfile:
+        if textfile and not (self.selection.partial or self.replay):    # the site's numbers only
             prometheus.write(doc, base_dir(self.config) / textfile)
 
     def facts(self) -> dict:
@@ -132,21 +175,15 @@ class JsonReport:
             terminalreporter.write_sep("-", "hive-health by area")
             for line, bad in lines:
                 terminalreporter.write_line(line, red=bad, bold=bad)
+        if self.writes and self.selection.partial:
+            terminalreporter.write_line(
+                f"PARTIAL: {redact(self.selection.describe())}; reports {self.dir / self.stem}.*, "
+                f"{stem_of(False, bool(self.replay))}.* still show the last full run", yellow=True, bold=True)
 
     def pytest_unconfigure(self, config):
         """Dated copies, once pytest-html has written its file (it does so at sessionfinish)."""
-        copies = {}
-        for ext in ("json", "html"):
-            src = self.dir / f"latest.{ext}"
-            if src.exists() and src.stat().st_mtime >= self.started - 1:
-                copies[ext] = src.read_bytes()
-        stamp = history.write_dated(self.dir, datetime.fromtimestamp(self.started), copies)
-        try:
-            history.update(self.dir, int(config.getini("report_keep_days")),
-                           run=(stamp, self.doc) if self.doc is not None else None)
-        except (sqlite3.Error, OSError, ValueError) as e:
-            print(f"hive-health: history of runs ({self.dir / history.DB_NAME}) not updated: {e}",
-                  file=sys.stderr)
+        if self.writes and not self.replay:     # a replay is another site's past: never this history
+            self._record()
         if config.option.gate:
             # the very last line of the output: what a maintenance script reads
             line = gate.gate_line(list(self.entries.values()))
@@ -156,13 +193,31 @@ class JsonReport:
             else:
                 print(line, flush=True)
 
+    def _record(self):
+        """Dated copies of this run's reports, and its row in the history (a partial one marked
+        as such: hivehealth.report.history_db)."""
+        copies = {}
+        for ext in ("json", "html"):
+            src = self.dir / f"{self.stem}.{ext}"
+            if src.exists() and src.stat().st_mtime >= self.started - 1:
+                copies[ext] = src.read_bytes()
+        stamp = history.write_dated(self.dir, datetime.fromtimestamp(self.started), copies)
+        try:
+            history.update(self.dir, int(self.config.getini("report_keep_days")),
+                           run=(stamp, self.doc) if self.doc is not None else None)
+        except (sqlite3.Error, OSError, ValueError) as e:
+            print(f"hive-health: history of runs ({self.dir / history.DB_NAME}) not updated: {e}",
+                  file=sys.stderr)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session):
-        """pytest-html writes its page with a plain open(); make it write through the helper."""
+        """pytest-html writes its page with a plain open(); make it write through the helper,
+        to the path chosen when the run ends."""
         for plugin in self.config.pluginmanager.get_plugins():
             if type(plugin).__module__.startswith("pytest_html.") and hasattr(plugin, "_write_report"):
-                plugin._write_report = lambda text, path=plugin._report_path: write_atomic(
-                    path, page.with_viewport(text))
+                plugin._write_report = lambda text, plugin=plugin: self.writes and write_atomic(
+                    plugin._report_path, page.with_viewport(text))
+                self.html_plugin = plugin
                 self.html_data = plugin._report.data
         self._reduce_environment()
 

@@ -263,7 +263,10 @@ def pytest_report_header(config):
     if state is None:
         return None
     s = state.site
-    lines = [f"hive-health: {s.describe()}"]
+    lines = [f"hive-health: {'this machine, not a hive site' if s.kind == 'local' else s.describe()}"]
+    ini = options.site_ini(config)
+    if ini is not None:
+        lines.append(f"  settings: {ini}")
     for srv in s.servers:
         lines.append(f"  {srv.name:<28} {','.join(sorted(srv.roles))}")
     return lines

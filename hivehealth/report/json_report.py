@@ -135,8 +135,10 @@ class JsonReport:
         if not self.writes:
             # nor its "Generated html report" line: nothing was generated
             self.config.pluginmanager.unregister(self.html_plugin)
-        elif self.html_default:
-            self.html_plugin._report_path = self.dir / f"{self.stem}.html"
+        else:
+            self.html_plugin._report.title = self.title()     # the selection is known now
+            if self.html_default:
+                self.html_plugin._report_path = self.dir / f"{self.stem}.html"
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
@@ -255,9 +257,13 @@ class JsonReport:
             label, _, reason = report.longrepr
             data[0] = html.escape(redact(f"{label}: {reason}")) + "\n"
 
+    def title(self) -> str:
+        what = "this machine" if self.site.kind == "local" else self.site.describe()
+        return f"hive-health: {what}" + (" (partial run)" if self.selection.partial else "")
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report):
-        report.title = f"hive-health: {self.site.describe()}"
+        report.title = self.title()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix, summary, postfix):
@@ -266,7 +272,9 @@ class JsonReport:
         prefix.insert(0, page.render(
             entries, self.site, started=datetime.fromtimestamp(self.started).strftime("%Y-%m-%d %H:%M:%S"),
             duration=time.time() - self.started, suite_root=_checkout(self.config),
-            unreachable={n: f.unreachable for n, f in self.facts().items() if f.unreachable}))
+            unreachable={n: f.unreachable for n, f in self.facts().items() if f.unreachable},
+            partial=self.selection.describe() if self.selection.partial else None,
+            settings=str(site_ini(self.config)) if site_ini(self.config) else None))
 
 
 def _escape_environment(env):

@@ -21,6 +21,7 @@ from hivehealth.judge import alerts, cluster
 from hivehealth.report import selection, waivers
 from hivehealth.report.skips import skip_label, skip_reason
 from hivehealth.site import testinfra_host
+from hivehealth.site.transport import LocalProblem
 from hivehealth.gather.probe import HostFacts
 from hivehealth.ids import safe_id
 from hivehealth.site.inventory import InventoryError, Site, discover, find_project, is_hive_project
@@ -141,7 +142,8 @@ def pytest_configure(config):
     chosen = selection.Selection(terms, narrowed)
     _use(config, state, chosen)
     reports = JsonReport(config, config.stash[STATE], chosen)
-    reports.html_default = _default_html(config)
+    # a folder that cannot take the page: pytest-html is not asked to (it would fail creating it)
+    reports.html_default = reports.blocked is None and _default_html(config)
     config.pluginmanager.register(reports, "hivehealth-json")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(), "hivehealth-xdist")
@@ -198,7 +200,10 @@ def pytest_sessionstart(session):
     state = session.config.stash.get(STATE, None)
     if state is None or hasattr(session.config, "workerinput") or session.config.option.replay:
         return
-    state.gather()
+    try:
+        state.gather()
+    except LocalProblem as e:
+        raise pytest.UsageError(f"hive-health: {e}") from None
     if session.config.option.record:
         recording.save(session.config.option.record, state.site, state.facts)
 

@@ -14,8 +14,11 @@ they are made (hivehealth.ids), and the hooks below escape those places again.
 """
 from __future__ import annotations
 
+import getpass
 import html
 import json
+import os
+import pwd
 import sqlite3
 import sys
 import time
@@ -53,6 +56,26 @@ def _checkout(config) -> str | None:
     return str(base) if (base / "bin" / "hive-health").is_file() else None
 
 
+def unwritable(folder: Path) -> str | None:
+    """Why reports cannot be written into `folder` (or the folder cannot be created), or None.
+    Asked before the run, so that the results still reach the terminal with one line about the
+    folder instead of a traceback at the end."""
+    existing = Path(folder)
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return (f"{existing} is a file, not a folder: move it away, or give another folder "
+                f"with -o report_dir=DIR")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        try:
+            owner = pwd.getpwuid(existing.stat().st_uid).pw_name
+        except (KeyError, OSError):
+            owner = "another user"
+        return (f"{existing} is not writable by {getpass.getuser()} (it belongs to {owner}): give a "
+                f"folder you can write with -o report_dir=DIR")
+    return None
+
+
 def stem_of(partial: bool, replay: bool) -> str:
     """The report files' name: the full run's `latest`; a partial run's and a replay's apart, so
     that neither ever stands for the site's last full run."""
@@ -73,7 +96,9 @@ class JsonReport:
         self.html_plugin = None             # pytest-html's plugin, when it writes our page
         self.html_default = False           # its path is ours to choose (no --html given)
         self.doc: dict | None = None        # this run's report, once written
-        self.writes = True                  # False for --co and a run that was a usage error
+        self.writes = False                 # decided when the session ends: not for --co, nor a
+                                            # usage error, nor a session that never ran
+        self.blocked = unwritable(self.dir)   # why the reports cannot be written, if they cannot
 
     @property
     def stem(self) -> str:
@@ -128,8 +153,10 @@ class JsonReport:
     def pytest_sessionfinish_outputs(self, session):
         """Before pytest-html writes its page: whether this run writes reports at all, and
         under which name."""
-        self.writes = not (self.config.option.collectonly or self.selection.empty
+        self.writes = not (self.config.option.collectonly or self.selection.empty or self.blocked
                            or session.exitstatus == pytest.ExitCode.USAGE_ERROR)
+        if self.blocked and not self.config.option.collectonly:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR     # the operator's to fix
         if self.html_plugin is None:
             return
         if not self.writes:
@@ -161,7 +188,11 @@ class JsonReport:
             "checks": list(self.entries.values()),
         }
         doc = redact_tree(doc)
-        write_atomic(self.dir / f"{self.stem}.json", json.dumps(doc, indent=1))
+        try:
+            write_atomic(self.dir / f"{self.stem}.json", json.dumps(doc, indent=1))
+        except OSError as e:
+            self._cannot_write(session, e)
+            return
         self.doc = doc
         textfile = self.config.getini("prometheus_textfile").strip()
         if textfile and not (self.selection.partial or self.replay):    # the site's numbers only
@@ -170,8 +201,18 @@ class JsonReport:
     def facts(self) -> dict:
         return self.state.facts
 
+    def _cannot_write(self, session, error: OSError):
+        """A report that could not be written after all (the disk filled, the folder changed
+        hands): the results are on the terminal; one line names the folder."""
+        self.blocked = f"{error.strerror or error} ({error.filename or self.dir})"
+        self.writes = False
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
     def pytest_terminal_summary(self, terminalreporter):
         """One line per area, before pytest's short summary and counts."""
+        if self.blocked and not self.config.option.collectonly:
+            terminalreporter.write_line(f"hive-health: reports not written to {self.dir}: {self.blocked}",
+                                        red=True, bold=True)
         lines = area_lines(list(self.entries.values()))
         if lines:
             terminalreporter.write_sep("-", "hive-health by area")
@@ -195,6 +236,16 @@ class JsonReport:
             else:
                 print(line, flush=True)
 
+    def _write_page(self, plugin, text: str):
+        if not self.writes:
+            return
+        try:
+            write_atomic(plugin._report_path, page.with_viewport(text))
+        except OSError as e:
+            self.blocked = f"{e.strerror or e} ({e.filename or plugin._report_path})"
+            self.writes = False
+            self.config.pluginmanager.unregister(plugin)    # nor its "Generated html report" line
+
     def _record(self):
         """Dated copies of this run's reports, and its row in the history (a partial one marked
         as such: hivehealth.report.history_db)."""
@@ -217,8 +268,7 @@ class JsonReport:
         to the path chosen when the run ends."""
         for plugin in self.config.pluginmanager.get_plugins():
             if type(plugin).__module__.startswith("pytest_html.") and hasattr(plugin, "_write_report"):
-                plugin._write_report = lambda text, plugin=plugin: self.writes and write_atomic(
-                    plugin._report_path, page.with_viewport(text))
+                plugin._write_report = lambda text, plugin=plugin: self._write_page(plugin, text)
                 self.html_plugin = plugin
                 self.html_data = plugin._report.data
         self._reduce_environment()

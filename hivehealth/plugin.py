@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -177,10 +178,11 @@ def _load_areas(config):
 
 def _default_html(config) -> bool:
     """Every run leaves an HTML page beside its JSON report (reports/latest.html for a full run)
-    unless the operator named another file; True when the page is ours to name."""
+    unless the operator named another file; True when the page is ours to name. Its name is
+    known only when the run ends (hivehealth.report.json_report): until then pytest-html holds a
+    path in a folder that exists, so that a run which writes nothing creates no folder either."""
     if hasattr(config.option, "htmlpath") and not config.option.htmlpath and not config.option.collectonly:
-        report_dir = options.report_dir(config)
-        config.option.htmlpath = str(report_dir / "latest.html")
+        config.option.htmlpath = os.devnull
         config.option.self_contained_html = True
         return True
     return False

@@ -165,6 +165,7 @@ class JsonReport:
         else:
             self.html_plugin._report.title = self.title()     # the selection is known now
             if self.html_default:
+                self.dir.mkdir(parents=True, exist_ok=True)
                 self.html_plugin._report_path = self.dir / f"{self.stem}.html"
 
     @pytest.hookimpl(trylast=True)

@@ -96,6 +96,7 @@ class JsonReport:
         self.html_plugin = None             # pytest-html's plugin, when it writes our page
         self.html_default = False           # its path is ours to choose (no --html given)
         self.doc: dict | None = None        # this run's report, once written
+        self.session = None                 # the session, once it ends
         self.writes = False                 # decided when the session ends: not for --co, nor a
                                             # usage error, nor a session that never ran
         self.blocked = unwritable(self.dir)   # why the reports cannot be written, if they cannot
@@ -107,7 +108,7 @@ class JsonReport:
     def verdict(self) -> str:
         """The verdict the reports show: a partial run that failed nothing is only `partial`."""
         verdict = page.verdict_of(list(self.entries.values()))
-        if self.selection.partial and verdict not in page.FAILING + ("unhealthy",):
+        if self.selection.partial and verdict != "unhealthy":
             return "partial"
         return verdict
 
@@ -153,6 +154,7 @@ class JsonReport:
     def pytest_sessionfinish_outputs(self, session):
         """Before pytest-html writes its page: whether this run writes reports at all, and
         under which name."""
+        self.session = session
         self.writes = not (self.config.option.collectonly or self.selection.empty or self.blocked
                            or session.exitstatus == pytest.ExitCode.USAGE_ERROR)
         if self.blocked and not self.config.option.collectonly:
@@ -207,7 +209,8 @@ class JsonReport:
         hands): the results are on the terminal; one line names the folder."""
         self.blocked = f"{error.strerror or error} ({error.filename or self.dir})"
         self.writes = False
-        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        if session is not None:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def pytest_terminal_summary(self, terminalreporter):
         """One line per area, before pytest's short summary and counts."""
@@ -243,9 +246,8 @@ class JsonReport:
         try:
             write_atomic(plugin._report_path, page.with_viewport(text))
         except OSError as e:
-            self.blocked = f"{e.strerror or e} ({e.filename or plugin._report_path})"
-            self.writes = False
             self.config.pluginmanager.unregister(plugin)    # nor its "Generated html report" line
+            self._cannot_write(self.session, e)
 
     def _record(self):
         """Dated copies of this run's reports, and its row in the history (a partial one marked

@@ -342,7 +342,7 @@ def band_words(verdict: str, site, partial: str | None) -> tuple[str, str, str]:
         host = site.servers[0].name if site.servers else "?"
         where = f"this machine ({host}), not a hive site"
     word, colour = verdict.upper(), verdict
-    if partial and verdict not in ("unhealthy",):
+    if partial and verdict != "unhealthy":
         word, colour = f"PARTIAL · {verdict.upper()}", "partial"
     elif partial:
         word = f"{verdict.upper()} · PARTIAL"

@@ -264,6 +264,7 @@ def test_fix_log_and_test_reports_are_redacted_before_any_output():
 class _Config:
     def __init__(self, root):
         self.inipath = root / "pytest.ini"
+        self.stash = {}             # as pytest's: no site pytest.ini applied
 
     def getini(self, name):
         return {"report_dir": "reports"}[name]

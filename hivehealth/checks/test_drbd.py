@@ -38,19 +38,25 @@ def test_drbd(drbd_resource, verify):
 def drbd_state(ctx, name) -> Verdict:
     v = Verdict(f"DRBD resource {name}",
                 alert=f"DRBD resource {name} status is not UpToDate/Diskless client")
-    views = {}
+    views, logs = {}, {}
     for hive in ctx.site.hives:
         got = drbd_views(ctx, hive)
         views[hive.name] = got if isinstance(got, str) else next((r for r in got if r.name == name), None)
+        logs[hive.name] = drbd_kernel_log(ctx, hive)
         facts = ctx.host(hive)
         if not facts.unreachable:
             v.cite(hive.name, facts.get("drbd_text") or facts.get("drbd_json"))
-    report = drbd.analyze(name, views, expected=[h.name for h in ctx.site.hives])
+    report = drbd.analyze(name, views, expected=[h.name for h in ctx.site.hives], kernel_logs=logs)
+    if any(f[0] in (drbd.SPLIT_BRAIN, drbd.STANDALONE, drbd.DISCONNECTED) for f in report.findings):
+        for hive in ctx.site.hives:     # what told the StandAlone links apart
+            if not ctx.host(hive).unreachable:
+                v.cite(hive.name, ctx.host(hive).get("drbd_kernel_log"))
     # suspended / io_failing: hosts where I/O is frozen or forced to fail; a remedy that
     # changes roles or reconnects must refuse while they are non-empty
     v.data.update(shape=report.shape, primaries=report.primaries, resync=report.resync,
                   clean_side=report.clean_side, views=views, status=report.status,
-                  suspended=report.suspended, io_failing=report.io_failing)
+                  suspended=report.suspended, io_failing=report.io_failing,
+                  reconnect=report.reconnect, split_brains=report.split_brains, kernel_logs=logs)
     if report.healthy:
         return v
     # each finding keeps its own weight: a resync or a congested link heals itself (warn: the

@@ -136,7 +136,7 @@ def test_drbd_all_outdated_with_the_reconnect_race_armed_does_not_split_brain(su
 
 def test_drbd_peer_down_shows_connecting(suite, fault):
     fault("drbd:peer-down")
-    assert_fails_exactly(suite.run(), {DRBD: ["Connecting", "No such resource"]})
+    assert_fails_exactly(suite.run(), {DRBD: ["Connecting", "resource ldap_data not up (DRBD lists no such resource there"]})
 
 
 def test_volume_full_prints_the_corrected_resize(suite, fault):

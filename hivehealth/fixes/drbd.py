@@ -408,10 +408,14 @@ def explain_split_brain(ctx, name, verdict):
         pairs = sorted({tuple(sorted((h, _host_of(views, c.peer)))) for h, v in views.items()
                         if isinstance(v, ResourceView) for c in v.connections if c.state == "StandAlone"})
         state = ClusterState(str(res), {h: v for h, v in views.items() if isinstance(v, ResourceView)}, views)
-        texts = [("if it was disconnected by hand, `drbdadm connect "
-                  f"{names.drbd_connection(res, state.peer_name(a, b)) if a in state.views else res}` on the "
-                  f"StandAlone end reconnects it (DRBD refuses a split brain there again). "
-                  + split_brain_guidance(res, a, b, state)) for a, b in pairs]
+        texts = []
+        for a, b in pairs:
+            ends = [(e, o) for e, o in ((a, b), (b, a)) if (e, o) in set(state.standalone())]
+            connect = " and ".join(f"`{drbdadm('connect', names.drbd_connection(res, state.peer_name(e, o))).shell('sudo ')}` "
+                                   f"on {e}" for e, o in ends)
+            texts.append(f"if the link {a} <-> {b} was disconnected by hand, {connect} reconnects it "
+                         f"(DRBD's handshake refuses a split brain, and drops the link again). "
+                         + split_brain_guidance(res, a, b, state))
     if not texts:
         texts = ["no StandAlone link was seen: check again"]
     return Plan(refused="split brain needs a human decision: " + " | ".join(texts))

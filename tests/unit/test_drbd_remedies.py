@@ -273,3 +273,22 @@ def test_a_resync_that_does_not_end_is_waited_for_then_given_up_before_secondary
     note = next(n for n in after.notes if "stopped before its next step:" in n)
     assert note.startswith("--fix: force_primary_all_outdated stopped before its next step: gave up after 1 s waiting for")
     assert "s-hive0.lab -> s-hive2.lab: replication:PausedSyncS peer-disk:Inconsistent" in note
+
+
+def test_split_brain_guidance_on_the_real_states_names_both_nodes_per_connection(tmp_path):
+    world = World(tmp_path, "14-split-brain-resolved", {})
+    fixer = Fixer(world, tmp_path)
+    # state 14 with no kernel log read: not told apart, both readings given
+    for n in HIVES:
+        del fixer.facts[n].results["drbd_kernel_log"]
+    verdict = fixer.context().judge(drbd_state, "ldap_data")
+    plan = drbd_fixes.explain_split_brain.remedy.plan(fixer.context(), "ldap_data", verdict)
+    assert verdict.data["shape"] == "standalone"
+    assert ("if the link s-hive0.lab <-> s-hive2.lab was disconnected by hand, `sudo drbdadm connect "
+            "ldap_data:s-hive2.lab` on s-hive0.lab reconnects it") in plan.refused
+    assert ("On the victim s-hive2.lab: sudo drbdadm disconnect ldap_data:s-hive0.lab; sudo drbdadm "
+            "secondary ldap_data; sudo drbdadm connect --discard-my-data ldap_data:s-hive0.lab. Then on "
+            "the survivor s-hive0.lab: sudo drbdadm connect ldap_data:s-hive2.lab") in plan.refused
+    # the resource-wide survivor command the real module refused with (125) is not given
+    assert "sudo drbdadm connect ldap_data " not in plan.refused + " "
+    assert not world.actions()

@@ -56,7 +56,7 @@ def drbd_state(ctx, name) -> Verdict:
     v.data.update(shape=report.shape, primaries=report.primaries, resync=report.resync,
                   clean_side=report.clean_side, views=views, status=report.status,
                   suspended=report.suspended, io_failing=report.io_failing,
-                  reconnect=report.reconnect, split_brains=report.split_brains, kernel_logs=logs)
+                  reconnect=report.reconnect, split_brains=report.split_brains)
     if report.healthy:
         return v
     # each finding keeps its own weight: a resync or a congested link heals itself (warn: the

@@ -17,6 +17,7 @@ The plugin hands its state down (`configure(config, state)`); this module never 
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import paramiko
@@ -25,7 +26,7 @@ from testinfra.backend.paramiko import ParamikoBackend
 from testinfra.host import Host
 
 from hivehealth.options import default
-from hivehealth.site.transport import SSHTransport, Unreachable
+from hivehealth.site.transport import Budget, Kept, OutputFull, SSHTransport, Unreachable, drain
 
 INI_NAME = "site_checks_dir"
 INI_DEFAULT = default(INI_NAME)
@@ -43,6 +44,7 @@ class SiteHosts:
         self.state = state             # site, facts (gathered at session start), pool
         self.replay = bool(config.option.replay)
         self.command_timeout = float(config.getini("command_timeout"))
+        self.output_max = state.output_max    # bytes of a command's stdout (and stderr) kept
         self.lost: dict[str, str] = {}   # server -> why it stopped answering during this run
         self._hosts: dict[str, Host] = {}
 
@@ -95,7 +97,8 @@ class SiteHosts:
         if report.passed:
             report.user_properties.append((ENTRY, _entry(server, "ok", [])))
         elif report.failed and call.excinfo is not None:
-            report.user_properties.append((ENTRY, _entry(server, "fail", [_problem(server, call.excinfo)])))
+            status = "unknown" if isinstance(call.excinfo.value, NoAnswer) else "fail"
+            report.user_properties.append((ENTRY, _entry(server, status, [_problem(server, call.excinfo)])))
 
 
 def _entry(server, status: str, problems: list[str]) -> dict:
@@ -155,20 +158,33 @@ class SuiteParamiko(ParamikoBackend):
             pytest.fail(f"{self.server.name}: connection failed: {e or type(e).__name__}", pytrace=False)
 
     def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
+        """One command of a site check, held to what the probe's sections are: command_timeout
+        is a deadline for the whole command, and section_output_max bytes of each stream kept."""
         shown = command.decode(errors="replace")
+        cap = self.hosts.output_max
+        out, err = Kept(None, Budget(cap)), Kept(None, Budget(cap))
         try:
             chan = self.client.get_transport().open_session(timeout=self.transport.connect_timeout)
             chan.settimeout(self.command_timeout)
             chan.exec_command(command)
-            stdout = b"".join(chan.makefile("rb"))
-            stderr = b"".join(chan.makefile_stderr("rb"))
-            rc = chan.recv_exit_status()
-            chan.close()
+            rc = drain(chan, time.monotonic() + self.command_timeout, out, err)
         except (socket.timeout, TimeoutError):
             self.transport.close()   # a channel left mid-command: start clean for the next check
-            pytest.fail(f"{self.server.name}: `{shown}` did not finish within {self.command_timeout:g} s "
-                        f"(command_timeout)", pytrace=False)
-        return rc, stdout, stderr
+            raise NoAnswer(f"{self.server.name}: `{shown}` did not finish within {self.command_timeout:g} s "
+                           f"(command_timeout)")
+        except OutputFull:
+            self.transport.close()
+            raise NoAnswer(f"{self.server.name}: `{shown}` printed more than {cap} bytes "
+                           f"(section_output_max); its output was not kept")
+        return rc, b"".join(out.lines), b"".join(err.lines)
+
+
+class NoAnswer(pytest.fail.Exception):
+    """A command of a site check gave no answer (deadline, output over the cap): the check is
+    unknown, not failed on what the server is."""
+
+    def __init__(self, msg: str):
+        super().__init__(msg, pytrace=False)
 
 
 def folder(config, site) -> Path | None:

@@ -19,11 +19,13 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-
-import paramiko
+from typing import TYPE_CHECKING
 
 from hivehealth.site import ssh_config
 from hivehealth.site.inventory import Server
+
+if TYPE_CHECKING:        # paramiko is imported where a connection is made: a replay never loads it
+    import paramiko
 
 
 class Unreachable(Exception):
@@ -48,12 +50,13 @@ class ExecResult:
     first_output_at: float | None = None   # when the first stdout byte arrived (clock window)
 
 
-class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
+class HostKeyPolicy:
     """StrictHostKeyChecking as OpenSSH: 'yes' (and 'ask', with no terminal to ask on) refuses a
     key known_hosts does not have; 'accept-new' and 'no' accept it and record it in the first
     UserKnownHostsFile, as OpenSSH does (hashed when HashKnownHosts is yes or the file's entries
     are hashed already), and refuse it when it cannot be recorded. A key that differs from the
-    recorded one never reaches this policy: paramiko refuses it (BadHostKeyException)."""
+    recorded one never reaches this policy: paramiko refuses it (BadHostKeyException). (paramiko
+    only calls missing_host_key: no need to load it to subclass its MissingHostKeyPolicy.)"""
 
     def __init__(self, o: ssh_config.Options):
         self.strict = (o.strict or "ask").lower()
@@ -78,6 +81,7 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
 def record_host_key(path: str, hostname: str, key, hash_names: bool):
     """Append `hostname key` to a known_hosts file, under a lock (several workers may meet the
     same new server). A key recorded meanwhile for this name and type is compared, never replaced."""
+    import paramiko
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "r+", encoding="utf-8", errors="surrogateescape") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -130,6 +134,7 @@ class SSHTransport:
 
     def _socket(self, o: ssh_config.Options, chain: list[str], timeout: float):
         """How the SSH session reaches o: a ProxyJump's channel, a ProxyCommand, or TCP."""
+        import paramiko
         if o.proxyjump:
             hops = [h for h in o.proxyjump.split(",") if h.strip()]
             try:
@@ -155,6 +160,7 @@ class SSHTransport:
         return _tcp(o.hostname, o.port, timeout)
 
     def _open(self, o: ssh_config.Options, chain: list[str]) -> paramiko.SSHClient:
+        import paramiko
         client = paramiko.SSHClient()
         for f in o.globalknownhosts:
             if os.path.exists(f):
@@ -212,6 +218,7 @@ class SSHTransport:
         to its exit status. limits: (line_max, total_max): the longest stdout line kept, and
         the bytes kept of the whole answer, stdout and stderr together (see Kept).
         Unfinished (with what arrived) when the deadline passes or the output goes over total_max."""
+        import paramiko
         client = self.open_client()
         line_max, total_max = limits or (None, None)
         budget = Budget(total_max)         # one cap for the whole answer, both streams

@@ -195,7 +195,7 @@ def test_a_servers_whole_answer_is_kept_to_server_output_max(tmp_path, sshds, mo
 def test_host_run_keeps_at_most_section_output_max(tmp_path, sshds, monkeypatch):
     from types import SimpleNamespace
 
-    import hivehealth.site.testinfra_host as th
+    import hivehealth.site.testinfra_backend as th
     from hivehealth.site.transport import Pool
     budgets = _spy_budgets(monkeypatch, th)
     server = _ssh_server(tmp_path, sshds("hostrun"), sshds.client_key)

@@ -22,7 +22,7 @@ class State:
         self.site = site
         self.facts: dict[str, HostFacts] = {}
         self.pool = Pool(float(config.getini("connect_timeout")))
-        self.output_max = size_option(config, "section_output_max")
+        self.output_max = output_max(config)
         self.gatherer = Gatherer(site, self.pool, float(config.getini("command_timeout")),
                                  self.output_max, size_option(config, "server_output_max"))
         self.gather_seconds = 0.0
@@ -41,6 +41,11 @@ class State:
 
 
 STATE = pytest.StashKey[State]()
+
+
+def output_max(config) -> int:
+    """Bytes of one command's output kept (ini section_output_max)."""
+    return size_option(config, "section_output_max")
 
 
 def size_option(config, name: str) -> int:

@@ -1,6 +1,7 @@
 """Runbook 7.6 and FAQ 7.22: failed systemd units."""
 from hivehealth.checks.test_units import failed_units
 from hivehealth.remedy import names
+from hivehealth.remedy.guards import demand, drbd
 from hivehealth.remedy.plan import RISKY, SAFE, Cmd, Plan, Step, all_of, remedy
 
 LEFTOVER_PREFIX = "drbd-resource@"
@@ -10,8 +11,11 @@ def _leftover(ctx, unit: str) -> bool:
     """A drbd-resource@<vol> unit whose volume is no longer in the site's drbd_device_map."""
     if not unit.startswith(LEFTOVER_PREFIX):
         return False
-    vol = unit[len(LEFTOVER_PREFIX):].removesuffix(".service")
-    return vol not in ctx.site.drbd_device_map
+    return _volume(unit) not in ctx.site.drbd_device_map
+
+
+def _volume(unit: str) -> str:
+    return unit[len(LEFTOVER_PREFIX):].removesuffix(".service")
 
 
 def _units(units) -> list:
@@ -25,8 +29,17 @@ def reset_leftover_drbd_units(ctx, server, verdict):
     units = [u for u in verdict.data.get("failed", []) if _leftover(ctx, u)]
     if not units:
         return None
+    units = _units(units)
+    # the map says the volume was deleted; DRBD on the server must agree (a map edited by
+    # mistake, or a volume not yet removed, keeps a live volume's unit whose failure matters)
+    views = demand(ctx, [server], drbd, "the DRBD resources", "a volume's unit is reset only once DRBD "
+                   "no longer has the volume")[server.name]
+    live = sorted({v.name for v in views} & {_volume(u) for u in units})
+    if live:
+        return Plan(refused=f"{', '.join(live)} is still a DRBD resource on {server.name} although not in "
+                            f"drbd_device_map: its unit's failure is not a leftover's")
     return Plan(steps=[
-        Step(server.name, Cmd("systemctl", "reset-failed", "--", *_units(units), root=True),
+        Step(server.name, Cmd("systemctl", "reset-failed", "--", *units, root=True),
              "FAQ 7.22: the volume was deleted (not in drbd_device_map); its unit is a leftover")])
 
 

@@ -19,6 +19,12 @@ from hivehealth.parsers import ParseError, systemd
 from hivehealth.judge.verdict import Verdict
 
 
+# what a failed unit's start or failure pulls in, for its remedy (fixes/units.py): the units it
+# starts with it, and the action systemd takes on the system when it fails, succeeds or hits
+# its start limit (systemctl prints each property named with -p, also when it is empty)
+PULLS = ("Requires", "Requisite", "Wants", "BindsTo", "OnFailure", "FailureAction", "SuccessAction",
+         "StartLimitAction", "JobTimeoutAction", "OnSuccess", "Upholds")
+
 # what this area reads from each server (the probe gathers it once per run)
 declare(
     __name__,
@@ -31,7 +37,7 @@ declare(
                 "u=$(systemctl list-units --state=failed,auto-restart --all --plain --no-legend --no-pager "
                 "| awk '{print $1}'); "
                 "[ -z \"$u\" ] || systemctl show -p Id -p Result -p ActiveState -p SubState "
-                "-p LoadState -p StateChangeTimestamp -p NRestarts $u"),
+                "-p LoadState -p StateChangeTimestamp -p NRestarts " + " ".join(f"-p {p}" for p in PULLS) + " $u"),
 )
 
 RESTART_LOOP = 3

@@ -200,3 +200,95 @@ def test_leftover_unit_reset_only_when_drbd_on_that_hive_no_longer_has_the_volum
     assert plan.steps == [] and "old_data is still a DRBD resource on s-hive1.lab" in plan.refused
     plan = _leftover_plan({})
     assert plan.steps == [] and plan.refused.startswith("cannot see the DRBD resources on s-hive1.lab (")
+
+
+# ---------------------------------------------------------------- units that change the system's state
+
+from test_remedies import units_ctx  # noqa: E402
+
+
+def _restart(unit, c=None, fixture=unit_fixes.restart_failed_units, **props):
+    verdict = Verdict("s-hive1.lab", status="fail", data={"failed": [unit]})
+    return fixture.remedy.plan(c or units_ctx("s-hive1.lab", unit, **props), site().servers[1], verdict)
+
+
+@pytest.mark.parametrize("unit, why", [
+    ("reboot.target", "shuts down, reboots, suspends or isolates the server"),
+    ("poweroff.target", "shuts down, reboots"),
+    ("kexec.target", "shuts down, reboots"),
+    ("emergency.target", "shuts down, reboots"),
+    ("rescue.target", "shuts down, reboots"),
+    ("suspend.target", "shuts down, reboots"),
+    ("ctrl-alt-del.target", "shuts down, reboots"),
+    ("multi-user.target", "is a target: starting it pulls in"),
+    ("systemd-poweroff.service", "carries out a shutdown, reboot, suspend or rescue shell"),
+    ("systemd-reboot.service", "carries out a shutdown"),
+    ("systemd-kexec.service", "carries out a shutdown"),
+    ("systemd-halt.service", "carries out a shutdown"),
+    ("systemd-suspend.service", "carries out a shutdown"),
+    ("systemd-hibernate.service", "carries out a shutdown"),
+    ("systemd-hibernate-resume@dev-vda2.service", "carries out a shutdown"),
+    ("emergency.service", "rescue shell"),
+    ("rescue.service", "rescue shell"),
+    ("debug-shell.service", "rescue shell"),
+    ("-.mount", "is the root filesystem's mount"),
+    ("var-lib-docker.mount", "is a mount"),
+    ("proc-sys-fs-binfmt_misc.automount", "is an automount"),
+    ("dev-vda3.swap", "is a swap unit"),
+    ("system-getty.slice", "is a slice"),
+    ("session-4.scope", "is a scope"),
+    ("dev-vda.device", "is a device unit"),
+])
+def test_restart_refuses_units_that_change_the_systems_state(unit, why):
+    plan = _restart(unit)
+    assert plan.steps == [], plan.render()
+    assert plan.refused.startswith(f"systemd unit {unit!r} ") and why in plan.refused, plan.refused
+    assert "a remedy never starts, restarts or disables it" in plan.refused
+
+
+@pytest.mark.parametrize("props, why", [
+    ({"FailureAction": "reboot"}, "has FailureAction=reboot"),
+    ({"SuccessAction": "poweroff-force"}, "has SuccessAction=poweroff-force"),
+    ({"StartLimitAction": "reboot-immediate"}, "has StartLimitAction=reboot-immediate"),
+    ({"JobTimeoutAction": "poweroff"}, "has JobTimeoutAction=poweroff"),
+    ({"OnFailure": "reboot.target"}, "pulls in reboot.target (OnFailure=)"),
+    ({"OnSuccess": "systemd-poweroff.service"}, "pulls in systemd-poweroff.service (OnSuccess=)"),
+    ({"Wants": "network-online.target emergency.target"}, "pulls in emergency.target (Wants=)"),
+    ({"Requires": "sysinit.target shutdown.target"}, "pulls in shutdown.target (Requires=)"),
+    ({"BindsTo": "rescue.service"}, "pulls in rescue.service (BindsTo=)"),
+    ({"Upholds": "kexec.target"}, "pulls in kexec.target (Upholds=)"),
+])
+def test_restart_refuses_a_service_that_pulls_a_state_change(props, why):
+    plan = _restart("app.service", **{"app.service": props})
+    assert plan.steps == [] and plan.refused.startswith(f"systemd unit 'app.service' {why}"), plan.refused
+
+
+def test_restart_of_an_ordinary_failed_service_is_planned():
+    plan = _restart("app.service")
+    assert [s.command for s in plan.steps] == ["$SUDO systemctl restart -- app.service"]
+
+
+def test_restart_refused_when_what_the_unit_pulls_cannot_be_seen():
+    plan = _restart("app.service", c=ctx(site()))
+    assert plan.steps == [] and plan.refused == (
+        "cannot see what the failed units pull in on s-hive1.lab (`units_show` was not gathered): a unit is "
+        "started only when what its start or failure pulls in is known")
+    # systemctl show from an older suite (without the dependencies) or without the unit's block
+    plan = _restart("app.service", **{"app.service": {"OnFailure": None, "FailureAction": None}})
+    assert plan.steps == [] and "`systemctl show` gave no OnFailure, FailureAction of app.service" in plan.refused
+    plan = _restart("app.service", c=units_ctx("s-hive1.lab", "other.service"))
+    assert plan.steps == [] and "of app.service" in plan.refused
+    # the lab's recording predates the dependencies: nothing is restarted on it
+    recorded_facts = {"s-hive1.lab": HostFacts("s-hive1.lab", recorded("s-hive1.lab"))}
+    plan = _restart("hh-lab-broken.service", c=ctx(site(), recorded_facts))
+    assert plan.steps == [] and "`systemctl show` gave no Requires" in plan.refused
+
+
+def test_disable_and_chronyd_restart_refuse_state_changing_units_too():
+    c = ctx(site(), ini={"units_not_needed": ["reboot.target"]})
+    plan = _restart("reboot.target", c=c, fixture=unit_fixes.disable_unneeded_units)
+    assert plan.steps == [] and plan.refused.startswith("systemd unit 'reboot.target' shuts down")
+    from hivehealth.fixes import time as time_fixes
+    verdict = Verdict("s-hive1.lab", status="fail", data={"skewed": True, "timesync_unit": "systemd-reboot.service"})
+    plan = time_fixes.restart_chronyd.remedy.plan(ctx(site()), site().servers[1], verdict)
+    assert plan.steps == [] and plan.refused.startswith("systemd unit 'systemd-reboot.service' carries out")

@@ -154,13 +154,33 @@ def test_xfs_repair_plan_scales_down_repairs_and_scales_back():
     assert cmds[2] == "$SUDO docker service scale -d ldap=1"
 
 
+def units_show(*units, **props):
+    """`systemctl show -p Id ... -p Upholds` of failed units as systemctl prints it (every
+    property named with -p, empty ones too, one blank-line separated block per unit); props:
+    unit -> {property: value} on top."""
+    blocks = []
+    for u in units:
+        block = {"Id": u, "Result": "exit-code", "ActiveState": "failed", "SubState": "failed", "LoadState": "loaded",
+                 "NRestarts": "0", "Requires": "system.slice sysinit.target", "Requisite": "",
+                 "Wants": "network-online.target", "BindsTo": "", "OnFailure": "", "OnSuccess": "", "Upholds": "",
+                 "FailureAction": "none", "SuccessAction": "none", "StartLimitAction": "none",
+                 "JobTimeoutAction": "none", **props.get(u, {})}
+        blocks.append("".join(f"{k}={v}\n" for k, v in block.items() if v is not None))
+    return result("units_show", "\n".join(blocks))
+
+
+def units_ctx(server, *units, **props):
+    return ctx(site(), {server: HostFacts(server, {"units_show": units_show(*units, **props)})})
+
+
 def test_leftover_drbd_unit_is_reset_only_for_deleted_volumes():
     verdict = Verdict("s-hive1.lab", status="fail",
                       data={"failed": ["drbd-resource@old_data.service", "drbd-resource@ldap_data.service"]})
     seen = ctx(site(), {"s-hive1.lab": HostFacts("s-hive1.lab", {"drbd_text": result("drbd_text", DRBD_SECONDARY)})})
     plan = planner(unit_fixes.reset_leftover_drbd_units)(seen, site().servers[1], verdict)
     assert plan.steps[0].command == "$SUDO systemctl reset-failed -- drbd-resource@old_data.service"
-    risky = planner(unit_fixes.restart_failed_units)(ctx(site()), site().servers[1], verdict)
+    risky = planner(unit_fixes.restart_failed_units)(units_ctx("s-hive1.lab", "drbd-resource@ldap_data.service"),
+                                                     site().servers[1], verdict)
     assert [st.command for st in risky.steps] == ["$SUDO systemctl restart -- drbd-resource@ldap_data.service"]
     assert unit_fixes.restart_failed_units.remedy.tier == RISKY
 
@@ -431,5 +451,5 @@ def test_down_node_removal_refuses_a_node_id_outside_swarmkits_grammar():
 def test_escaped_unit_names_reach_systemctl_unchanged():
     name = "systemd-fsck@dev-disk-by\\x2duuid-6f2b1a7e\\x2d3c4d.service"
     verdict = Verdict("s-hive1.lab", status="fail", data={"failed": [name]})
-    risky = planner(unit_fixes.restart_failed_units)(ctx(site()), site().servers[1], verdict)
+    risky = planner(unit_fixes.restart_failed_units)(units_ctx("s-hive1.lab", name), site().servers[1], verdict)
     assert [st.command for st in risky.steps] == [f"$SUDO systemctl restart -- '{name}'"]

@@ -26,6 +26,8 @@ from hivehealth.remedy import plan as remedy_plan
 from hivehealth.remedy.audit import operator
 from hivehealth.remedy.runner import RemedyPlugin
 from hivehealth.report.json_report import JsonReport
+from hivehealth.report.junitxml import PrivateJunitXml
+from hivehealth.safe_write import checked_dir
 from hivehealth.run import verify as run_verify
 from hivehealth.run.state import STATE, State
 
@@ -97,8 +99,10 @@ def pytest_configure(config):
     if replayed is not None:
         state.facts = replayed
     _use(config, state)
+    _report_folder(config)
     _default_html(config)
     config.pluginmanager.register(JsonReport(config, config.stash[STATE]), "hivehealth-json")
+    config.pluginmanager.register(PrivateJunitXml(), "hivehealth-junitxml")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(), "hivehealth-xdist")
 
@@ -121,6 +125,15 @@ def _load_areas(config):
     problems = remedy_plan.validate()
     if problems:
         raise pytest.UsageError("hive-health: " + "; ".join(problems))
+
+
+def _report_folder(config):
+    """The reports folder, created PRIVATE_DIR before anything else makes it (pytest-html does,
+    with the umask's mode), and checked: a folder others can write to is a usage error."""
+    try:
+        checked_dir(options.report_dir(config))
+    except OSError as e:
+        raise pytest.UsageError(f"hive-health: report_dir: {e}") from None
 
 
 def _default_html(config):

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from hivehealth.gather.probe import CommandResult, HostFacts
 from hivehealth.site.inventory import InventoryError, Site
-from hivehealth.safe_write import private_dir, write_atomic
+from hivehealth.safe_write import checked_dir, write_atomic
 from hivehealth.redact import redact_output, redact_tree
 
 FORMAT = 1
 
 
 def save(directory: str, site: Site, facts: dict[str, HostFacts]):
-    out = private_dir(directory)
+    out = checked_dir(directory)
     write_atomic(out / "site.json", json.dumps({"format": FORMAT, "site": site.to_dict()}, indent=1))
     for name, f in facts.items():
         if "/" in name or "\0" in name:

@@ -26,7 +26,7 @@ import pytest
 
 from hivehealth import __version__
 from hivehealth.report import gate, history, page, prometheus
-from hivehealth.safe_write import write_atomic
+from hivehealth.safe_write import checked_dir, read_in_place, write_atomic
 from hivehealth.site.inventory import Site
 from hivehealth.ids import check_id, item_check_id
 from hivehealth.options import base_dir, report_dir
@@ -103,7 +103,7 @@ class JsonReport:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
-        self.dir.mkdir(parents=True, exist_ok=True)
+        checked_dir(self.dir)
         doc = {
             "site": self.site.name, "stage": self.site.stage, "kind": self.site.kind,
             "root": self.site.root,
@@ -136,11 +136,15 @@ class JsonReport:
     def pytest_unconfigure(self, config):
         """Dated copies, once pytest-html has written its file (it does so at sessionfinish)."""
         copies = {}
-        for ext in ("json", "html"):
-            src = self.dir / f"latest.{ext}"
-            if src.exists() and src.stat().st_mtime >= self.started - 1:
-                copies[ext] = src.read_bytes()
-        stamp = history.write_dated(self.dir, datetime.fromtimestamp(self.started), copies)
+        try:
+            for ext in ("json", "html"):
+                src = self.dir / f"latest.{ext}"
+                if src.exists() and src.stat().st_mtime >= self.started - 1:
+                    copies[ext] = read_in_place(src)
+            stamp = history.write_dated(self.dir, datetime.fromtimestamp(self.started), copies)
+        except OSError as e:
+            print(f"hive-health: dated copies of this run's reports not written: {e}", file=sys.stderr)
+            return
         try:
             history.update(self.dir, int(config.getini("report_keep_days")),
                            run=(stamp, self.doc) if self.doc is not None else None)

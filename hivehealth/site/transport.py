@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import paramiko
 
+from hivehealth.safe_write import open_in_place
 from hivehealth.site import ssh_config
 from hivehealth.site.inventory import Server
 
@@ -67,7 +68,7 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
 def record_host_key(path: str, hostname: str, key, hash_names: bool):
     """Append `hostname key` to a known_hosts file, under a lock (several workers may meet the
     same new server). A key recorded meanwhile for this name and type is compared, never replaced."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = open_in_place(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "r+", encoding="utf-8", errors="surrogateescape") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         f.seek(0)

@@ -7,6 +7,7 @@ from hivehealth.judge.cluster import manager_answers, node_name
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
 from hivehealth.remedy.plan import DESTRUCTIVE, Cmd, Plan, Step, remedy
+from hivehealth.shell import command
 
 
 @remedy(node_state, tier=DESTRUCTIVE)
@@ -49,7 +50,7 @@ def remove_down_node(ctx, name, verdict):
                       f"runbook 7.9: remove {name} from the swarm"))
     return Plan(steps=steps, notes=[
         "rebuild on the mother: hive set no_format true; "
-        f"hive set first_hive {index}; hive build-infra; hive setup-hosts; hive build-volumes; "
+        f"{command('hive', 'set', 'first_hive', index)}; hive build-infra; hive setup-hosts; hive build-volumes; "
         "afterwards: hive set no_format false"])
 
 

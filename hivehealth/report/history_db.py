@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from hivehealth.safe_write import PRIVATE as FILE_MODE   # reports say which servers fail and why
-from hivehealth.safe_write import checked_dir, existing_is_regular, open_in_place, write_new
+from hivehealth.safe_write import checked_dir, existing_is_regular, open_in_place, read_in_place, write_new
 
 DB_NAME = "history.sqlite"
 RUN_RE = re.compile(r"^run-(\d{8}-\d{6}(?:-\d{6})?)\.(json|html)$")
@@ -409,7 +409,8 @@ def import_missing(db: sqlite3.Connection, report_dir: Path, files: dict[str, se
         for stamp in todo[i:i + batch]:
             path = Path(report_dir) / f"run-{stamp}.json"
             try:
-                parsed.append((stamp, summarize(json.loads(path.read_text(encoding="utf-8"))), None))
+                # not through a link planted among the dated reports: never another file's text
+                parsed.append((stamp, summarize(json.loads(read_in_place(path).decode("utf-8"))), None))
             except FileNotFoundError:
                 continue                           # pruned or moved meanwhile
             except (OSError, ValueError, TypeError, AttributeError) as e:

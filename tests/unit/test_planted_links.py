@@ -137,3 +137,15 @@ def test_the_fix_count_has_no_predictable_temp_file_to_plant_a_link_at(tmp_path,
     assert Run(servers, site, tmp_path).fix(site.servers[1]).ok
     untouched(target)
     assert json.loads((tmp_path / "ctx" / "hive-health.fixseq").read_text())["seq"] == 1
+
+
+def test_a_link_planted_as_a_dated_report_is_not_imported_into_the_history(tmp_path, target):
+    from hivehealth.report import history
+    reports = tmp_path / "r"
+    reports.mkdir(mode=0o750)
+    other = tmp_path / "outside" / "someone-elses.json"
+    other.write_text(json.dumps({"site": "secret-site", "stage": "staging", "checks": [], "summary": {}}))
+    (reports / "run-20261201-010203-000000.json").symlink_to(other)
+    history.update(reports, 0)
+    page = (reports / "index.html").read_text()
+    assert "secret-site" not in page and "is a symbolic link" in page, page[-2000:]

@@ -29,7 +29,7 @@ from hivehealth.report.json_report import JsonReport
 from hivehealth.report.junitxml import PrivateJunitXml
 from hivehealth.safe_write import checked_dir
 from hivehealth.run import verify as run_verify
-from hivehealth.run.state import STATE, State
+from hivehealth.run.state import STATE, State, output_max
 
 PLUGIN = __name__                             # "hivehealth.plugin", also its entry point's name
 SUITE_DIR = Path(checks.__file__).parent      # the suite's own checks
@@ -61,6 +61,18 @@ def _active(config) -> bool:
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    """A replay loads no conftest.py: a recording is data, and pytest would otherwise import one
+    from where it starts (a bundle unpacked in the current directory) and from what it collects.
+    Nor does it leave pytest's cache there: it writes its reports and nothing else (as with
+    `-p no:cacheprovider`, which takes stepwise with it)."""
+    if getattr(early_config.known_args_namespace, "replay", None):
+        early_config.known_args_namespace.noconftest = True
+        for name in ("stepwise", "cacheprovider"):
+            early_config.pluginmanager.set_blocked(name)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.addinivalue_line("markers", "roles(*roles): servers a per-server check runs on "
                                        "(all, hive, repository)")
@@ -88,7 +100,7 @@ def pytest_configure(config):
         if config.option.replay:
             if config.option.fix:
                 raise pytest.UsageError("hive-health: --fix needs the servers; it cannot run on a --replay")
-            site, replayed = recording.load(config.option.replay)
+            site, replayed = recording.load(config.option.replay, output_max(config))
         else:
             site = discover(config.getoption("hosts", None), config.getoption("ssh_config", None),
                             config.getoption("connection", None), config.getoption("hive_root"),
@@ -185,7 +197,7 @@ def pytest_report_header(config):
     if state is None:
         return None
     s = state.site
-    lines = [f"hive-health: {s.describe()}"]
+    lines = [f"hive-health: {s.headline()}"]
     for srv in s.servers:
         lines.append(f"  {srv.name:<28} {','.join(sorted(srv.roles))}")
     return lines

@@ -184,6 +184,12 @@ def _link_new(tmp: str, path: Path):
     os.unlink(tmp)
 
 
+def encoded(data: str | bytes) -> bytes:
+    """UTF-8; a character UTF-8 cannot hold (a lone surrogate, from a name in a bundle or a
+    server's undecodable bytes) is written escaped, `\\udc80`, as text a reader sees."""
+    return data.encode("utf-8", errors="backslashreplace") if isinstance(data, str) else data
+
+
 def _write(path, data: str | bytes, mode: int, put) -> Path:
     path = Path(path)
     checked_dir(path.parent)
@@ -191,7 +197,7 @@ def _write(path, data: str | bytes, mode: int, put) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.write(encoded(data))
             f.flush()
             os.fsync(f.fileno())
             os.fchmod(f.fileno(), mode)
@@ -213,7 +219,7 @@ def append_private(path, line: str):
     checked_dir(path.parent)
     fd = open_in_place(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE)
     try:
-        data = line.encode("utf-8")
+        data = encoded(line)
         while data:
             data = data[os.write(fd, data):]
     finally:

@@ -206,7 +206,7 @@ class JsonReport:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report):
-        report.title = f"hive-health: {self.site.describe()}"
+        report.title = f"hive-health: {self.site.headline()}"
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix, summary, postfix):

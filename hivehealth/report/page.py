@@ -105,8 +105,9 @@ def fix_command(site, suite_root: str | None, entry: dict, entries: list[dict], 
         return None
     # the checkout's own command when the run came from one, else the installed package's
     argv = [str(Path(suite_root) / "bin" / "hive-health") if suite_root else "hive-health"]
-    if site.root:
-        argv += ["--hive-root", site.root]
+    root = site.root or (getattr(site, "recorded", None) or {}).get("site_root")   # a replay: its site's
+    if root:
+        argv += ["--hive-root", root]
     if site.stage:
         argv += ["--stage", site.stage]
     argv.append("--fix")
@@ -347,7 +348,8 @@ def render(entries: list[dict], site, *, started: str, duration: float, suite_ro
     where = f"{site.name or site.describe()}" + (f" · stage {site.stage}" if site.stage else "")
     head = (f'<section class="hh-verdict hh-v-{verdict}" id="hh-verdict"><div class="hh-word">{verdict.upper()}</div>'
             f'<div class="hh-where">{_t(where)}</div>'
-            f'<div class="hh-when">{_t(started)} · {duration:.1f} s · {_t(tally or "no checks ran")}</div>'
+            + (f'<div class="hh-replay">{_t(site.headline())}</div>' if getattr(site, "recorded", None) else "")
+            + f'<div class="hh-when">{_t(started)} · {duration:.1f} s · {_t(tally or "no checks ran")}</div>'
             + "".join(f'<div class="hh-unreachable">unreachable: {_t(n)} ({_t(why)})</div>'
                       for n, why in sorted((unreachable or {}).items())) + "</section>")
     down = _only_unreachable(failing, unreachable or {}, {s.name for s in site.servers})
@@ -378,7 +380,7 @@ body>footer{order:5}
 #hh-page{font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#222}
 .hh-verdict{border-radius:8px;padding:12px 16px;margin:8px 0 12px;color:#fff}
 .hh-word{font-size:28px;font-weight:bold;letter-spacing:1px}
-.hh-where{font-size:18px}.hh-when{font-size:13px;opacity:.9}
+.hh-where{font-size:18px}.hh-replay{font-size:15px;font-weight:bold}.hh-when{font-size:13px;opacity:.9}
 .hh-v-healthy{background:#2e7d32}.hh-v-unhealthy,.hh-v-unknown{background:#c62828}
 .hh-v-fixed{background:#1565c0}.hh-v-waived{background:#6a1b9a}
 .hh-section h2{font-size:17px;margin:14px 0 6px;border-bottom:1px solid #ddd}

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from hivehealth.site import ssh_config
+from hivehealth.site.bounded_yaml import BoundedLoader, YamlLimitError, read_bytes
 
 STAGE_PREFIX = {"private": "p-", "staging": "s-", "production": ""}
 
@@ -38,7 +40,7 @@ class _Mapping(dict):
     lines: dict
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(BoundedLoader):
     pass
 
 
@@ -62,8 +64,12 @@ def line_of(mapping, key) -> int | None:
 
 
 def read_utf8(path: Path) -> str:
-    """The file's text; bytes that are not UTF-8 are an error naming their line."""
-    data = path.read_bytes()
+    """The file's text; bytes that are not UTF-8 are an error naming their line, a file larger
+    than a site file holds is not read."""
+    try:
+        data = read_bytes(path)
+    except YamlLimitError as e:
+        raise InventoryError(path, e.problem) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -111,6 +117,9 @@ class Site:
     separate_repository: bool = True
     drbd_device_map: dict = field(default_factory=dict)
     no_format: bool = False
+    # a replayed recording: {"at": epoch or None, "by": "hive-health <version>" or None,
+    # "site_root": the recorded site's root, as text only}
+    recorded: dict | None = None
 
     @property
     def hives(self) -> list[Server]:
@@ -128,10 +137,18 @@ class Site:
 
     def describe(self) -> str:
         if self.kind == "hive":
-            return f"hive site {self.name or '?'} (stage {self.stage}) at {self.root}"
+            return f"hive site {self.name or '?'} (stage {self.stage})" + (f" at {self.root}" if self.root else "")
         if self.kind == "hosts":
             return "hosts given on the command line"
         return "the local machine"
+
+    def headline(self) -> str:
+        """What the run checked, as the report and the terminal name it first."""
+        if self.recorded is None:
+            return self.describe()
+        at, by = self.recorded.get("at"), self.recorded.get("by")
+        when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(at)) if at else "at an unknown date"
+        return f"replay of a recording made {when} on {self.describe()} by {by or 'hive-health (unknown version)'}"
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -152,6 +169,8 @@ def _load_yaml(path: Path, required: bool):
         return None
     try:
         data = yaml.load(read_utf8(path), Loader=_LineLoader)
+    except YamlLimitError as e:
+        raise InventoryError(path, e.problem, e.line) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

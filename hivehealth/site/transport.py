@@ -235,7 +235,11 @@ def _expand(text: str, o: ssh_config.Options) -> str:
 def _tcp(host: str, port: int, timeout: float) -> socket.socket:
     """The TCP connection, with Nagle off as OpenSSH does: the SSH handshake is a string of
     small messages, and on a link with latency each would otherwise wait for a delayed ACK."""
-    sock = socket.create_connection((host, port), timeout=timeout)
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except UnicodeError:     # the resolver's IDNA encoding refuses the name before any lookup
+        raise Unreachable(f"HostName {host!r} is not a host name: a part between its dots is empty "
+                          f"or longer than 63 characters") from None
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 

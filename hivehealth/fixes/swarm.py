@@ -134,7 +134,7 @@ def _quorum_lost(ctx) -> Plan | None:
     # a Down node does not count even if raft still calls it Reachable: a rebuilt server that
     # answers on the old address keeps its stale entry "Reachable"
     reachable = [n for n in managers if n.manager_status in ("Leader", "Reachable") and n.status != "Down"]
-    if len(reachable) < len(managers) // 2 + 1 or not reachable:
+    if len(reachable) < len(managers) // 2 + 1:
         return Plan(refused=f"only {len(reachable)} of {len(managers)} managers are reachable: swarm has lost "
                             f"quorum, demote/rm would fail (the runbook does not cover this case)")
     return None

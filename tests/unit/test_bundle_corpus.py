@@ -75,7 +75,7 @@ def test_a_hostile_bundle_replays_as_data(tmp_path, name, how):
     assert not list(tmp_path.rglob(MARKER)), f"the bundle's code ran:\n{out}"
     assert not crashed(out), out
     assert rc in (0, 1), out
-    assert (reports / "latest.json").is_file() and (reports / "latest.html").is_file(), out
+    assert (reports / "replay-latest.json").is_file() and (reports / "replay-latest.html").is_file(), out
     assert snapshot(tmp_path, reports) == before, "the replay wrote outside its report folder"
-    assert "HH-OUTSIDE-SECRET" not in out + (reports / "latest.json").read_text() + \
-        (reports / "latest.html").read_text(errors="replace")
+    assert "HH-OUTSIDE-SECRET" not in out + (reports / "replay-latest.json").read_text() + \
+        (reports / "replay-latest.html").read_text(errors="replace")

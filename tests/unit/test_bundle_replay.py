@@ -40,8 +40,9 @@ def _replay(tmp_path, rec, *args, cwd=None):
     rc, out = hive_health("--replay", rec, "-o", f"report_dir={tmp_path / 'r'}", "-rs", *args,
                           cwd=cwd or tmp_path)
     assert rc in (0, 1) and not crashed(out), out
-    doc = json.loads((tmp_path / "r" / "latest.json").read_text())
-    return out, {c["id"]: c for c in doc["checks"]}, (tmp_path / "r" / "latest.html").read_text()
+    stem = "replay-latest" + ("-partial" if "-k" in args else "")    # a replay's reports, apart
+    doc = json.loads((tmp_path / "r" / f"{stem}.json").read_text())
+    return out, {c["id"]: c for c in doc["checks"]}, (tmp_path / "r" / f"{stem}.html").read_text()
 
 
 def _host_file(rec) -> Path:
@@ -186,10 +187,10 @@ def test_a_hostname_with_an_empty_or_overlong_label_makes_that_server_unreachabl
                    .replace("HostName 127.0.0.12\n", f"HostName {long}\n"))
     rc, out = hive_health("--hive-root", site, "-o", f"report_dir={tmp_path / 'r'}", "-k", "disk", cwd=tmp_path)
     assert rc == 1 and not crashed(out), out
-    doc = json.loads((tmp_path / "r" / "latest.json").read_text())
+    doc = json.loads((tmp_path / "r" / "latest-partial.json").read_text())
     message = {c["subject"]: c["message"] for c in doc["checks"]}
     for server, name in (("s-hive1.pdns", "s-hive1..pdns"), ("s-hive2.pdns", long)):
         assert (f"unreachable: HostName '{name}' is not a host name: a part between its dots is empty or "
                 f"longer than 63 characters") in message[server], message[server]
     assert "Connection refused" in message["s-hive0.pdns"]
-    assert (tmp_path / "r" / "latest.html").is_file()
+    assert (tmp_path / "r" / "latest-partial.html").is_file()

@@ -16,7 +16,7 @@ from hivehealth.gather.probe import CommandResult, HostFacts
 from hivehealth.judge.context import Context
 from hivehealth.shell import command, pipeline, sequence
 from hivehealth.site.inventory import Server, Site
-from test_cli import suite
+from test_cli import newest_report, suite
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 LAB = DATA / "bundles" / "lab-three-faults"
@@ -83,7 +83,7 @@ def test_a_replayed_mount_name_reaches_the_look_command_as_one_argument(tmp_path
     target = hostile(marker)
     bundle = _replay_bundle(tmp_path, target)
     rc, out = suite("--replay", str(bundle), "-k", "inodes", "-o", f"report_dir={tmp_path / 'r'}")
-    doc = json.loads((tmp_path / "r" / "latest.json").read_text())
+    doc = newest_report(tmp_path / "r")
     [entry] = [c for c in doc["checks"] if c["id"].endswith("test_inodes[s-hive1.lab]")]
     [look] = [n for n in entry["notes"] if n.startswith("look: ")]
     line = look.removeprefix("look: ").split(" (the directories")[0]

@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from test_cli import _unreachable_project, suite
+from test_cli import _unreachable_project, newest_report, suite
 from test_safe_write import target, untouched  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="plants files as root, like a run as root meets them")
@@ -37,7 +37,7 @@ def test_a_link_planted_as_the_fix_lock_is_refused_and_nothing_is_fixed(tmp_path
     ctx = planted(tmp_path, "hive-health.lock", target)
     rc, out, reports = fix_run(tmp_path)
     untouched(target)
-    doc = json.loads((reports / "latest.json").read_text())
+    doc = newest_report(reports)
     messages = [c["message"] for c in doc["checks"]]
     assert all(f"--fix: not run: cannot use the fix lock: {ctx / 'hive-health.lock'}: is a symbolic link; "
                f"hive-health does not write there" in m for m in messages), messages
@@ -59,7 +59,7 @@ def test_a_link_planted_as_the_audit_log_stops_every_remedy_before_it_runs(tmp_p
     (reports / "audit.jsonl").symlink_to(target)
     rc, out, reports = fix_run(tmp_path)
     untouched(target)
-    doc = json.loads((reports / "latest.json").read_text())
+    doc = newest_report(reports)
     for c in doc["checks"]:
         assert (f"--fix: prune_docker not run: the audit log cannot be written ({reports / 'audit.jsonl'}: is a "
                 f"symbolic link; hive-health does not write there)") in c["message"], c["message"]
@@ -76,20 +76,20 @@ def test_a_link_planted_in_the_reports_folder_for_the_history_is_refused_naming_
     assert rc == 1
     assert f"history of runs ({reports / 'history.sqlite'}) not updated: {reports / name}: is a symbolic link; " \
            f"hive-health does not write there" in out, out
-    assert (reports / "latest.json").is_file()
+    assert (reports / "latest-partial.json").is_file()
 
 
 def test_links_planted_as_the_reports_are_replaced_never_followed(tmp_path, target):
     reports = tmp_path / "r"
     reports.mkdir(mode=0o750)
-    for name in ("latest.json", "latest.html", "index.html"):
+    for name in ("latest-partial.json", "latest-partial.html", "index.html"):
         (reports / name).symlink_to(target)
     junit = tmp_path / "junit" / "results.xml"
     junit.parent.mkdir(mode=0o750)
     junit.symlink_to(target)
     rc, out, reports = fix_run(tmp_path, f"--junitxml={junit}")
     untouched(target)
-    for f in (reports / "latest.json", reports / "latest.html", reports / "index.html", junit):
+    for f in (reports / "latest-partial.json", reports / "latest-partial.html", reports / "index.html", junit):
         assert f.is_file() and not f.is_symlink(), f
         assert stat.S_IMODE(f.stat().st_mode) == 0o640, (f, oct(f.stat().st_mode))
     assert "<testsuites" in junit.read_text() and f"generated xml file: {junit}" in out
@@ -113,7 +113,7 @@ def test_a_reports_folder_others_can_write_to_is_a_usage_error(tmp_path):
     reports.mkdir()
     reports.chmod(0o777)
     rc, out, _ = fix_run(tmp_path)
-    assert rc == 4 and f"hive-health: report_dir: {reports}: is writable by others (mode 0777)" in out, out
+    assert rc == 4 and f"hive-health: reports not written to {reports}: is writable by others (mode 0777)" in out, out
     assert list(reports.iterdir()) == []
 
 
@@ -122,7 +122,7 @@ def test_a_context_folder_of_another_user_refuses_the_fix_lock(tmp_path):
     ctx = tmp_path / "site" / ".hive" / "staging"
     os.chown(ctx, 65534, 65534)
     rc, out, reports = fix_run(tmp_path)
-    doc = json.loads((reports / "latest.json").read_text())
+    doc = newest_report(reports)
     assert all(f"cannot use the fix lock: {ctx}: is owned by" in c["message"] for c in doc["checks"]), doc
     assert not (ctx / "hive-health.lock").exists()
 

@@ -30,7 +30,7 @@ chromium_only = pytest.mark.skipif(not CHROMIUM, reason="chromium not installed 
 def run_on(bundle: Path, reports: Path):
     rc, out = suite("--replay", str(bundle), "-o", f"report_dir={reports}")
     assert rc == 1, out[-3000:]
-    return reports / "latest.html", json.loads((reports / "latest.json").read_text()), out
+    return reports / "replay-latest.html", json.loads((reports / "replay-latest.json").read_text()), out
 
 
 @pytest.fixture(scope="module")

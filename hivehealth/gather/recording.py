@@ -42,6 +42,11 @@ def _read_json(path: Path):
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"line {e.lineno}: not valid JSON ({e.msg}); truncated?") from None
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
+
+
+_TOO_DEEP = "JSON nested too deeply to be a recording"
 
 
 def _need(value, types, where: str, what: str):
@@ -138,6 +143,8 @@ def load(directory: str) -> tuple[Site, dict[str, HostFacts]]:
         site = _site(doc)
     except ValueError as e:
         raise InventoryError(meta, f"broken recording: {e}") from None
+    except RecursionError:      # a value nested nearly as deep as the decoder follows
+        raise InventoryError(meta, f"broken recording: {_TOO_DEEP}") from None
     facts = {}
     for server in site.servers:
         path = src / f"host-{server.name}.json"
@@ -149,4 +156,6 @@ def load(directory: str) -> tuple[Site, dict[str, HostFacts]]:
             facts[server.name] = HostFacts(server.name, unreachable=f"recording {path.name}: cannot read: {e.strerror}")
         except ValueError as e:
             facts[server.name] = HostFacts(server.name, unreachable=f"recording {path.name} is broken: {e}")
+        except RecursionError:
+            facts[server.name] = HostFacts(server.name, unreachable=f"recording {path.name} is broken: {_TOO_DEEP}")
     return site, facts

@@ -685,12 +685,17 @@ def redact_report(report):
     report.longrepr = _redact_repr(report.longrepr, set())
     report.sections = [(visible(title), for_output(content)) for title, content in getattr(report, "sections", [])]
     if hasattr(report, "user_properties"):
-        report.user_properties = [(k, _visible_tree(redact_tree(v))) for k, v in report.user_properties]
+        report.user_properties = [(k, output_tree(v)) for k, v in report.user_properties]
     if isinstance(getattr(report, "wasxfail", None), str):
         report.wasxfail = for_output(report.wasxfail)
     for extra in getattr(report, "extras", None) or []:
         if isinstance(extra, dict) and isinstance(extra.get("name"), str) and extra.get("format_type") != "html":
             extra["name"] = html.escape(for_output(extra["name"]))
+
+
+def output_tree(obj):
+    """A JSON-like value as any output shows it: redact_tree, control characters visible."""
+    return _visible_tree(redact_tree(obj))
 
 
 def _visible_tree(obj):

@@ -30,7 +30,7 @@ from hivehealth.safe_write import write_atomic
 from hivehealth.site.inventory import Site
 from hivehealth.ids import check_id, item_check_id
 from hivehealth.options import base_dir, report_dir
-from hivehealth.redact import redact, redact_tree
+from hivehealth.redact import for_output, output_tree
 
 
 def area_of(nodeid: str) -> str:
@@ -115,7 +115,7 @@ class JsonReport:
             "unreachable": sorted(n for n, f in self.facts().items() if f.unreachable),
             "checks": list(self.entries.values()),
         }
-        doc = redact_tree(doc)
+        doc = output_tree(doc)
         write_atomic(self.dir / "latest.json", json.dumps(doc, indent=1))
         self.doc = doc
         textfile = self.config.getini("prometheus_textfile").strip()
@@ -198,16 +198,16 @@ class JsonReport:
         """A skip's log is its reason, not the (file, line, reason) tuple pytest keeps."""
         if report.skipped and isinstance(report.longrepr, tuple) and data:
             label, _, reason = report.longrepr
-            data[0] = html.escape(redact(f"{label}: {reason}")) + "\n"
+            data[0] = html.escape(for_output(f"{label}: {reason}")) + "\n"
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report):
-        report.title = f"hive-health: {self.site.describe()}"
+        report.title = for_output(f"hive-health: {self.site.describe()}")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix, summary, postfix):
         _escape_environment(self.html_data.get("environment"))
-        entries = redact_tree(list(self.entries.values()))
+        entries = output_tree(list(self.entries.values()))
         prefix.insert(0, page.render(
             entries, self.site, started=datetime.fromtimestamp(self.started).strftime("%Y-%m-%d %H:%M:%S"),
             duration=time.time() - self.started, suite_root=_checkout(self.config),
@@ -220,7 +220,7 @@ def _escape_environment(env):
     shows environment variables) and escaped once, in place."""
     if not isinstance(env, dict):
         return
-    e = lambda v: html.escape(redact(str(v)))     # noqa: E731
+    e = lambda v: html.escape(for_output(str(v)))     # noqa: E731
     for key, value in list(env.items()):
         if isinstance(value, dict):
             env[key] = {e(k): e(v) for k, v in value.items()}
@@ -251,5 +251,5 @@ def area_lines(entries) -> list[tuple[str, bool]]:
         tally = ", ".join(f"{counts[s]} {page.LABEL[s]}" for s in page.RANK if counts.get(s))
         bad = [e.get("subject") or e["id"] for e in items if page.status_of(e) in page.FAILING]
         named = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
-        out.append((redact(f"{area:<{width}}  {tally}" + (f": {named}" if bad else "")), bool(bad)))
+        out.append((for_output(f"{area:<{width}}  {tally}" + (f": {named}" if bad else "")), bool(bad)))
     return out

@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from hivehealth.ids import from_id
-from hivehealth.redact import redact
+from hivehealth.redact import for_output
 
 DOCS = "https://hive-builder.readthedocs.io/ja/latest/"
 # The runbook's chapter 7: 7.1-7.9 are hive-builder's repair page, 7.10 on its FAQ page.
@@ -33,7 +33,7 @@ _REF = re.compile(r"\b(runbook|FAQ)\s+(7\.\d+)(?:\s*/\s*(?:(FAQ)\s+)?(7\.\d+))?"
 
 
 def _t(value) -> str:
-    return html.escape(redact(str(value)))
+    return html.escape(for_output(str(value)))
 
 
 def anchor(nodeid: str) -> str:

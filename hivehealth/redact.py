@@ -438,8 +438,8 @@ def _words_from(text: str, at: int, in_list: bool) -> tuple[list[tuple[int, int,
     words, depth, n = [], int(in_list), len(text)
     while at < n:
         t = _TOKEN.match(text, at)
-        if t is None:
-            break
+        if t is None:           # a character no word is made of (a Unicode space): the end
+            return words, at
         if t.group("end") is not None:
             if t.group("end") == "]":
                 depth -= 1
@@ -471,13 +471,13 @@ def _words_from(text: str, at: int, in_list: bool) -> tuple[list[tuple[int, int,
 def _argv_in_text(text: str) -> str:
     """Commands in text (a shell line, a process listing, a JSON list in docker's output):
     the words argv_masks names, masked."""
-    out, pos = [], 0
+    out, pos, scanned = [], 0, 0
     for m in _PROGRAM.finditer(text):
-        if m.start() < pos:
-            continue
+        if m.start() < scanned:
+            continue            # inside a command already read (argv_masks saw this name there)
         quoted = m.start() > 0 and text[m.start() - 1] in "\"'" and text.startswith(text[m.start() - 1], m.end())
         in_list = quoted and _LIST_NEXT.match(text, m.end()) is not None     # ["mysql", "-pX"]
-        words, end = _words_from(text, m.end() + quoted, in_list)
+        words, scanned = _words_from(text, m.end() + quoted, in_list)
         spans = [(m.start(), m.end(), m.start(), m.end())] + words
         contents = [text[cs:ce] for _, _, cs, ce in spans]
         masks = argv_masks(contents)

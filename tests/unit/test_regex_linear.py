@@ -7,13 +7,15 @@ function in its source. A new expression is covered without being named here; on
 time from other text has to be named in DYNAMIC with a builder of a representative, or the
 test fails.
 
-Each expression runs, in a forked child under a timeout of tens of seconds, on inputs derived
-from its own parts (regex_inputs: its literal prefix repeated, runs of what its classes take,
-pairs of its punctuation) of SIZE characters each, searched from every position (finditer) and
-matched whole (fullmatch). A linear expression takes well under a second per input; a quadratic
-one takes minutes on one of them (the `docker login` redaction rule: 127 s on 256 KiB). The
-entry points that redact and parse server text also run on the known hostile inputs at the
-output cap itself (section_output_max, 8 MiB).
+Each expression runs, in a forked child bounded to CPU_SECONDS of CPU time (not wall time: a
+busy machine does not fail it) and MEMORY beyond its own, on inputs derived from its own parts
+(regex_inputs: its literal prefix repeated, runs of what its classes take, pairs of its
+punctuation) of SIZE characters each: searched from every position (finditer) unless the suite
+only ever matches it at one (.match, .fullmatch), and matched whole. A linear expression takes
+well under a second per input; a quadratic one minutes (the old `docker login` redaction rule:
+127 s on 256 KiB); a repeated group keeps a record per repetition, which the memory bound
+catches. The entry points that redact and parse server text also run on the hostile inputs
+known to have stalled them, at the output cap itself (section_output_max, 8 MiB).
 """
 from __future__ import annotations
 
@@ -262,3 +264,53 @@ def test_pattern_is_linear(key):
         return f"input #{i} ({head[:30]!r} + {unit[:30]!r} repeated to {SIZE} characters) of {pattern.pattern[:120]!r}"
 
     run_bounded(_exercise, (pattern, mode, SIZE), describe)
+
+
+# --- the entry points, on the hostile inputs known to have stalled them, at the output cap ----
+
+def _cap(unit: str, head: str = "") -> str:
+    return head + (unit * (OUTPUT_MAX // len(unit) + 1))[:OUTPUT_MAX - len(head)]
+
+
+def _entry_points():
+    from hivehealth.judge.verdict import Evidence
+    from hivehealth.parsers import _json, agent, docker, fs
+    from hivehealth.redact import redact, redact_output, visible
+    df_head = "Filesystem     Type 1024-blocks  Used Available Capacity Mounted on\n"
+    return {
+        "redact docker login": (redact, _cap("docker login ")),
+        "redact NAME=": (redact, _cap(".pass" * 13 + "=")),
+        "redact quoted env": (redact, _cap('"PASSWORD=\\"')),
+        "redact --password": (redact, _cap('--password "')),
+        "redact header": (redact, _cap("Authorization: '")),
+        "redact ldif": (redact, _cap("\n ", "userPassword:: x")),
+        "redact PEM body": (redact, _cap("a\\n", "-----BEGIN RSA PRIVATE KEY-----")),
+        "redact argv": (redact, _cap(" -p'", "mysql")),
+        "redact_output JSON": (redact_output, _cap('"--password", "x", ', "[")),
+        "evidence": (lambda t: Evidence.of("h", __import__("hivehealth.gather.probe", fromlist=["x"])
+                                           .CommandResult("x", "x", 0, t, "")), _cap("docker login ")),
+        "visible": (visible, _cap("\x1b[2J")),
+        "mount failure": (docker.local_volume_mount_failure, _cap("failed to mount local volume ")),
+        "df row of spaces": (fs.parse_df_posix, df_head + "a" + " " * OUTPUT_MAX + "\n"),
+        "avc": (lambda t: agent.AuditRecord("AVC", 0.0, 1, t).summary(), _cap("avc: denied { ")),
+        "nan in strings": (lambda t: _json.load(t, "x", lenient_nan=True), _cap('\\"', '"')),
+    }
+
+
+def _call(function, text, progress):
+    progress.value = 0
+    try:
+        function(text)
+    except ValueError:
+        pass                    # a ParseError is an answer too
+    progress.value = -1
+
+
+ENTRY_POINTS = _entry_points()
+
+
+@pytest.mark.parametrize("name", list(ENTRY_POINTS))
+def test_entry_point_at_the_output_cap(name):
+    function, subject = ENTRY_POINTS[name]
+    run_bounded(_call, (function, subject), lambda i: f"{name} ({subject[:40]!r}..., {len(subject)} characters)",
+                memory=512 * 2 ** 20)

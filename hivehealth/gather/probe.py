@@ -55,19 +55,21 @@ class HostFacts:
     gathered_at: float = 0.0            # when its commands were sent (mother's clock)
     seconds: float = 0.0
     clock_window: float | None = None   # the server read its clock within gathered_at + this
+    sections: list[str] | None = None   # the sections its probe asked for (None: not known)
 
     def get(self, name: str) -> CommandResult | None:
         return self.results.get(name)
 
     def to_dict(self) -> dict:
         return {"server": self.server, "unreachable": self.unreachable, "gathered_at": self.gathered_at,
-                "seconds": self.seconds, "clock_window": self.clock_window, "results": {k: v.to_dict() for k, v in self.results.items()}}
+                "seconds": self.seconds, "clock_window": self.clock_window, "sections": self.sections,
+                "results": {k: v.to_dict() for k, v in self.results.items()}}
 
     @classmethod
     def from_dict(cls, d: dict) -> "HostFacts":
         return cls(d["server"], {k: CommandResult(**v) for k, v in d["results"].items()},
                    d.get("unreachable"), d.get("gathered_at", 0.0), d.get("seconds", 0.0),
-                   d.get("clock_window"))
+                   d.get("clock_window"), d.get("sections"))
 
 
 # How a probe sets $SUDO and $DOCKER for the sections (bench/run.py gives its baselines the same).
@@ -171,7 +173,7 @@ class Gatherer:
         names = names or sections_for(server, self.site)
         script, marker = probe_script(names, self.command_timeout, self.output_max)
         start = time.time()
-        facts = HostFacts(server.name, gathered_at=start)
+        facts = HostFacts(server.name, gathered_at=start, sections=list(names))
         try:
             # the whole script may take a little longer than its slowest command
             r = self.pool.run(server, script, self.command_timeout + 15,
@@ -221,5 +223,6 @@ class Gatherer:
             # only the manager sections: its clock and the rest belong to the first probe
             extra = self.gather_host(hive, names).results
             f.results.update({n: r for n, r in extra.items() if n in names})
+            f.sections = (f.sections or []) + [n for n in names if n not in (f.sections or [])]
             if answered(f):
                 return

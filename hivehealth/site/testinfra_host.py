@@ -213,12 +213,14 @@ def _collect_with_suite(config, path: Path, suite_dir: Path):
 
 def configure(config, state, suite_dir: Path):
     """In a hive run: testinfra's `host` becomes each server of the site, and the site's own
-    checks folder is collected with the suite's checks (`suite_dir`). `state` has .site, .facts
-    and .pool."""
+    checks folder is collected with the suite's checks (`suite_dir`), except on a replay, whose
+    site is a recording's. `state` has .site, .facts and .pool."""
     if state.site.kind != "hive":
         return
     config.pluginmanager.register(SiteHosts(config, state), PLUGIN_NAME)
     config.pluginmanager.register(_Fixture(), PLUGIN_NAME + "-fixture")
+    if config.option.replay:
+        return          # a recording is data: no folder of a site is collected on its say
     path = folder(config, state.site)
     if path is not None:
         _collect_with_suite(config, path, suite_dir)

@@ -10,6 +10,7 @@ Every failure to reach a server becomes `Unreachable` with a reason an operator 
 from __future__ import annotations
 
 import fcntl
+import getpass
 import os
 import shlex
 import socket
@@ -26,6 +27,29 @@ from hivehealth.site.inventory import Server
 
 class Unreachable(Exception):
     """The server could not be reached or did not answer; str() is the operator's reason."""
+
+
+class LocalProblem(Exception):
+    """This machine keeps every server out of reach (the admin key cannot be read): the servers
+    are not at fault, so no check of theirs says so; the run stops on this one reason."""
+
+
+def readable_keys(paths: list[str], where: str | None) -> list[str]:
+    """The identity files that exist, each one readable; ssh skips a default key that is not
+    there, but one this user cannot read is a LocalProblem naming it."""
+    found = []
+    for k in paths:
+        try:
+            with open(k, "rb"):
+                found.append(k)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise LocalProblem(
+                f"cannot read the SSH key {k}{f' (IdentityFile of {where})' if where else ''}: "
+                f"{e.strerror} for user {getpass.getuser()}; run hive-health as the user that runs "
+                f"hive for this site, or give that user read access to the key") from None
+    return found
 
 
 @dataclass
@@ -158,7 +182,7 @@ class SSHTransport:
                 except (OSError, paramiko.SSHException, UnicodeDecodeError) as e:
                     raise Unreachable(f"cannot read known_hosts {f}: {e}") from None
         client.set_missing_host_key_policy(HostKeyPolicy(o))
-        keys = [k for k in (os.path.expanduser(_expand(k, o)) for k in o.identityfiles) if os.path.exists(k)]
+        keys = readable_keys([os.path.expanduser(_expand(k, o)) for k in o.identityfiles], self.server.ssh_config)
         timeout = o.connecttimeout or self.connect_timeout
         where = f"{o.host} ({o.hostname}:{o.port}{' via ' + o.proxyjump if o.proxyjump else ''})"
         # known_hosts is looked up under HostKeyAlias when set (as OpenSSH does), else under
@@ -234,7 +258,11 @@ def _expand(text: str, o: ssh_config.Options) -> str:
 def _tcp(host: str, port: int, timeout: float) -> socket.socket:
     """The TCP connection, with Nagle off as OpenSSH does: the SSH handshake is a string of
     small messages, and on a link with latency each would otherwise wait for a delayed ACK."""
-    sock = socket.create_connection((host, port), timeout=timeout)
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except UnicodeError:     # the resolver's IDNA encoding refuses the name before any lookup
+        raise Unreachable(f"HostName {host!r} is not a host name: a part between its dots is empty "
+                          f"or longer than 63 characters") from None
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 

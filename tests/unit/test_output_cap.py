@@ -131,7 +131,7 @@ def test_ini_cap_makes_the_check_unknown(tmp_path):
         "g.SECTIONS['df'] = ('all', g.SECTIONS['df'][1] + '; head -c 3000 /dev/zero')\n")
     rc, out = suite("-p", "bigdf", "--connection", "local", "-k", "disk", "-o", "section_output_max=2K",
                     "-o", f"report_dir={tmp_path}", str(REPO / "hivehealth" / "checks"), cwd=tmp_path)
-    doc = json.loads((tmp_path / "latest.json").read_text())
+    doc = json.loads((tmp_path / "latest-partial.json").read_text())
     assert rc == 1, out
     assert "output too large (" in doc["checks"][0]["message"] and "section_output_max is 2048 bytes" in out
 

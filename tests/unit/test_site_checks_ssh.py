@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from test_cli import suite
+from test_cli import newest_report, suite
 from test_inventory import make_project
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
@@ -117,7 +117,7 @@ CHECKS = textwrap.dedent('''\
 
 def _run(tmp_path, site, *args):
     rc, out = suite("--hive-root", str(site), "-o", f"report_dir={tmp_path / 'r'}", *args)
-    doc = json.loads((tmp_path / "r" / "latest.json").read_text())
+    doc = newest_report(tmp_path / "r")
     return rc, out, {c["id"].removeprefix("test_site_ssh.py::"): c for c in doc["checks"]
                      if c["id"].startswith("test_site_ssh.py::")}
 

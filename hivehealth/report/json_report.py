@@ -311,11 +311,11 @@ class JsonReport:
             data[0] = html.escape(for_output(f"{label}: {reason}")) + "\n"
 
     def title(self) -> str:
-        return f"hive-health: {self.site.headline()}" + (" (partial run)" if self.selection.partial else "")
+        return for_output(f"hive-health: {self.site.headline()}" + (" (partial run)" if self.selection.partial else ""))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report):
-        report.title = for_output(self.title())
+        report.title = self.title()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix, summary, postfix):

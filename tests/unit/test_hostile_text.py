@@ -57,13 +57,20 @@ def edit_host(bundle: Path, server: str, change):
     path.write_text(json.dumps(doc))
 
 
+def report(tmp_path: Path, ext: str) -> Path:
+    """The report the replay wrote (a replay's are apart: replay-latest[-partial].*)."""
+    found = sorted((tmp_path / "reports").glob(f"replay-latest*.{ext}"))
+    assert len(found) == 1, found
+    return found[0]
+
+
 def outcomes(tmp_path: Path) -> dict[str, str]:
-    doc = json.loads((tmp_path / "reports" / "latest.json").read_text())
+    doc = json.loads(report(tmp_path, "json").read_text())
     return {c["id"]: c["outcome"] for c in doc["checks"]}
 
 
 def messages(tmp_path: Path) -> str:
-    doc = json.loads((tmp_path / "reports" / "latest.json").read_text())
+    doc = json.loads(report(tmp_path, "json").read_text())
     return "\n".join(c["message"] for c in doc["checks"])
 
 
@@ -102,10 +109,10 @@ def test_deep_json_in_every_json_answer_is_each_sections_unknown_only(tmp_path, 
     assert {i.split("[")[0] for i in got} == {i.split("[")[0] for i in real_outcomes}
     per_server = {i for i in real_outcomes if re.search(r"\[s-hive\d\.lab\]$", i)}
     assert per_server <= set(got)
-    checks = json.loads((tmp_path / "reports" / "latest.json").read_text())["checks"]
+    checks = json.loads(report(tmp_path, "json").read_text())["checks"]
     nested = [c for c in checks if "nested deeper than 100 levels" in c["message"]]
     assert len(nested) >= 3 and all(c["outcome"] == "failed" for c in nested), [c["id"] for c in nested]
-    assert all(got[i] == "failed" for i in got if "(no-manager-answered)" in i)
+    assert all(got[i] != "passed" for i in got if "(no-manager-answered)" in i)
     for ident in per_server - {i for i in per_server if "s-hive0" in i}:
         if "disk" in ident or "units" in ident or "time" in ident:
             assert got[ident] == real_outcomes[ident], ident
@@ -212,7 +219,7 @@ def test_no_control_sequence_from_a_bundle_reaches_the_terminal(tmp_path, comman
     assert rc == 1, out[-3000:]
     assert "\x1b" not in out and "\x9b" not in out and "\x07" not in out, \
         [line for line in out.splitlines() if re.search("[\x1b\x9b\x07]", line)][:5]
-    assert "hive-health: hive site lab\\x1b]0;all checks passed\\x07" in out        # the header
+    assert re.search(r"^hive-health: .*hive site lab\\x1b\]0;all checks passed\\x07 \(stage", out, re.M)  # header
     assert "\\x1b[2J\\x1b[H\\x1b[1A\\x1b[2K\\x1b]52;c;" in out                      # the failure
     assert re.search(r"^FAILED .*test_unreachable.*s-hive2.*\\x1b\[2J", out, re.M)  # -ra's line
     assert "hh-lab-broken\\x1b[1A\\x1b[2K.service" in out
@@ -223,8 +230,8 @@ def test_latest_html_and_json_show_control_characters_as_text(tmp_path):
     bundle = hostile_bundle(tmp_path)
     rc, out = replay(bundle, tmp_path, "-k", "units or unreachable")
     assert rc == 1, out[-3000:]
-    for name in ("latest.html", "latest.json"):
-        text = (tmp_path / "reports" / name).read_text()
+    for name in ("html", "json"):
+        text = report(tmp_path, name).read_text()
         for raw in ("\x1b", "\x9b", "\x07", "\\u001b", "\\u009b", "\\u0007"):
             assert raw not in text, (name, repr(raw))
         assert "x1b[2J" in text and "x1b]52;c;" in text, name

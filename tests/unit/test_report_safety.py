@@ -400,3 +400,26 @@ def test_prometheus_finds_the_server_of_an_escaped_id():
                        "outcome": "failed", "subject": "token=Zq60label"}]}
     text = render(redact_tree(doc))
     assert 'server="odd host<1>"' in text and "Zq60label" not in text
+
+
+def test_json_is_redacted_by_structure_and_stays_json():
+    """docker inspect's shapes: an argv list (Args, Cmd), an environment list, a label, a
+    {"Name", "Value"} pair, a header map; masked by key and value, by option and value, the
+    rest unchanged, and still the same JSON."""
+    from hivehealth.redact import redact_output
+    doc = [{"Args": ["--requirepass", "Zq61a", "--port", "6379"],
+            "Config": {"Cmd": ["ldapsearch", "-x", "-w", "Zq62b", "-b", "dc=example"],
+                       "Env": ["LDAP_BIND_PW=Zq63c", "TZ=UTC", "MYSQL_PWD=Zq64d"],
+                       "Labels": {"com.example.db-password": "Zq65e", "com.example.tier": "db"},
+                       "Healthcheck": {"Test": ["CMD-SHELL", "mysqladmin ping -uroot -pZq66f"]}},
+            "Secrets": [{"Name": "SMTP_PW", "Value": "Zq67g"}, {"Name": "TZ", "Value": "UTC"}],
+            "HttpHeaders": {"Authorization": "Bearer Zq68h", "Cookie": "sid=Zq69i", "Accept": "json"}}]
+    out = redact_output(json.dumps(doc, indent=4) + "\n")
+    assert not re.search(r"Zq6\d", out), out
+    got = json.loads(out)[0]
+    assert got["Args"] == ["--requirepass", "***", "--port", "6379"]
+    assert got["Config"]["Cmd"] == ["ldapsearch", "-x", "-w", "***", "-b", "dc=example"]
+    assert got["Config"]["Env"] == ["LDAP_BIND_PW=***", "TZ=UTC", "MYSQL_PWD=***"]
+    assert got["Config"]["Labels"] == {"com.example.db-password": "***", "com.example.tier": "db"}
+    assert got["Secrets"] == [{"Name": "SMTP_PW", "Value": "***"}, {"Name": "TZ", "Value": "UTC"}]
+    assert got["HttpHeaders"] == {"Authorization": "Bearer ***", "Cookie": "***", "Accept": "json"}

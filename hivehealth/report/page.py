@@ -3,9 +3,9 @@ that fixes them, what --fix did, skips and waivers in one line each.
 
 pytest-html writes the page; this module only makes the HTML it is given through
 pytest_html_results_summary (hivehealth.report.json_report). Input is the run's JSON entries (already
-redacted) and the site; every piece of site text goes through `_t` (redact, control characters shown, then escape) and
-nothing here loads anything from outside the page: a mail attachment opened offline reads the
-same. Remedies are looked up in hivehealth.remedy.plan's registry, never described here.
+redacted) and the site; every piece of site text goes through `_t` (redact, control characters
+shown, then escape) and nothing here loads anything from outside the page: a mail attachment
+opened offline reads the same. Remedies are looked up in hivehealth.remedy.plan's registry, never described here.
 """
 from __future__ import annotations
 

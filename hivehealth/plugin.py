@@ -290,7 +290,7 @@ def pytest_report_header(config):
         lines.append(f"  settings: {ini}")
     for srv in s.servers:
         lines.append(f"  {srv.name:<28} {','.join(sorted(srv.roles))}")
-    return lines
+    return [redact.for_output(line) for line in lines]      # names from a bundle are site text
 
 
 def pytest_generate_tests(metafunc):

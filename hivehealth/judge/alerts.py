@@ -52,11 +52,13 @@ KNOWN: list[tuple[str, str, list[str]]] = [
 # hive-builder's templates and the built-ins its docs name has a check now.
 UNCOVERED: list[tuple[str, str]] = []
 
-_NAME = r"(?P<obj>[^\s()]+)"
+# (an object's name starts where a word does: tried from inside a long word, a name would scan
+# the rest of it again at every character)
+_NAME = r"(?<![^\s()])(?P<obj>[^\s()]+)"
 _HIVE = r"(?:\s+\((?P<hive>[^()]*)\))?"
 _PCT = r"\d+(?:\.\d+)?\s*%"
-_MOUNT = r"(?P<obj>/\S*)"
-_MOUNT_FS = r"(?P<obj>/[^\s\]]*)"
+_MOUNT = r"(?<!\S)(?P<obj>/\S*)"
+_MOUNT_FS = r"(?<![^\s\[])(?P<obj>/[^\s\]]*)"
 
 # Which checks an alert selects, and whether its object is the item's parameter ("object": one
 # cluster object) or the alert's host narrows it ("server": a per-server check).

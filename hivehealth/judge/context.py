@@ -1,12 +1,10 @@
 """What a check sees: the site, the gathered facts, and the site's thresholds."""
 from __future__ import annotations
 
-import json
-
 from hivehealth import options
 from hivehealth.gather.probe import TIMED_OUT, CommandResult, HostFacts
 from hivehealth.site.inventory import Server, Site
-from hivehealth.parsers import ParseError
+from hivehealth.parsers import ParseError, json_loads
 from hivehealth.judge.verdict import FAIL, Verdict
 
 # Exit codes after which a command's output is no answer at all, whatever it printed: timeout
@@ -34,7 +32,7 @@ def cut_short(text: str) -> str | None:
         if not candidate.lstrip().startswith(("{", "[")):
             continue    # a bare number or word parses as JSON too: "1258" of "12582912"
         try:
-            json.loads(candidate)
+            json_loads(candidate)
             return None
         except ValueError:
             pass

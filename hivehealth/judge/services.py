@@ -1,11 +1,10 @@
 """Swarm services as the managers list them, and their specs (`docker service inspect`)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from hivehealth.judge.cluster import manager_answers, no_manager_answered
-from hivehealth.parsers import ParseError
+from hivehealth.parsers import ParseError, json_loads
 from hivehealth.parsers import docker as dockerp
 
 
@@ -24,7 +23,7 @@ def service_specs(ctx) -> list[ServiceSpec]:
     specs = []
     for line in answers[0][1].stdout.splitlines():
         try:
-            spec = json.loads(line)
+            spec = json_loads(line)
         except ValueError:
             continue
         mode = spec.get("Mode") or {}

@@ -1,10 +1,14 @@
-"""What a check concludes about one server or cluster object."""
+"""What a check concludes about one server or cluster object.
+
+Where server text becomes a message (the problems, the evidence) it is made fit for any output
+once: secrets redacted and control characters made visible (hivehealth.redact.for_output), so
+that no terminal, page or file shows an escape sequence a server sent as anything but text."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from hivehealth.gather.probe import CommandResult
-from hivehealth.redact import redact
+from hivehealth.redact import for_output, redact
 
 OK, WARN, FAIL, UNKNOWN, SKIP = "ok", "warn", "fail", "unknown", "skip"
 
@@ -22,10 +26,10 @@ class Evidence:
         text = redact(r.stdout if r.stdout.strip() else r.stderr)
         if len(text) > limit:
             text = text[:limit] + f"\n... ({len(text) - limit} more characters)"
-        return cls(host, r.command, r.rc, redact(text.rstrip()))   # a cut key is caught too
+        return cls(host, r.command, r.rc, for_output(text.rstrip()))   # a cut key is caught too
 
     def render(self) -> str:
-        return f"[{self.host}] $ {self.command}   (exit {self.rc})\n{self.output}"
+        return for_output(f"[{self.host}] $ {self.command}   (exit {self.rc})\n{self.output}")
 
 
 @dataclass
@@ -82,10 +86,10 @@ class Verdict:
             head += f"\n  zabbix alert: Problem: {self.alert}"
         for n in self.notes:
             head += f"\n  {n}"
-        return redact(head)
+        return for_output(head)
 
     def full_report(self) -> str:
         text = self.message()
         if self.evidence:
             text += "\n\nevidence:\n" + "\n\n".join(e.render() for e in self.evidence)
-        return redact(text)
+        return for_output(text)

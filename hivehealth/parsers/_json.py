@@ -4,25 +4,43 @@ from __future__ import annotations
 import json
 import re
 
-from . import ParseError
+from . import ParseError, TooDeep, json_loads
 
 # A JSON string literal, or a bare nan/inf (drbdsetup prints `nan` for
 # estimated-seconds-to-finish at sync start; Python's json only knows `NaN`).
-_STRING_OR_NONFINITE = re.compile(r'"(?:[^"\\]|\\.)*"|-?\b(?:nan|inf|infinity)\b', re.IGNORECASE)
+_NONFINITE = re.compile(r'"|-?\b(?:nan|inf|infinity)\b', re.IGNORECASE)
+_IN_STRING = re.compile(r'[^"\\]*')
 
 
-def _null_nonfinite(m: re.Match) -> str:
-    return m.group(0) if m.group(0).startswith('"') else "null"
+def _null_nonfinite(text: str) -> str:
+    """Bare nan/inf outside JSON strings as null: one pass, a string skipped to its closing quote."""
+    out, pos, at, n = [], 0, 0, len(text)
+    while (m := _NONFINITE.search(text, at)) is not None:
+        if m.group(0) != '"':
+            out += [text[pos:m.start()], "null"]
+            pos = at = m.end()
+            continue
+        at = m.end()
+        while at < n:                       # to the closing quote, over backslash escapes
+            at = _IN_STRING.match(text, at).end()
+            if at >= n or text[at] == '"':
+                at += 1
+                break
+            at += 2
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def load(text: str, what: str, lenient_nan: bool = False):
     """json.loads with a ParseError naming the tool; optionally maps bare nan/inf to null."""
     if lenient_nan:
-        text = _STRING_OR_NONFINITE.sub(_null_nonfinite, text)
+        text = _null_nonfinite(text)
     try:
-        return json.loads(text)
+        return json_loads(text)
     except json.JSONDecodeError as e:
         raise ParseError(what, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except TooDeep as e:
+        raise ParseError(what, str(e)) from None
 
 
 def load_lines(text: str, what: str) -> list:
@@ -44,7 +62,9 @@ def load_lines(text: str, what: str) -> list:
         if not line.strip():
             continue
         try:
-            out.append(json.loads(line))
+            out.append(json_loads(line))
         except json.JSONDecodeError as e:
             raise ParseError(what, f"line {n} is not JSON ({e.msg}): {line.strip()[:80]!r}") from None
+        except TooDeep as e:
+            raise ParseError(what, f"line {n}: {e}") from None
     return out

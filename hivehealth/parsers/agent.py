@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from . import ParseError
+from . import ParseError, json_loads
 from .systemd import parse_show
 
 SITE_LINE = "| "
@@ -46,7 +46,9 @@ AUDIT_TYPES = ("AVC", "USER_AVC", "SELINUX_ERR", "USER_SELINUX_ERR")
 NOTICE = re.compile(r"received [a-z]* notice")
 _RECORD = re.compile(r"^type=(?P<type>[A-Z_]+) msg=audit\((?P<time>\d+(?:\.\d+)?):(?P<serial>\d+)\):\s*(?P<body>.*)$")
 _FIELD = re.compile(r"\b(scontext|tcontext|tclass|comm|exe|permissive)=(\"[^\"]*\"|\S+)")
-_PERMS = re.compile(r"avc:\s+denied\s+\{\s*([^}]*)\}")
+# what is between the braces (a record without the closing brace names none): matched up to the
+# first brace, never retried from a later `avc:` (no later one can have a brace either)
+_PERMS = re.compile(r"avc:\s+denied\s+\{\s*([^}]*)")
 
 
 @dataclass
@@ -64,7 +66,8 @@ class AuditRecord:
     def summary(self) -> str:
         f = self.fields
         perms = _PERMS.search(self.body)
-        what = f"denied {{ {perms.group(1).strip()} }}" if perms else self.type
+        closed = perms is not None and self.body.startswith("}", perms.end())
+        what = f"denied {{ {perms.group(1).strip()} }}" if closed else self.type
         parts = [what]
         for k in ("comm", "scontext", "tcontext", "tclass"):
             if k in f:
@@ -245,13 +248,12 @@ def _pct(value) -> float | None:
 
 
 def parse_stats(text: str) -> list[ContainerStats]:
-    import json
     out = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            o = json.loads(line)
+            o = json_loads(line)
         except ValueError:
             raise ParseError(STATS_WHAT, f"line {n} is not JSON: {line[:100]!r}") from None
         if not isinstance(o, dict) or not o.get("Name"):

@@ -1,12 +1,11 @@
 """Docker CLI output: `--format json` (NDJSON, `{{json .}}`, or an array) and table fallbacks."""
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from . import ParseError
+from . import ParseError, json_loads
 from . import _json
 
 
@@ -204,16 +203,21 @@ def parse_service_ps_table(text: str) -> list[Task]:
             for r in rows]
 
 
-_MOUNT_FAILURE = re.compile(r"failed to mount local volume\b.*\b(invalid argument|structure needs cleaning)",
-                           re.I | re.S)
+_MOUNT_FAILED = re.compile(r"failed to mount local volume\b", re.I)
+_DAMAGED_FS = re.compile(r"\b(invalid argument|structure needs cleaning)", re.I)
 
 
 def local_volume_mount_failure(error: str) -> str | None:
     """The reason in a task's `failed to mount local volume: ...` error when it is one a damaged
     filesystem gives (`invalid argument`, `structure needs cleaning`, as XFS refuses the mount);
     None for any other error."""
-    m = _MOUNT_FAILURE.search(error or "")
-    return m.group(1) if m else None
+    failed = _MOUNT_FAILED.search(error or "")
+    if failed is None:
+        return None
+    reason = None
+    for reason in _DAMAGED_FS.finditer(error, failed.end()):     # the last one: the innermost cause
+        pass
+    return reason.group(1) if reason else None
 
 
 def parse_constraint(text: str) -> tuple[str, str, str] | None:
@@ -251,6 +255,18 @@ def volume_device(vol: dict) -> str | None:
 # --- tables -----------------------------------------------------------------------------------
 
 
+def _column(header: str, name: str) -> int | None:
+    """Where header `name` starts in a table's header line: the first place it stands between
+    spaces (or the line's ends)."""
+    at = header.find(name)
+    while at >= 0:
+        end = at + len(name)
+        if (at == 0 or header[at - 1].isspace()) and (end == len(header) or header[end].isspace()):
+            return at
+        at = header.find(name, at + 1)
+    return None
+
+
 def parse_table(text: str, headers: tuple[str, ...], what: str,
                 optional: tuple[str, ...] = ()) -> list[dict[str, str]]:
     """Rows of a docker CLI table as {HEADER: cell}.
@@ -265,12 +281,12 @@ def parse_table(text: str, headers: tuple[str, ...], what: str,
     header = lines[0]
     starts = []
     for h in headers:
-        m = re.search(r"(?:^|(?<=\s))" + re.escape(h) + r"(?=\s|$)", header)
-        if m is None:
+        start = _column(header, h)
+        if start is None:
             if h in optional:
                 continue
             raise ParseError(what, f"table header has no {h!r} column: {header.strip()[:120]!r}")
-        starts.append((m.start(), h))
+        starts.append((start, h))
     starts.sort()
     rows = []
     for ln in lines[1:]:
@@ -290,7 +306,7 @@ def swarm_local_state(text: str):
     """`docker info --format '{{json .Swarm}}'`: LocalNodeState (active, inactive, pending, locked,
     error); what it printed instead (cut to 80 characters) when that is not the JSON object."""
     try:
-        return json.loads(text).get("LocalNodeState")
+        return json_loads(text).get("LocalNodeState")
     except (ValueError, AttributeError):
         return text.strip()[:80]
 
@@ -300,7 +316,7 @@ def service_using_volume(text: str, volume: str) -> str | None:
     `volume` (its com.docker.swarm.service.name label); lines that are not JSON are passed over."""
     for line in text.splitlines():
         try:
-            c = json.loads(line)
+            c = json_loads(line)
         except ValueError:
             continue
         if volume in str(c.get("Mounts", "")).split(","):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import ParseError
 from . import _json
@@ -23,11 +24,35 @@ class Filesystem:
     target: str
 
 
-_NUM = r"(\d+|-)"
-# The last five columns are fixed; Filesystem (and Type) take what is left at the start, so a
-# long device name that overflows its column still parses, and the mount point may hold spaces.
-_ROW_TYPED = re.compile(rf"^(?P<source>.+?)\s+(?P<fstype>\S+)\s+{_NUM}\s+{_NUM}\s+{_NUM}\s+(\d+%|-)\s+(?P<target>/.*)$")
-_ROW_PLAIN = re.compile(rf"^(?P<source>.+?)\s+{_NUM}\s+{_NUM}\s+{_NUM}\s+(\d+%|-)\s+(?P<target>/.*)$")
+class DfRow(NamedTuple):
+    source: str
+    fstype: str | None      # None without -T
+    numbers: tuple[str, str, str]   # size, used, avail (or inodes, used, free): digits or "-"
+    pct: str                # "12%" or "-"
+    target: str
+
+
+_WORD = re.compile(r"\S+")
+_COUNT = re.compile(r"\d+|-")
+_PCT = re.compile(r"\d+%|-")
+
+
+def df_row(line: str, typed: bool) -> DfRow | None:
+    """One row of df -P: the last five columns are fixed (three counts, a percentage, the mount
+    point from its leading /); Filesystem (and Type) take what is left at the start, so a long
+    device name that overflows its column still parses, and the mount point may hold spaces.
+    The first place the fixed columns fit wins: one pass over the row's words."""
+    words = [(m.start(), m.group()) for m in _WORD.finditer(line)]
+    first = 2 if typed else 1               # at least one word of Filesystem (and the Type)
+    for i in range(first, len(words) - 4):
+        (_, a), (_, b), (_, c), (_, pct), (at, target) = words[i:i + 5]
+        if all(_COUNT.fullmatch(x) for x in (a, b, c)) and _PCT.fullmatch(pct) and target.startswith("/"):
+            fstype = words[i - 1][1] if typed else None
+            source = line[:words[i - 1][0] if typed else words[i][0]].strip()
+            return DfRow(source, fstype, (a, b, c), pct, line[at:])
+    return None
+
+
 _OCTAL = re.compile(r"\\([0-7]{3})")
 
 
@@ -46,27 +71,22 @@ def parse_df_posix(text: str) -> list[Filesystem]:
         raise ParseError(DF_WHAT, f"no df header line: {lines[0][:100]!r}")
     if not any(h in ("1024-blocks", "1K-blocks") for h in header):
         raise ParseError(DF_WHAT, f"sizes are not in 1K blocks (run df -P -k): {lines[0][:100]!r}")
-    row_re = _ROW_TYPED if "Type" in header else _ROW_PLAIN
+    typed = "Type" in header
     out, pending = [], ""
     for n, line in enumerate(lines[1:], 2):
         # without -P, df puts a long device name on a line of its own: join it to the next
         line = f"{pending} {line.strip()}" if pending else line
-        m = row_re.match(line)
-        if m is None:
+        row = df_row(line, typed)
+        if row is None:
             if not pending and len(line.split()) == 1:
                 pending = line
                 continue
             raise ParseError(DF_WHAT, f"line {n}: not a df row: {line.strip()[:120]!r}")
         pending = ""
-        g = m.groups()
-        nums = g[-5:-2] if row_re is _ROW_PLAIN else g[2:5]
-        size, used, avail = (0 if x == "-" else int(x) for x in nums)
-        pct = g[-2]
-        use_pct = int(pct[:-1]) if pct != "-" else (-(-used * 100 // size) if size else 0)
-        out.append(Filesystem(source=m.group("source").strip(),
-                              fstype=m.group("fstype") if row_re is _ROW_TYPED else None,
-                              size_kib=size, used_kib=used, avail_kib=avail, use_pct=use_pct,
-                              target=_unescape(m.group("target"))))
+        size, used, avail = (0 if x == "-" else int(x) for x in row.numbers)
+        use_pct = int(row.pct[:-1]) if row.pct != "-" else (-(-used * 100 // size) if size else 0)
+        out.append(Filesystem(source=row.source, fstype=row.fstype, size_kib=size, used_kib=used,
+                              avail_kib=avail, use_pct=use_pct, target=_unescape(row.target)))
     if pending:
         raise ParseError(DF_WHAT, f"device {pending!r} without its numbers at the end")
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import ParseError
-from .fs import _ROW_TYPED, Filesystem, _unescape
+from .fs import Filesystem, _unescape, df_row
 
 DF_INODES_WHAT = "df -P -T -i"
 
@@ -35,13 +35,10 @@ def parse_df_inodes(text: str) -> list[InodeUse]:
         raise ParseError(DF_INODES_WHAT, f"not a df -P -T -i header: {lines[0][:100]!r}")
     out = []
     for n, line in enumerate(lines[1:], 2):
-        m = _ROW_TYPED.match(line)
-        if m is None:
+        row = df_row(line, typed=True)
+        if row is None:
             raise ParseError(DF_INODES_WHAT, f"line {n}: not a df row: {line.strip()[:120]!r}")
-        g = m.groups()
-        inodes, used, free = (0 if x == "-" else int(x) for x in g[2:5])
-        pct = g[5]
-        use_pct = int(pct[:-1]) if pct != "-" else (-(-used * 100 // inodes) if inodes else None)
-        out.append(InodeUse(m.group("source").strip(), m.group("fstype"), inodes, used, free,
-                            use_pct, _unescape(m.group("target"))))
+        inodes, used, free = (0 if x == "-" else int(x) for x in row.numbers)
+        use_pct = int(row.pct[:-1]) if row.pct != "-" else (-(-used * 100 // inodes) if inodes else None)
+        out.append(InodeUse(row.source, row.fstype, inodes, used, free, use_pct, _unescape(row.target)))
     return out

@@ -97,6 +97,11 @@ def _text_of(check: dict) -> str:
     return "\n".join(parts)
 
 
+def _mention(name: str) -> re.Pattern:
+    """`name` as a word of its own in a message (not a part of a longer host name)."""
+    return re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w-])")
+
+
 def unreachable_servers(doc: dict) -> list[str]:
     """The servers a run could not reach, from its checks' messages ("unreachable: ...").
 
@@ -134,8 +139,7 @@ def unreachable_servers(doc: dict) -> list[str]:
                 continue
             for s in servers:
                 short = s.split(".")[0]
-                if re.search(rf"(?<![\w.-]){re.escape(s)}(?![\w-])", segment) or \
-                        re.search(rf"(?<![\w.-]){re.escape(short)}(?![\w-])", segment):
+                if _mention(s).search(segment) or _mention(short).search(segment):
                     add(s)
                     named = True
         if not named:

@@ -34,7 +34,7 @@ from hivehealth.site.inventory import Site
 from hivehealth.ids import check_id, item_check_id
 from hivehealth.options import base_dir, report_dir, site_ini
 from hivehealth.report.selection import Selection
-from hivehealth.redact import redact, redact_tree
+from hivehealth.redact import for_output, output_tree
 
 
 def area_of(nodeid: str) -> str:
@@ -63,11 +63,6 @@ def unwritable(folder: Path) -> str | None:
     existing = Path(folder)
     while not os.path.lexists(existing) and existing != existing.parent:
         existing = existing.parent
-    if existing == Path(folder) and existing.is_dir():
-        try:                        # nor one another user could plant a link in
-            checked_dir(existing, create=False)
-        except RefusedWrite as e:
-            return e.why
     if not existing.is_dir():
         return (f"{existing} is a file, not a folder: move it away, or give another folder "
                 f"with -o report_dir=DIR")
@@ -78,6 +73,11 @@ def unwritable(folder: Path) -> str | None:
             owner = "another user"
         return (f"{existing} is not writable by {getpass.getuser()} (it belongs to {owner}): give a "
                 f"folder you can write with -o report_dir=DIR")
+    if existing == Path(folder):
+        try:                        # nor one another user could plant a link in
+            checked_dir(existing, create=False)
+        except RefusedWrite as e:
+            return e.why
     return None
 
 
@@ -195,7 +195,7 @@ class JsonReport:
             "unreachable": sorted(n for n, f in self.facts().items() if f.unreachable),
             "checks": list(self.entries.values()),
         }
-        doc = redact_tree(doc)
+        doc = output_tree(doc)
         try:
             write_atomic(self.dir / f"{self.stem}.json", json.dumps(doc, indent=1))
         except OSError as e:
@@ -229,7 +229,7 @@ class JsonReport:
                 terminalreporter.write_line(line, red=bad, bold=bad)
         if self.writes and self.selection.partial:
             terminalreporter.write_line(
-                f"PARTIAL: {redact(self.selection.describe())}; reports {self.dir / self.stem}.*, "
+                f"PARTIAL: {for_output(self.selection.describe())}; reports {self.dir / self.stem}.*, "
                 f"{stem_of(False, bool(self.replay))}.* still show the last full run", yellow=True, bold=True)
 
     def pytest_unconfigure(self, config):
@@ -317,10 +317,10 @@ class JsonReport:
         """A skip's log is its reason, not the (file, line, reason) tuple pytest keeps."""
         if report.skipped and isinstance(report.longrepr, tuple) and data:
             label, _, reason = report.longrepr
-            data[0] = html.escape(redact(f"{label}: {reason}")) + "\n"
+            data[0] = html.escape(for_output(f"{label}: {reason}")) + "\n"
 
     def title(self) -> str:
-        return f"hive-health: {self.site.headline()}" + (" (partial run)" if self.selection.partial else "")
+        return for_output(f"hive-health: {self.site.headline()}" + (" (partial run)" if self.selection.partial else ""))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report):
@@ -329,7 +329,7 @@ class JsonReport:
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix, summary, postfix):
         _escape_environment(self.html_data.get("environment"))
-        entries = redact_tree(list(self.entries.values()))
+        entries = output_tree(list(self.entries.values()))
         prefix.insert(0, page.render(
             entries, self.site, started=datetime.fromtimestamp(self.started).strftime("%Y-%m-%d %H:%M:%S"),
             duration=time.time() - self.started, suite_root=_checkout(self.config),
@@ -344,7 +344,7 @@ def _escape_environment(env):
     shows environment variables) and escaped once, in place."""
     if not isinstance(env, dict):
         return
-    e = lambda v: html.escape(redact(str(v)))     # noqa: E731
+    e = lambda v: html.escape(for_output(str(v)))     # noqa: E731
     for key, value in list(env.items()):
         if isinstance(value, dict):
             env[key] = {e(k): e(v) for k, v in value.items()}
@@ -375,5 +375,5 @@ def area_lines(entries) -> list[tuple[str, bool]]:
         tally = ", ".join(f"{counts[s]} {page.LABEL[s]}" for s in page.RANK if counts.get(s))
         bad = [e.get("subject") or e["id"] for e in items if page.status_of(e) in page.FAILING]
         named = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
-        out.append((redact(f"{area:<{width}}  {tally}" + (f": {named}" if bad else "")), bool(bad)))
+        out.append((for_output(f"{area:<{width}}  {tally}" + (f": {named}" if bad else "")), bool(bad)))
     return out

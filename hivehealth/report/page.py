@@ -3,9 +3,9 @@ that fixes them, what --fix did, skips and waivers in one line each.
 
 pytest-html writes the page; this module only makes the HTML it is given through
 pytest_html_results_summary (hivehealth.report.json_report). Input is the run's JSON entries (already
-redacted) and the site; every piece of site text goes through `_t` (redact, then escape) and
-nothing here loads anything from outside the page: a mail attachment opened offline reads the
-same. Remedies are looked up in hivehealth.remedy.plan's registry, never described here.
+redacted) and the site; every piece of site text goes through `_t` (redact, control characters
+shown, then escape) and nothing here loads anything from outside the page: a mail attachment
+opened offline reads the same. Remedies are looked up in hivehealth.remedy.plan's registry, never described here.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from hivehealth.ids import from_id
-from hivehealth.redact import redact
+from hivehealth.redact import for_output
 from hivehealth.shell import command
 
 DOCS = "https://hive-builder.readthedocs.io/ja/latest/"
@@ -33,7 +33,7 @@ _REF = re.compile(r"\b(runbook|FAQ)\s+(7\.\d+)(?:\s*/\s*(?:(FAQ)\s+)?(7\.\d+))?"
 
 
 def _t(value) -> str:
-    return html.escape(redact(str(value)))
+    return html.escape(for_output(str(value)))
 
 
 def anchor(nodeid: str) -> str:

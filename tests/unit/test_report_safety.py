@@ -129,12 +129,61 @@ FORMS = {
     "swarm join token": ("docker swarm join --token SWMTKN-1-Zq19swarm-abc 10.0.0.1:2377", "Zq19swarm",
                          "docker swarm join"),
     "URL credentials": ("pull https://admin:Zq20url@r:5000/v2/", "Zq20url", "@r:5000/v2/"),
+    # a key and its value, an option and its value, in separate JSON strings
+    "Authorization in JSON": ('{"Authorization": "Basic WnEyNWF1dGg6eA=="}', "WnEyNWF1dGg6eA==", '"Basic'),
+    "argv --password X": ('{"Args": ["--password", "Zq26argv", "--verbose"]}', "Zq26argv", '"--verbose"'),
+    "argv --db-password X": ('{"Args": ["--db-password", "Zq28dbpw"]}', "Zq28dbpw", '"--db-password"'),
+    "argv cut short": ('"Args": [\n    "--password",\n    "Zq46cut"\n', "Zq46cut", '"--password"'),
+    "--requirepass X": ("redis-server --requirepass Zq27redis --port 6379", "Zq27redis", "--port 6379"),
+    "argv mysql -pX": ('{"Cmd": ["mysql", "-uroot", "-pZq47cmd"]}', "Zq47cmd", '"-uroot"'),
+    "argv pretty and cut": ('"Cmd": [\n "mysqladmin",\n "-pZq48pretty",\n', "Zq48pretty", '"mysqladmin"'),
+    "auth on the next line": ('{"auths": {"r:5000": {"auth":\n "WnE0MWF1dGhubA=="}}}', "WnE0MWF1dGhubA==",
+                              '"auths"'),
+    "auth next line, cut": ('  "auth":\n     "WnE1MGN1dA==",\n  "email', "WnE1MGN1dA==", '"email'),
+    # environment names
+    "MYSQL_PWD in Env": ('{"Env": ["MYSQL_PWD=Zq29mysqlpwd", "LANG=C"]}', "Zq29mysqlpwd", '"LANG=C"'),
+    "MYSQL_PWD=X": ("MYSQL_PWD=Zq29b mysql -uroot pdns", "Zq29b", "mysql -uroot pdns"),
+    "LDAP_BIND_PW=X": ("LDAP_BIND_PW=Zq30ldap", "Zq30ldap", "LDAP_BIND_PW="),
+    "SMTP_PW quoted": ("export SMTP_PW='Zq31 smtp pw'", "Zq31 smtp pw", "export SMTP_PW="),
+    # URLs
+    "redis://:pw@host": ("redis-cli -u redis://:Zq32redisurl@redis:6379/0 ping", "Zq32redisurl",
+                         "@redis:6379/0 ping"),
+    "scheme://user:pw@": ("amqp://guest:Zq33amqp@rabbit:5672/", "Zq33amqp", "amqp://guest:"),
+    # the password options of client programs
+    "mysql -pX": ("mysql -uroot -pZq34mysql -h db pdns", "Zq34mysql", "-h db pdns"),
+    "mysqladmin -p'X'": ("/usr/bin/mysqladmin -uroot -p'Zq35 adm1n' ping", "Zq35 adm1n", "ping"),
+    "ldapsearch -w X": ("ldapsearch -x -D cn=admin,dc=example -w Zq36ldap -b dc=example", "Zq36ldap",
+                        "-b dc=example"),
+    "sshpass -p X": ("sshpass -p Zq37sshpass ssh admin@host", "Zq37sshpass", "ssh admin@host"),
+    "redis-cli -a X": ("redis-cli -a Zq38rediscli --no-auth-warning ping", "Zq38rediscli", "ping"),
+    "openssl -passin pass:X": ("openssl rsa -in k.pem -passin pass:Zq39openssl -out k2.pem", "Zq39openssl",
+                               "-passin pass:"),
+    "docker login in ps": ("root  812  docker login -u admin -p Zq51ps registry:5000", "Zq51ps", "registry:5000"),
+    # keys, directories, headers
+    "PGP private key block": ("-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\nlQOYBFZq40pgpAAAA\n"
+                              "=abcd\n-----END PGP PRIVATE KEY BLOCK-----\nafter", "lQOYBFZq40pgp", "after"),
+    "PGP block cut after BEGIN": ("gpg --export-secret-keys -a\n-----BEGIN PGP PRIVATE KEY BLOCK-----\n"
+                                  "Comment: x\n\nlQOYBFZq52pgp", "lQOYBFZq52pgp", "gpg --export-secret-keys"),
+    "LDIF userPassword": ("dn: uid=bob,ou=people,dc=example\nuserPassword: {SSHA}Zq42ldifSSHA\nmail: bob@example",
+                          "Zq42ldifSSHA", "mail: bob@example"),
+    "LDIF userPassword:: folded": ("userPassword:: e1NTSEF9WnE0M2xkaWZiNjRh\n YmNkZWZnaA==\nmail: x",
+                                   "e1NTSEF9WnE0M2xkaWZiNjRh YmNkZWZnaA==", "mail: x"),
+    "olcRootPW": ("olcRootPW: {SSHA}Zq53olc", "Zq53olc", "olcRootPW:"),
+    "Cookie:": ("> Cookie: session=Zq44cookie; theme=dark", "Zq44cookie", "> Cookie:"),
+    "Set-Cookie:": ("< Set-Cookie: sid=Zq45setcookie; Path=/; HttpOnly", "Zq45setcookie", "< Set-Cookie:"),
+    "Authorization: Digest": ('Authorization: Digest username="admin", response="Zq54digest"', "Zq54digest",
+                              "Authorization: Digest"),
+    "redis.conf requirepass": ("bind 127.0.0.1\nrequirepass Zq55conf\nport 6379", "Zq55conf", "port 6379"),
 }
 ORDINARY = ["keyboard-setup.service failed", "monkey", "the monkey ate a banana",
             "Failed password for root from 192.0.2.1 port 22 ssh2",
             "password authentication failed for user admin", "SecretName: db_pass",
             "dnf-makecache.timer", "docker login registry:5000", "/etc/ssh/ssh_host_ed25519_key",
-            "ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null", "look_for_keys=False"]
+            "ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null", "look_for_keys=False",
+            "docker run -p 8080:80 nginx", "ssh -p 22 admin@host", "PWD=/home/admin", "OLDPWD=/tmp",
+            "mysql -u root -p pdns", "openssl rsa -in k.pem -passin env:KEYPASS", "compass: north",
+            "cd /var/lib/docker/volumes/pdnsdb_data/_data", "docker login registry:5000 --password-stdin",
+            "SecretName: db_pass, TokenLength: 32"]
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -351,3 +400,26 @@ def test_prometheus_finds_the_server_of_an_escaped_id():
                        "outcome": "failed", "subject": "token=Zq60label"}]}
     text = render(redact_tree(doc))
     assert 'server="odd host<1>"' in text and "Zq60label" not in text
+
+
+def test_json_is_redacted_by_structure_and_stays_json():
+    """docker inspect's shapes: an argv list (Args, Cmd), an environment list, a label, a
+    {"Name", "Value"} pair, a header map; masked by key and value, by option and value, the
+    rest unchanged, and still the same JSON."""
+    from hivehealth.redact import redact_output
+    doc = [{"Args": ["--requirepass", "Zq61a", "--port", "6379"],
+            "Config": {"Cmd": ["ldapsearch", "-x", "-w", "Zq62b", "-b", "dc=example"],
+                       "Env": ["LDAP_BIND_PW=Zq63c", "TZ=UTC", "MYSQL_PWD=Zq64d"],
+                       "Labels": {"com.example.db-password": "Zq65e", "com.example.tier": "db"},
+                       "Healthcheck": {"Test": ["CMD-SHELL", "mysqladmin ping -uroot -pZq66f"]}},
+            "Secrets": [{"Name": "SMTP_PW", "Value": "Zq67g"}, {"Name": "TZ", "Value": "UTC"}],
+            "HttpHeaders": {"Authorization": "Bearer Zq68h", "Cookie": "sid=Zq69i", "Accept": "json"}}]
+    out = redact_output(json.dumps(doc, indent=4) + "\n")
+    assert not re.search(r"Zq6\d", out), out
+    got = json.loads(out)[0]
+    assert got["Args"] == ["--requirepass", "***", "--port", "6379"]
+    assert got["Config"]["Cmd"] == ["ldapsearch", "-x", "-w", "***", "-b", "dc=example"]
+    assert got["Config"]["Env"] == ["LDAP_BIND_PW=***", "TZ=UTC", "MYSQL_PWD=***"]
+    assert got["Config"]["Labels"] == {"com.example.db-password": "***", "com.example.tier": "db"}
+    assert got["Secrets"] == [{"Name": "SMTP_PW", "Value": "***"}, {"Name": "TZ", "Value": "UTC"}]
+    assert got["HttpHeaders"] == {"Authorization": "Bearer ***", "Cookie": "***", "Accept": "json"}

@@ -27,7 +27,6 @@ PACKAGE = Path(__file__).resolve().parent
 
 def arguments(argv: list[str]) -> list[str]:
     return ["-p", "hivehealth.plugin", "--rootdir", str(PACKAGE), "-ra", "--tb=line",
-            "-p", "no:cacheprovider",
             # this command is itself part of the package pytest would rewrite (its asserts are
             # the checks', which use none): nothing to warn about
             "-W", "ignore:Module already imported so cannot be rewritten; hivehealth:pytest.PytestAssertRewriteWarning",

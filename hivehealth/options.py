@@ -104,7 +104,7 @@ def base_dir(config) -> Path:
     return Path(config.invocation_params.dir)
 
 
-def _set_ini(config, name: str, value: str) -> None:
+def set_ini(config, name: str, value: str) -> None:
     """One ini value from the site's file, unless given with -o (which wins)."""
     try:
         from _pytest.config.findpaths import ConfigValue      # pytest 9: -o lives in the same table
@@ -148,7 +148,7 @@ def apply_site_ini(config, root: Path) -> Path | None:
                 f"{path}: {name} applies only to plain pytest typed in the site, not to this run; "
                 f"give it on the command line"), stacklevel=2)
         elif not native:
-            _set_ini(config, name, section[name])
+            set_ini(config, name, section[name])
     return path
 
 

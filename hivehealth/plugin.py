@@ -19,7 +19,7 @@ import pytest
 from hivehealth import checks, fixes, options, redact
 from hivehealth.gather import recording
 from hivehealth.judge import alerts, cluster
-from hivehealth.report import selection, waivers
+from hivehealth.report import run_cache, selection, waivers
 from hivehealth.report.skips import skip_label, skip_reason
 from hivehealth.site import testinfra_host
 from hivehealth.site.transport import LocalProblem
@@ -149,6 +149,8 @@ def pytest_configure(config):
         # a recording's root names a directory of another machine: never read from it
         options.apply_site_ini(config, Path(site.root))
     _settings(config)
+    if replayed is None:
+        run_cache.place(config)
     state = State(config, site)
     if replayed is not None:
         state.facts = replayed
@@ -225,10 +227,17 @@ def pytest_sessionstart(session):
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session):
     """A selection that kept nothing is the operator's mistake, not a run: a usage error naming
-    the expression (nothing is written: hivehealth.report.json_report)."""
+    the expression (nothing is written: hivehealth.report.json_report). A --sw run that stopped
+    at a failure ends as a failing run does."""
     config = session.config
     chosen = config.pluginmanager.get_plugin("hivehealth-selection")
-    if chosen is None or hasattr(config, "workerinput") or not chosen.empty:
+    if chosen is None or hasattr(config, "workerinput"):
+        return
+    if config.option.stepwise and session.shouldstop and session.testsfailed \
+            and session.exitstatus == pytest.ExitCode.INTERRUPTED:
+        # --sw stopped at a failing check: the site is unhealthy (1), the run was not interrupted
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if not chosen.empty:
         return
     state = config.stash[STATE]
     message = _missing_alert_object(config, state) or (

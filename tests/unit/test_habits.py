@@ -1,11 +1,13 @@
 """The habits of pytest and Ansible, through the installed `hive-health` command: --version,
 the usage line, --lf/--ff/--sw, --limit, and the nightly wrapper a pip or pipx install gives."""
+import json
 import subprocess
 import sys
 from importlib import metadata
 
 from hivehealth import __version__
-from test_verdict import HIVE_HEALTH, hive_health
+from hivehealth.cli import PACKAGE
+from test_verdict import HIVE_HEALTH, LAB_BUNDLE, hive_health, read, site  # noqa: F401 (a fixture)
 
 
 def test_version_names_the_suite_and_what_it_runs_on(tmp_path):
@@ -28,3 +30,55 @@ def test_the_usage_line_names_hive_health_however_it_was_started(tmp_path):
         assert "usage: hive-health [options]" in p.stderr
         assert "hive-health: error: unrecognized arguments: --no-such-option" in p.stderr
         assert "pytest.main()" not in p.stderr and "cli.py" not in p.stderr
+
+
+def _ids(doc: dict) -> list[str]:
+    return [c["id"] for c in doc["checks"]]
+
+
+def test_last_failed_failed_first_and_stepwise_keep_their_cache_beside_the_reports(site):
+    reports = site / "reports"
+    rc, out, err = hive_health("-q", cwd=site)
+    assert rc == 1, out + err
+    full = read(reports / "latest.json")
+    failed = [c["id"] for c in full["checks"] if c["outcome"] == "failed"]
+    assert failed and any("test_time" in i for i in _ids(full)) and not any("test_time" in i for i in failed)
+    lastfailed = json.loads((reports / ".cache" / "v" / "cache" / "lastfailed").read_text())
+    assert sorted(lastfailed) == sorted(failed)
+    assert not (site / ".pytest_cache").exists() and not (PACKAGE / ".pytest_cache").exists()
+
+    # --lf: the failures alone, a partial run that leaves the full run's report alone
+    rc, out, err = hive_health("--lf", "-q", cwd=site)
+    assert rc == 1, out + err
+    part = read(reports / "latest-partial.json")
+    assert sorted(_ids(part)) == sorted(failed)
+    assert part["selection"] == {"partial": True, "selected": len(failed), "of": None, "by": ["--lf"]}
+    assert f"PARTIAL: {len(failed)} checks, selected by --lf" in out
+    assert read(reports / "latest.json") == full
+
+    # --ff: everything, the failures first (the waived time checks after them); a full run
+    rc, out, err = hive_health("--ff", "-k", "time or units", "-q", cwd=site)
+    ids = _ids(read(reports / "latest-partial.json"))
+    assert [i for i in ids if "test_time" in i] == ids[-4:] and len(ids) > 4, out + err
+    rc, out, err = hive_health("--ff", "-q", cwd=site)
+    assert rc == 1 and read(reports / "latest.json")["selection"]["partial"] is False, out + err
+
+    # --sw: stops at the first failure, which is not a verdict on the site
+    rc, out, err = hive_health("--sw", "-q", cwd=site)
+    assert rc == 1, out + err
+    part = read(reports / "latest-partial.json")
+    assert len(part["checks"]) == 1 and part["selection"]["by"] == ["--sw"] and part["exitstatus"] == 1
+    assert part["selection"]["selected"] == 1 and part["selection"]["of"] == len(full["checks"])
+    assert "PARTIAL: 1 of 55 checks, selected by --sw" in out
+    assert (reports / ".cache" / "v" / "cache" / "stepwise").exists()
+
+
+def test_a_run_that_writes_no_reports_writes_no_cache(site, tmp_path):
+    for args in (["--co", "-q"], ["-k", "tiem", "-q"], ["--lf", "-k", "tiem"]):
+        rc, out, err = hive_health(*args, cwd=site)
+        assert rc in (0, 4), out + err
+        assert not (site / "reports").exists() and not (site / ".pytest_cache").exists(), args
+    rc, out, err = hive_health("--replay", str(LAB_BUNDLE), "-o", f"report_dir={tmp_path / 'r'}", "-q",
+                               cwd=tmp_path)
+    assert rc == 1 and (tmp_path / "r" / "replay-latest.json").exists(), out + err
+    assert not (tmp_path / "r" / ".cache").exists() and not (tmp_path / ".pytest_cache").exists()

@@ -164,6 +164,9 @@ def add_options(parser):
                      "the current directory, the nearest one with .hive/; `hive-health DIR` works too)")
     g.addoption("--local", action="store_true",
                 help="check this machine, not a hive site")
+    g.addoption("--limit", metavar="HOST[,HOST]",
+                help="check these servers only (full or short names, as in the inventory): their "
+                     "own checks and their part of the cluster's (e.g. their swarm node)")
     g.addoption("--stage", help="stage to check (default: the one persisted in .hive/persistents.yml)")
     g.addoption("--fix", action="store_true",
                 help="run the runbook's remedy for each failing check (safe tier), then check again")

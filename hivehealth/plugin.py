@@ -36,6 +36,7 @@ from hivehealth.run.state import STATE, State, output_max
 PLUGIN = __name__                             # "hivehealth.plugin", also its entry point's name
 SUITE_DIR = Path(checks.__file__).parent      # the suite's own checks
 VERIFY_FILE = Path(run_verify.__file__).resolve()   # where a verdict's failure is raised
+LIMIT = pytest.StashKey[frozenset]()          # full names of the servers --limit keeps
 
 
 def pytest_addoption(parser):
@@ -172,10 +173,73 @@ def _settings(config):
 def _use(config, state, chosen):
     """The run's state, handed to the parts that need it."""
     config.stash[STATE] = state
+    limit = _limit(config, state.site)
+    if limit is not None:
+        config.stash[LIMIT] = limit
     config.pluginmanager.register(chosen, "hivehealth-selection")
     if config.option.fix or config.option.fix_plan:
         config.pluginmanager.register(RemedyPlugin(config, state, operator()), "hivehealth-remedy")
     testinfra_host.configure(config, state, SUITE_DIR)
+
+
+def _limit(config, site) -> frozenset | None:
+    """--limit HOST[,HOST] (Ansible's word): servers named as the inventory names them, full or
+    short; a name the site does not have is the operator's mistake."""
+    given = config.getoption("limit")
+    if given is None:
+        return None
+    names = [n.strip() for n in given.split(",") if n.strip()]
+    known = {s.name: s for s in site.servers}
+    shorts: dict[str, list] = {}
+    for s in site.servers:
+        shorts.setdefault(s.short, []).append(s)
+    chosen, unknown = set(), []
+    for name in names:
+        if name in known:
+            chosen.add(name)
+        elif len(shorts.get(name, [])) == 1:
+            chosen.add(shorts[name][0].name)
+        else:
+            unknown.append(name)
+    if unknown or not names:
+        raise pytest.UsageError(
+            f"hive-health: --limit {given!r}: no server {', '.join(unknown) or 'named'} on "
+            f"{site.describe()}; known: {', '.join(s.name for s in site.servers) or 'none'}")
+    return frozenset(chosen)
+
+
+def _servers_of(item, site) -> set[str]:
+    """The full names of the servers an item is about: its server, or the server whose own view
+    its cluster object is (a swarm node); none for a cluster-wide object."""
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    names = set()
+    if params.get("server") is not None:
+        names.add(params["server"].name)
+    for fixture, server_of in cluster.SERVER_OF.items():
+        if params.get(fixture) is not None:
+            server = server_of(site, params[fixture])
+            if server is not None:
+                names.add(server.name)
+    return names
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Before -k selects: every item of a server answers to the server's full name (a swarm
+    node's item is keyed by the short name), and --limit keeps the named servers' items."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    limit = config.stash.get(LIMIT, None)
+    kept, dropped = [], []
+    for item in items:
+        servers = _servers_of(item, state.site)
+        item.extra_keyword_matches.update(servers)
+        (kept if limit is None or servers & limit else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def _load_areas(config):

@@ -1,7 +1,7 @@
 """What a run selected of the suite's checks: the whole suite, or a part of it (PARTIAL).
 
-A verdict covers exactly what ran. A run narrowed by -k, -m, --alert, --lf, --deselect, node
-ids or paths, or to hosts given with --hosts, or stopped early by --sw, -x or --maxfail, is
+A verdict covers exactly what ran. A run narrowed by -k, -m, --alert, --limit, --lf, --deselect,
+node ids or paths, or to hosts given with --hosts, or stopped early by --sw, -x or --maxfail, is
 partial: its reports are written apart from the full run's (`latest-partial.*`), its page and
 JSON say what was selected and how many of the collected checks ran, and the history marks it
 so that it never stands for the site.
@@ -37,6 +37,8 @@ def terms_of(config, suite_dir: Path) -> tuple[list[str], bool]:
         terms.append(_quoted("-m", o.markexpr))
     if getattr(o, "alert", None) is not None:
         terms.append(_quoted("--alert", o.alert))
+    if getattr(o, "limit", None):
+        terms.append(_quoted("--limit", o.limit))
     if getattr(o, "lf", False):
         terms.append("--lf")
     # these run what was selected until the first failure (or N): partial when they stop early

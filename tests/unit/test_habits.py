@@ -82,3 +82,37 @@ def test_a_run_that_writes_no_reports_writes_no_cache(site, tmp_path):
                                cwd=tmp_path)
     assert rc == 1 and (tmp_path / "r" / "replay-latest.json").exists(), out + err
     assert not (tmp_path / "r" / ".cache").exists() and not (tmp_path / ".pytest_cache").exists()
+
+
+def _collected(out: str) -> list[str]:
+    return [line for line in out.splitlines() if "::" in line]
+
+
+def test_limit_selects_a_servers_items_with_its_view_in_cluster_objects(site):
+    rc, out, err = hive_health("--co", "-q", "-k", "s-hive1.pdns", cwd=site)
+    assert rc == 0, out + err
+    by_full_name = _collected(out)
+    assert "checks/test_swarm.py::test_swarm_node[s-hive1]" in by_full_name
+    assert all("s-hive1" in i for i in by_full_name) and len(by_full_name) > 1
+    rc, out, err = hive_health("--co", "-q", "--limit", "s-hive1.pdns", cwd=site)
+    assert rc == 0 and _collected(out) == by_full_name, out + err
+
+    rc, out, err = hive_health("--limit", "s-hive1.pdns,s-hive3", "-q", cwd=site)
+    assert rc == 1, out + err
+    doc = read(site / "reports" / "latest-partial.json")
+    ids = _ids(doc)
+    assert "checks/test_swarm.py::test_swarm_node[s-hive1]" in ids
+    assert any(i.endswith("[s-hive3.pdns]") for i in ids)
+    assert all(i.endswith(("[s-hive1.pdns]", "[s-hive3.pdns]", "[s-hive1]")) for i in ids), ids
+    assert doc["selection"] == {"partial": True, "selected": len(ids), "of": 55,
+                                "by": ["--limit s-hive1.pdns,s-hive3"]}
+    assert f"PARTIAL: {len(ids)} of 55 checks, selected by --limit s-hive1.pdns,s-hive3" in out
+    assert not (site / "reports" / "latest.json").exists()
+
+
+def test_limit_naming_a_server_the_site_lacks(site):
+    rc, out, err = hive_health("--limit", "s-hive1,s-hiev2", cwd=site)
+    assert rc == 4 and "Traceback" not in out + err, out + err
+    assert ("ERROR: hive-health: --limit 's-hive1,s-hiev2': no server s-hiev2 on hive site pdns" in err
+            and "known: s-hive0.pdns, s-hive1.pdns, s-hive2.pdns, s-hive3.pdns" in err)
+    assert not (site / "reports").exists()

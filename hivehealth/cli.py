@@ -58,7 +58,11 @@ class Command:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+    return run(list(sys.argv[1:] if argv is None else argv))
+
+
+def run(args: list[str], plugins=()) -> int:
+    """The command with `args`; `plugins` join the run (hivehealth.cron reads its settings)."""
     options = args[:args.index("--")] if "--" in args else args
     if "--version" in options or "-V" in options:
         print(version_line())
@@ -66,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         # twice: pytest's own detail (its plugins) follows
         args = [a if a != "-V" else "--version" for a in args]
-    return int(pytest.main(arguments(args), plugins=[Command()]))
+    return int(pytest.main(arguments(args), plugins=[Command(), *plugins]))
 
 
 if __name__ == "__main__":

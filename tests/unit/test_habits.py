@@ -1,12 +1,14 @@
 """The habits of pytest and Ansible, through the installed `hive-health` command: --version,
 the usage line, --lf/--ff/--sw, --limit, and the nightly wrapper a pip or pipx install gives."""
 import json
+import os
 import subprocess
 import sys
 from importlib import metadata
 
 from hivehealth import __version__
 from hivehealth.cli import PACKAGE
+from test_cli import REPO
 from test_verdict import HIVE_HEALTH, LAB_BUNDLE, hive_health, read, site  # noqa: F401 (a fixture)
 
 
@@ -116,3 +118,42 @@ def test_limit_naming_a_server_the_site_lacks(site):
     assert ("ERROR: hive-health: --limit 's-hive1,s-hiev2': no server s-hiev2 on hive site pdns" in err
             and "known: s-hive0.pdns, s-hive1.pdns, s-hive2.pdns, s-hive3.pdns" in err)
     assert not (site / "reports").exists()
+
+
+def _cron(command: list[str], site, tmp_path, **env):
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return subprocess.run(command, cwd=home, capture_output=True, text=True, timeout=300,
+                          env={"PATH": os.environ["PATH"], "HOME": str(home), "HIVE_ROOT": str(site), **env})
+
+
+def test_the_nightly_run_ships_with_the_package_and_writes_where_the_sites_settings_say(site, tmp_path):
+    """The `hive-health-cron` console script of this venv, as a pip or pipx install has it, run
+    by cron from the operator's home: the site's pytest.ini names the reports folder."""
+    (site / "pytest.ini").write_text("[pytest]\nwaivers_file = waivers.yml\nreport_dir = site-reports\n"
+                                     "report_keep_days = 7\n")
+    textfile = tmp_path / "hive_health.prom"
+    p = _cron([str(HIVE_HEALTH.parent / "hive-health-cron"), "-q"], site, tmp_path, HH_TEXTFILE=str(textfile))
+    assert p.returncode == 1, p.stdout + p.stderr
+    reports = site / "site-reports"
+    assert read(reports / "latest.json")["verdict"] == "unhealthy"
+    index = (reports / "index.html").read_text()
+    assert "<h2>pdns / staging</h2>" in index and "<b>unhealthy</b>" in index
+    assert "hive_health_run_timestamp_seconds" in textfile.read_text()
+    assert p.stdout.rstrip().endswith("== hive-health exit 1")
+    assert not (tmp_path / "home" / "reports").exists() and not (site / "reports").exists()
+
+    # a run that wrote no latest.json (a partial one) leaves the textfile alone, and says so
+    before = textfile.read_text()
+    p = _cron([str(HIVE_HEALTH.parent / "hive-health-cron"), "-q", "-k", "disk"], site, tmp_path,
+              HH_TEXTFILE=str(textfile), HH_KEEP_DAYS="0")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert f"this run wrote no {reports / 'latest.json'}; textfile not updated" in p.stderr
+    assert textfile.read_text() == before and (reports / "latest-partial.json").exists()
+
+
+def test_the_checkouts_cron_wrapper_is_the_same_command(site, tmp_path):
+    p = _cron(["/bin/sh", str(REPO / "bin" / "hive-health-cron"), "-q", "-k", "time"], site, tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert read(site / "reports" / "latest-partial.json")["summary"] == {"waived": 4}
+    assert (site / "reports" / "index.html").exists()

@@ -106,7 +106,7 @@ def base_dir(config) -> Path:
     return Path(config.invocation_params.dir)
 
 
-def _set_ini(config, name: str, value: str) -> None:
+def set_ini(config, name: str, value: str) -> None:
     """One ini value from the site's file, unless given with -o (which wins)."""
     try:
         from _pytest.config.findpaths import ConfigValue      # pytest 9: -o lives in the same table
@@ -150,7 +150,7 @@ def apply_site_ini(config, root: Path) -> Path | None:
                 f"{path}: {name} applies only to plain pytest typed in the site, not to this run; "
                 f"give it on the command line"), stacklevel=2)
         elif not native:
-            _set_ini(config, name, section[name])
+            set_ini(config, name, section[name])
     return path
 
 
@@ -166,6 +166,9 @@ def add_options(parser):
                      "the current directory, the nearest one with .hive/; `hive-health DIR` works too)")
     g.addoption("--local", action="store_true",
                 help="check this machine, not a hive site")
+    g.addoption("--limit", metavar="HOST[,HOST]",
+                help="check these servers only (full or short names, as in the inventory): their "
+                     "own checks and their part of the cluster's (e.g. their swarm node)")
     g.addoption("--stage", help="stage to check (default: the one persisted in .hive/persistents.yml)")
     g.addoption("--fix", action="store_true",
                 help="run the runbook's remedy for each failing check (safe tier), then check again")

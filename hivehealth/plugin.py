@@ -19,7 +19,7 @@ import pytest
 from hivehealth import checks, fixes, options, redact
 from hivehealth.gather import recording
 from hivehealth.judge import alerts, cluster
-from hivehealth.report import selection, waivers
+from hivehealth.report import run_cache, selection, waivers
 from hivehealth.report.skips import skip_label, skip_reason
 from hivehealth.site import testinfra_host
 from hivehealth.site.transport import LocalProblem
@@ -37,6 +37,7 @@ from hivehealth.run.state import STATE, State, output_max
 PLUGIN = __name__                             # "hivehealth.plugin", also its entry point's name
 SUITE_DIR = Path(checks.__file__).parent      # the suite's own checks
 VERIFY_FILE = Path(run_verify.__file__).resolve()   # where a verdict's failure is raised
+LIMIT = pytest.StashKey[frozenset]()          # full names of the servers --limit keeps
 
 
 def pytest_addoption(parser):
@@ -150,6 +151,8 @@ def pytest_configure(config):
         # a recording's root names a directory of another machine: never read from it
         options.apply_site_ini(config, Path(site.root))
     _settings(config)
+    if replayed is None:
+        run_cache.place(config)
     state = State(config, site)
     if replayed is not None:
         state.facts = replayed
@@ -172,10 +175,73 @@ def _settings(config):
 def _use(config, state, chosen):
     """The run's state, handed to the parts that need it."""
     config.stash[STATE] = state
+    limit = _limit(config, state.site)
+    if limit is not None:
+        config.stash[LIMIT] = limit
     config.pluginmanager.register(chosen, "hivehealth-selection")
     if config.option.fix or config.option.fix_plan:
         config.pluginmanager.register(RemedyPlugin(config, state, operator()), "hivehealth-remedy")
     testinfra_host.configure(config, state, SUITE_DIR)
+
+
+def _limit(config, site) -> frozenset | None:
+    """--limit HOST[,HOST] (Ansible's word): servers named as the inventory names them, full or
+    short; a name the site does not have is the operator's mistake."""
+    given = config.getoption("limit")
+    if given is None:
+        return None
+    names = [n.strip() for n in given.split(",") if n.strip()]
+    known = {s.name: s for s in site.servers}
+    shorts: dict[str, list] = {}
+    for s in site.servers:
+        shorts.setdefault(s.short, []).append(s)
+    chosen, unknown = set(), []
+    for name in names:
+        if name in known:
+            chosen.add(name)
+        elif len(shorts.get(name, [])) == 1:
+            chosen.add(shorts[name][0].name)
+        else:
+            unknown.append(name)
+    if unknown or not names:
+        raise pytest.UsageError(
+            f"hive-health: --limit {given!r}: no server {', '.join(unknown) or 'named'} on "
+            f"{site.describe()}; known: {', '.join(s.name for s in site.servers) or 'none'}")
+    return frozenset(chosen)
+
+
+def _servers_of(item, site) -> set[str]:
+    """The full names of the servers an item is about: its server, or the server whose own view
+    its cluster object is (a swarm node); none for a cluster-wide object."""
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    names = set()
+    if params.get("server") is not None:
+        names.add(params["server"].name)
+    for fixture, server_of in cluster.SERVER_OF.items():
+        if params.get(fixture) is not None:
+            server = server_of(site, params[fixture])
+            if server is not None:
+                names.add(server.name)
+    return names
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Before -k selects: every item of a server answers to the server's full name (a swarm
+    node's item is keyed by the short name), and --limit keeps the named servers' items."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    limit = config.stash.get(LIMIT, None)
+    kept, dropped = [], []
+    for item in items:
+        servers = _servers_of(item, state.site)
+        item.extra_keyword_matches.update(servers)
+        (kept if limit is None or servers & limit else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def _load_areas(config):
@@ -227,10 +293,17 @@ def pytest_sessionstart(session):
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session):
     """A selection that kept nothing is the operator's mistake, not a run: a usage error naming
-    the expression (nothing is written: hivehealth.report.json_report)."""
+    the expression (nothing is written: hivehealth.report.json_report). A --sw run that stopped
+    at a failure ends as a failing run does."""
     config = session.config
     chosen = config.pluginmanager.get_plugin("hivehealth-selection")
-    if chosen is None or hasattr(config, "workerinput") or not chosen.empty:
+    if chosen is None or hasattr(config, "workerinput"):
+        return
+    if config.option.stepwise and session.shouldstop and session.testsfailed \
+            and session.exitstatus == pytest.ExitCode.INTERRUPTED:
+        # --sw stopped at a failing check: the site is unhealthy (1), the run was not interrupted
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if not chosen.empty:
         return
     state = config.stash[STATE]
     message = _missing_alert_object(config, state) or (

@@ -20,16 +20,26 @@ NO_MANAGER = "(no-manager-answered)"
 # fixture -> (finder, what the site has none of when the finder finds nothing); an area with a
 # cluster object of its own declares its finder with @cluster_object
 FINDERS: dict[str, tuple] = {}
+# fixture -> (site, id) -> the server whose own view the object is, or None (a cluster-wide
+# object): such an item is that server's, by its full name too (`-k s-hive1.pdns`, --limit)
+SERVER_OF: dict[str, object] = {}
 
 
-def cluster_object(fixture: str, what: str):
+def cluster_object(fixture: str, what: str, server_of=None):
     """Declare a finder: a check taking the fixture `fixture` gets one item per id it returns."""
     def wrap(finder):
         if FINDERS.get(fixture, (finder,))[0] is not finder:
             raise ValueError(f"cluster object {fixture} already has the finder {FINDERS[fixture][0].__qualname__}")
         FINDERS[fixture] = (finder, what)
+        if server_of is not None:
+            SERVER_OF[fixture] = server_of
         return finder
     return wrap
+
+
+def server_of_node(site, name: str):
+    """A swarm node's server: the one whose short name the node's item is keyed by (node_name)."""
+    return next((s for s in site.servers if s.short == name), None)
 VOLUME_MOUNT = re.compile(r"^/var/lib/docker/volumes/([^/]+)/_data$")
 
 
@@ -135,7 +145,7 @@ def node_entries(site, nodes: list, name: str) -> tuple[object | None, list, lis
     return live, [n for n in others if n.status == "Down"], [n for n in others if n.status != "Down"]
 
 
-@cluster_object("swarm_node", "swarm node")
+@cluster_object("swarm_node", "swarm node", server_of=server_of_node)
 def swarm_nodes(ctx: Context) -> list[str]:
     names = {h.short for h in ctx.site.hives} if ctx.site.kind == "hive" else set()
     for _, r in manager_answers(ctx, "nodes"):

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from hivehealth import __version__
-from hivehealth.report import gate, history, page, prometheus
+from hivehealth.report import gate, history, page, prometheus, run_cache
 from hivehealth.safe_write import RefusedWrite, checked_dir, read_in_place, write_atomic
 from hivehealth.site.inventory import Site
 from hivehealth.ids import check_id, item_check_id
@@ -164,6 +164,8 @@ class JsonReport:
                            or session.exitstatus == pytest.ExitCode.USAGE_ERROR)
         if self.blocked and not self.config.option.collectonly:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR     # the operator's to fix
+        if not self.writes:
+            run_cache.hold(self.config)
         if self.html_plugin is None:
             return
         if not self.writes:
@@ -190,7 +192,7 @@ class JsonReport:
             "servers": [{"name": s.name, "roles": sorted(s.roles)} for s in self.site.servers],
             "started": datetime.fromtimestamp(self.started).isoformat(timespec="seconds"),
             "duration": round(time.time() - self.started, 3),
-            "exitstatus": int(exitstatus),
+            "exitstatus": int(session.exitstatus),     # as the hooks before this one left it
             "summary": self.summary(),
             "unreachable": sorted(n for n, f in self.facts().items() if f.unreachable),
             "checks": list(self.entries.values()),

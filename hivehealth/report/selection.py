@@ -1,9 +1,10 @@
 """What a run selected of the suite's checks: the whole suite, or a part of it (PARTIAL).
 
-A verdict covers exactly what ran. A run narrowed by -k, -m, --alert, --lf, --deselect, node
-ids or paths, or to hosts given with --hosts, is partial: its reports are written apart from
-the full run's (`latest-partial.*`), its page and JSON say what was selected and how many of
-the collected checks ran, and the history marks it so that it never stands for the site.
+A verdict covers exactly what ran. A run narrowed by -k, -m, --alert, --limit, --lf, --deselect,
+node ids or paths, or to hosts given with --hosts, or stopped early by --sw, -x or --maxfail, is
+partial: its reports are written apart from the full run's (`latest-partial.*`), its page and
+JSON say what was selected and how many of the collected checks ran, and the history marks it
+so that it never stands for the site.
 
 Counting runs in the process that collects: pytest's own deselection (-k, -m, --lf) reports the
 items it drops through pytest_deselected. With -n, the workers collect; each one hands its
@@ -36,8 +37,15 @@ def terms_of(config, suite_dir: Path) -> tuple[list[str], bool]:
         terms.append(_quoted("-m", o.markexpr))
     if getattr(o, "alert", None) is not None:
         terms.append(_quoted("--alert", o.alert))
+    if getattr(o, "limit", None):
+        terms.append(_quoted("--limit", o.limit))
     if getattr(o, "lf", False):
         terms.append("--lf")
+    # these run what was selected until the first failure (or N): partial when they stop early
+    if getattr(o, "stepwise", False):
+        terms.append("--sw")
+    elif getattr(o, "maxfail", 0):
+        terms.append("-x" if o.maxfail == 1 else f"--maxfail {o.maxfail}")
     for item in getattr(o, "deselect", None) or []:
         terms.append(_quoted("--deselect", item))
     narrowed = False
@@ -61,10 +69,16 @@ class Selection:
         self.narrowed = narrowed
         self.selected: int | None = None
         self.deselected = 0
+        self.ran = 0        # checks that ran to the end (their teardown reported)
+
+    @property
+    def stopped(self) -> bool:
+        """The run ended before every selected check ran (--sw, -x, --maxfail)."""
+        return self.selected is not None and 0 < self.ran < self.selected
 
     @property
     def partial(self) -> bool:
-        return self.narrowed or self.deselected > 0
+        return self.narrowed or self.deselected > 0 or self.stopped
 
     @property
     def collected(self) -> int | None:
@@ -79,6 +93,17 @@ class Selection:
 
     def pytest_deselected(self, items):
         self.deselected += len(items)
+
+    def pytest_sessionstart(self, session):
+        """--lf with failures on record: pytest collects only the files that hold them, so the
+        suite's full count is unknown."""
+        last_failed = session.config.pluginmanager.get_plugin("lfplugin")
+        if session.config.option.lf and last_failed is not None and last_failed.lastfailed:
+            self.narrowed = True
+
+    def pytest_runtest_logreport(self, report):
+        if report.when == "teardown":
+            self.ran += 1
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session):
@@ -97,7 +122,7 @@ class Selection:
 
     def counts(self) -> str:
         """`4 of 55 checks`, or `4 checks` when the full count is unknown."""
-        n = self.selected or 0
+        n = self.ran if self.stopped else (self.selected or 0)
         checks = "check" if n == 1 and self.collected is None else "checks"
         return f"{n} of {self.collected} checks" if self.collected is not None else f"{n} {checks}"
 
@@ -107,5 +132,5 @@ class Selection:
         return f"{self.counts()}, selected by {by}"
 
     def to_dict(self) -> dict:
-        return {"partial": self.partial, "selected": self.selected, "of": self.collected,
-                "by": list(self.terms)}
+        return {"partial": self.partial, "selected": self.ran if self.stopped else self.selected,
+                "of": self.collected, "by": list(self.terms)}

@@ -49,7 +49,7 @@ def layer_of(module: str) -> str:
     part = module.split(".")[1]
     if part in LAYERS:
         return part
-    if part in ("plugin", "cli"):
+    if part in ("plugin", "cli", "cron"):
         return "plugin"
     raise AssertionError(f"{module} is in no layer: put it in one (or in BASE if every layer needs it)")
 

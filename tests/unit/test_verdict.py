@@ -190,26 +190,6 @@ def test_the_sites_pytest_ini_applies_under_o_in_every_entry_point(site, tmp_pat
     assert read(site / "reports" / "latest-partial.json")["summary"] == {"waived": 4}
 
 
-def test_cron_finds_the_report_folder_the_sites_settings_name(tmp_path):
-    """bin/hive-health-cron in a copy of the checkout's layout, with a stand-in pytest that writes
-    where the site's pytest.ini says: the history page is made there."""
-    repo = tmp_path / "repo"
-    (repo / "bin").mkdir(parents=True)
-    shutil.copy2(REPO / "bin" / "hive-health-cron", repo / "bin" / "hive-health-cron")
-    (repo / "pytest.ini").write_text("[pytest]\nreport_dir = out\n")
-    (repo / ".venv" / "bin").mkdir(parents=True)
-    fake = repo / ".venv" / "bin" / "pytest"
-    fake.write_text('#!/bin/sh\nmkdir -p "$HIVE_ROOT/site-reports"\nexit 0\n')
-    fake.chmod(0o755)
-    site = make_project(tmp_path / "site")
-    (site / "pytest.ini").write_text("[pytest]\nreport_dir = site-reports\n")
-    p = subprocess.run(["/bin/sh", str(repo / "bin" / "hive-health-cron")], cwd=tmp_path, capture_output=True,
-                       text=True, env={"PATH": "/usr/bin:/bin", "HIVE_ROOT": str(site), "HH_PYTHON": sys.executable,
-                                       "PYTHONPATH": str(REPO)}, timeout=120)
-    assert p.returncode == 0, p.stdout + p.stderr
-    assert (site / "site-reports" / "index.html").exists() and not (repo / "out").exists()
-
-
 # --- an operator's mistake is one line ----------------------------------------------------------
 
 

@@ -63,11 +63,6 @@ def unwritable(folder: Path) -> str | None:
     existing = Path(folder)
     while not os.path.lexists(existing) and existing != existing.parent:
         existing = existing.parent
-    if existing == Path(folder) and existing.is_dir():
-        try:                        # nor one another user could plant a link in
-            checked_dir(existing, create=False)
-        except RefusedWrite as e:
-            return e.why
     if not existing.is_dir():
         return (f"{existing} is a file, not a folder: move it away, or give another folder "
                 f"with -o report_dir=DIR")
@@ -78,6 +73,11 @@ def unwritable(folder: Path) -> str | None:
             owner = "another user"
         return (f"{existing} is not writable by {getpass.getuser()} (it belongs to {owner}): give a "
                 f"folder you can write with -o report_dir=DIR")
+    if existing == Path(folder):
+        try:                        # nor one another user could plant a link in
+            checked_dir(existing, create=False)
+        except RefusedWrite as e:
+            return e.why
     return None
 
 

@@ -46,6 +46,8 @@ INI: dict[str, tuple[str, str]] = {
     "connect_timeout": ("seconds to open an SSH connection", "10"),
     "section_output_max": ("largest output of one command on one server that is kept, e.g. 8M; "
                            "a larger one makes its checks unknown (output too large)", "8M"),
+    "server_output_max": ("largest answer of one server's probe that is kept, all its commands' output "
+                          "together, e.g. 32M; the commands past it are unknown (not read)", "32M"),
     "fix_lock_wait": ("--fix: seconds to wait for another run's fix to finish", "300"),
     "node_down_grace": ("--fix: seconds a swarm node must be Down before it may be removed", "600"),
     "report_dir": ("where reports are written, relative to the pytest.ini in use (else the current directory)", "reports"),

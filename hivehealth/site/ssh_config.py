@@ -28,7 +28,6 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 
-import paramiko
 
 from hivehealth.safe_write import write_atomic
 
@@ -240,6 +239,7 @@ def _inline_includes(path: str, depth: int = 0) -> str:
 
 
 def _resolve_paramiko(path: str, host: str, user: str | None, port: int | None) -> Options:
+    import paramiko         # only without OpenSSH's client: a run that needs no reader never loads it
     try:
         cfg = paramiko.SSHConfig.from_text(_inline_includes(path))
     except paramiko.ssh_exception.ConfigParseError as e:

@@ -176,7 +176,8 @@ def test_a_server_lost_during_the_run_fails_its_next_checks_at_once(tmp_path):
             t._connect = lambda: (attempts.append(s.name), connect())[1]
             return t
 
-    state = SimpleNamespace(site=site, facts={server.name: HostFacts(server.name)}, pool=CountingPool(2))
+    state = SimpleNamespace(site=site, facts={server.name: HostFacts(server.name)}, pool=CountingPool(2),
+                            output_max=2 ** 20)
     config = SimpleNamespace(getini=lambda name: "5", option=SimpleNamespace(replay=None))
     hosts = SiteHosts(config, state)
     assert hosts.why_not(server) is None

@@ -95,7 +95,7 @@ _PATTERNS: list[tuple[str, re.Pattern, list[str], list[str], str]] = [
     ("disk", re.compile(rf"{_MOUNT}: Disk space is (?:critically )?low \(used > {_PCT}\){_HIVE}"),
      ["disk", "registry"], ["test_disk", "test_registry"], _SERVER),
     # Zabbix 5.x "/: Running out..."; 6.0 and later "FS [/]: Running out..."
-    ("inodes", re.compile(rf"(?:FS \[(?=/[^\]]*\]:))?{_MOUNT_FS}\]?: Running out of free inodes \(free < {_PCT}\){_HIVE}"),
+    ("inodes", re.compile(rf"(?:FS \[(?=/[^\s\]]*\]:))?{_MOUNT_FS}\]?: Running out of free inodes \(free < {_PCT}\){_HIVE}"),
      ["inodes"], ["test_inodes"], _SERVER),
     ("time", re.compile(rf"System time is out of sync \(diff with Zabbix server > \d+ ?s\){_HIVE}"),
      ["time"], ["test_time"], _SERVER),

@@ -58,7 +58,7 @@ _NAME = r"(?<![^\s()])(?P<obj>[^\s()]+)"
 _HIVE = r"(?:\s+\((?P<hive>[^()]*)\))?"
 _PCT = r"\d+(?:\.\d+)?\s*%"
 _MOUNT = r"(?<!\S)(?P<obj>/\S*)"
-_MOUNT_FS = r"(?<![^\s\[])(?P<obj>/[^\s\]]*)"
+_MOUNT_FS = r"(?<![^\s\[])(?P<obj>/[^\s\[\]]*)"     # a mount in FS [...]: no brackets in it
 
 # Which checks an alert selects, and whether its object is the item's parameter ("object": one
 # cluster object) or the alert's host narrows it ("server": a per-server check).
@@ -95,7 +95,7 @@ _PATTERNS: list[tuple[str, re.Pattern, list[str], list[str], str]] = [
     ("disk", re.compile(rf"{_MOUNT}: Disk space is (?:critically )?low \(used > {_PCT}\){_HIVE}"),
      ["disk", "registry"], ["test_disk", "test_registry"], _SERVER),
     # Zabbix 5.x "/: Running out..."; 6.0 and later "FS [/]: Running out..."
-    ("inodes", re.compile(rf"(?:FS \[(?=/[^\]]*\]:))?{_MOUNT_FS}\]?: Running out of free inodes \(free < {_PCT}\){_HIVE}"),
+    ("inodes", re.compile(rf"(?:FS \[(?=/[^\s\[\]]*\]:))?{_MOUNT_FS}\]?: Running out of free inodes \(free < {_PCT}\){_HIVE}"),
      ["inodes"], ["test_inodes"], _SERVER),
     ("time", re.compile(rf"System time is out of sync \(diff with Zabbix server > \d+ ?s\){_HIVE}"),
      ["time"], ["test_time"], _SERVER),

@@ -436,7 +436,8 @@ KERNEL_LOG_END = re.compile(r"^# exit (?P<rc>\d+)\s*$")
 _KLOG = re.compile(r"\bdrbd (?P<res>[^\s/:]+)(?:/(?P<vol>\d+) drbd\d+)? (?P<peer>[^\s:]+): (?P<msg>.*)$")
 _KLOG_BITS = re.compile(r"^(?P<who>self|peer) [0-9A-F]{16}(?::[0-9A-F]{16})*(?::)? bits:(?P<bits>\d+)")
 _KLOG_CONNECTED = re.compile(r"conn\( \S+ -> Connected \)")
-_KLOG_SOURCE = re.compile(r"\s*\S+ kernel:$")   # journalctl's "<host> kernel:" after the time
+# journalctl's "<host> kernel:" after the time (tried only where a space run or a word starts)
+_KLOG_SOURCE = re.compile(r"(?<!\s)\s*(?<!\S)\S+ kernel:$")
 BITMAP_BLOCK_KIB = 4            # one bit of DRBD's bitmap covers 4 KiB (BM_BLOCK_SIZE)
 
 

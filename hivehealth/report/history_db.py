@@ -131,7 +131,7 @@ def unreachable_servers(doc: dict) -> list[str]:
         param = m.group(1) if m else None
         for s in servers:
             if param and (param == s or param == s.split(".")[0]) and \
-                    re.search(r"(^|\n)\s*unreachable:", text, re.I):
+                    re.search(r"^[^\S\n]*unreachable:", text, re.I | re.M):
                 add(s)
                 named = True
         for segment in re.split(r"[;\n]", text):

@@ -24,8 +24,11 @@ def test_k_words_select_their_area(suite):
     assert r.rc == 0, r
     # the DRBD resources, and the drbd-resource@ units that bring them up at boot
     assert r.checks and {c["area"] for c in r.checks} == {"drbd", "drbd_units"}
+    # a server's full name selects its items and its own view in cluster objects: its swarm
+    # node, whose item is keyed by the short name
     r = suite.run("-k", "s-hive1.lab")
-    assert r.checks and all("s-hive1.lab" in c["id"] for c in r.checks)
+    assert r.checks and all("s-hive1.lab" in c["id"] or c["id"].endswith("[s-hive1]") for c in r.checks)
+    assert any(c["area"] == "swarm" and c["id"].endswith("[s-hive1]") for c in r.checks), r.checks
 
 
 def test_reports_are_written(suite):

@@ -302,8 +302,11 @@ def test_parse_lvs_real_layout():
 
 
 # ---------------------------------------------------------------- time
-def time_ctx(clock: str, timesync: str, gathered_at=1795912013.0, seconds=0.4, ini=None):
-    return ctx_of({REPO.name: [result("clock", clock), result("timesync", timesync)]},
+def time_ctx(clock: str, timesync: str, gathered_at=1795912013.0, seconds=0.4, ini=None,
+             tracking: str | None = None):
+    tracking = cap("chrony/tracking-synchronised.txt") if tracking is None else tracking
+    return ctx_of({REPO.name: [result("clock", clock), result("timesync", timesync),
+                               result("chrony_tracking", tracking)]},
                   gathered_at=gathered_at, seconds=seconds, ini=ini)
 
 
@@ -313,6 +316,15 @@ def test_time_healthy_lab_capture_passes():
                             gathered_at=CLOCK - 0.6, seconds=1.0), REPO)
     assert v.status == OK, v.message()
     assert v.data["timesync_unit"] == "chrony.service"
+
+
+def test_time_running_chronyd_without_a_source_fails():
+    never = cap("chrony/tracking-synchronised.txt").replace("CB00710F (203.0.113.15)", "00000000 ()") \
+        .replace("Leap status     : Normal", "Leap status     : Not synchronised")   # EDITED: no source
+    v = clock_skew(time_ctx(lab("clock-repo-healthy.txt"), lab("timesync-repo-healthy.txt"),
+                            gathered_at=CLOCK - 0.6, seconds=1.0, tracking=never), REPO)
+    assert v.status == FAIL and "never synchronised" in v.message()
+    assert "chronyd_inactive" not in v.data      # a restart does not give it a source
 
 
 def test_time_skew_fails_with_value_limit_and_faq():

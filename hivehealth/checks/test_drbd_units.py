@@ -11,6 +11,8 @@ Zabbix counts failed units only after they failed, and never a unit that is mere
 The volumes are those of `drbd_device_map` in .hive/persistents.yml for this stage.
 Not applicable (skip): a stage whose drbd_device_map is empty (no DRBD volumes).
 """
+import shlex
+
 import pytest
 
 from hivehealth.gather.sections import declare
@@ -38,6 +40,11 @@ ALERT = "At least one of the services is in a failed state (only once a unit has
 @pytest.mark.roles("hive")
 def test_drbd_units(server, verify):
     verify(drbd_units_active, server)
+
+
+# UnitFileStates under which systemd starts the unit at the next boot (the -runtime ones are
+# gone after a reboot)
+ENABLED_FOR_BOOT = ("enabled", "linked")
 
 
 def unit_name(vol: str) -> str:
@@ -91,11 +98,29 @@ def drbd_units_active(ctx, server) -> Verdict:
             v.fail(f"{name} is active but {u.get('UnitFileState')} (expected enabled): it will not "
                    f"bring {vol} up at the next boot; sudo systemctl enable {name}")
             bad.append(vol)
+    # a unit enabled for a volume that is gone: docker.service still requires it, so at the next
+    # boot its waitdevice finds no resource, it fails, and docker fails with "Dependency failed"
     extra = sorted(n for n in units if n and n.startswith("drbd-resource@")
                    and n[len("drbd-resource@"):].removesuffix(".service") not in vols)
-    if extra:
-        v.notes.append("units of volumes not in drbd_device_map (leftovers of a deleted volume, "
-                       "FAQ 7.22): " + ", ".join(extra))
+    leftovers, enabled_leftovers = [], []
+    for name in extra:
+        u = units[name]
+        vol = name[len("drbd-resource@"):].removesuffix(".service")
+        if u.get("UnitFileState") in ENABLED_FOR_BOOT:
+            q = shlex.quote(name)
+            v.fail(f"{name} is still {u.get('UnitFileState')} for volume {vol}, which is not in "
+                   f"drbd_device_map (a deleted volume): docker.service requires it, so at the next "
+                   f"boot its drbdadm adjust fails and docker.service fails with \"Dependency "
+                   f"failed\", taking every service on this hive with it; sudo systemctl disable {q} "
+                   f"&& sudo systemctl reset-failed {q}")
+            enabled_leftovers.append(name)
+        else:
+            leftovers.append(f"{name} ({u.get('ActiveState')}, {u.get('UnitFileState')})")
+    if leftovers:
+        v.notes.append("units of volumes not in drbd_device_map, not enabled (leftovers of a deleted "
+                       "volume; a failed one is cleared with sudo systemctl reset-failed, FAQ 7.22): "
+                       + ", ".join(leftovers))
     v.data["units"] = {n: units[n].get("ActiveState") for n in units if n}
     v.data["bad"] = bad
+    v.data["enabled_leftovers"] = enabled_leftovers
     return v

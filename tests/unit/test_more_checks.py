@@ -382,6 +382,21 @@ def test_registry_api_lab_http_passes_and_tls_401_fails():
     assert "https://s-hive3.lab:5000/v2/" in v.message()
 
 
+def test_registry_certificate_error_is_named_without_curls_help_text():
+    # curl 7.76's stderr after a verify failure: its error line, then help text
+    err = ("curl: (60) SSL certificate problem: certificate has expired\n"
+           "More details here: https://curl.se/docs/sslcerts.html\n\n"
+           "curl failed to verify the legitimacy of the server and therefore could not\n"
+           "establish a secure connection to it. To learn more about this situation and\n"
+           "how to fix it, please visit the web page mentioned above.\n")
+    tls = ("mode tls\nurl https://s-hive3.lab:5000/v2/\nuser hive\ncurl 60\ncode 000\n"
+           "notbefore Nov 30 03:12:45 2025 GMT\nnotafter Nov 30 03:12:45 2026 GMT\nnow 1796688000\n")
+    v = registry_api(ctx_of({REPO.name: [result("registry_api", tls, stderr=err)]}), REPO)
+    msg = v.message()
+    assert v.status == FAIL and "has expired since 2026-11-30 03:12 UTC" in msg
+    assert "how to fix it" not in msg and "More details" not in msg and "site CA (" not in msg
+
+
 def test_registry_api_refused_and_unconfigured():
     down = "mode http\nurl http://s-hive3.lab:5000/v2/\ncurl 7\ncode 000\n"
     err = "curl: (7) Failed to connect to s-hive3.lab port 5000 after 0 ms: Couldn't connect to server\n"

@@ -150,6 +150,14 @@ def clock_skew(ctx, server) -> Verdict:
 
 def chronyd_synchronised(ctx, v: Verdict, server, unit: str) -> None:
     """A running chronyd: has it a source, and how far off is the clock it is correcting?"""
+    r = ctx.host(server).get("chrony_tracking")
+    if r is not None and r.rc != 0 and not r.unreadable:
+        v.cite(server.name, r)
+        said = ((r.stderr.strip() or r.stdout.strip()).splitlines() or [f"exit {r.rc}"])[-1][:160]
+        v.unknown(f"chronyc cannot ask {unit} whether it is synchronised ({said}): its state is not "
+                  f"known; sudo systemctl status {unit} on the server, and sudo systemctl restart "
+                  f"{unit} if it does not answer")
+        return
     fields = ctx.parsed(v, server, "chrony_tracking", parse_tracking,
                         f"whether {unit} is synchronised (chronyc tracking)")
     if fields is None:

@@ -70,6 +70,29 @@ def test_chronyd_stopped_is_restarted_safely(suite, fault, site):
     assert suite.run().rc == 0
 
 
+def test_chronyd_without_a_source_is_not_synchronised(suite, fault, site):
+    fault("time:chronyd-no-source", "s-hive1.lab")
+    check = "checks/test_time.py::test_time[s-hive1.lab]"
+    r = suite.run()
+    assert_fails_exactly(r, {check: ["chrony.service is running but not synchronised",
+                                     "never synchronised", "chronyc sources"]})
+    # a restart gives it no source: no remedy is offered for it
+    assert "systemctl restart -- chrony.service" not in suite.run("--fix-plan", "-k", "time").failed()[check]
+
+
+def test_leftover_enabled_drbd_unit_fails_before_the_reboot(suite, fault, site):
+    fault("units:leftover-drbd-enabled", "s-hive1.lab")
+    check = "checks/test_drbd_units.py::test_drbd_units[s-hive1.lab]"
+    r = suite.run()
+    assert_fails_exactly(r, {check: ["drbd-resource@old_data.service is still enabled",
+                                     "Dependency failed",
+                                     "sudo systemctl disable drbd-resource@old_data.service"]},
+                         allowed=[re.compile(re.escape("test_units[s-hive1.lab]"))])
+    ssh(site, "s-hive1.lab", "sudo systemctl disable drbd-resource@old_data.service && "
+                             "sudo systemctl reset-failed drbd-resource@old_data.service")
+    assert suite.run().rc == 0
+
+
 def test_registry_down_is_refused_connection(suite, fault, site):
     fault("registry_api:down")
     r = suite.run()

@@ -47,6 +47,15 @@ def test_backup_fail_line_fails_although_the_service_exited_0(suite, fault, site
     assert after.rc == 0, after
 
 
+def test_backup_dump_failing_inside_sh_c_fails_without_a_fail_line(suite, fault, site):
+    fault("backup:dump-fails-in-sh-c")
+    assert ssh(site, REPO_HOST, "systemctl show -p Result --value backup.service").strip() == "success"
+    r = suite.run()
+    assert_fails_exactly(r, {BACKUP: ["backup of hhdump failed", "20 bytes: an empty dump",
+                                      "printed no FAIL", "mysqldump: not found",
+                                      "hive-backup.sh -l hhdump"]})
+
+
 def test_backup_timer_stopped_is_reported_with_its_command(suite, fault, site):
     fault("backup:timer-stopped")
     r = suite.run()

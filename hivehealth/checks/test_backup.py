@@ -24,6 +24,7 @@ from hivehealth.gather.sections import declare
 from hivehealth.parsers import systemd
 from hivehealth.parsers.backup import dated_file, latest_link_name, parse_backup_files, parse_backup_journal
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command
 
 
 # backup (repository server): the script, the -latest links with their targets' age, and the
@@ -196,8 +197,15 @@ def backup_fresh(ctx, server) -> Verdict:
         v.skip(f"{server.name}: /usr/bin/hive-backup.sh is not installed: this repository server "
                f"has no hive-builder backups to check")
         return v
-    rerun = "rerun on the repository server (hive ssh): hive-backup.sh -l {t}"
-    now = b["now"] or time.time()
+    def rerun(target):
+        return f"rerun on the repository server (hive ssh): {command('hive-backup.sh', '-l', target)}"
+
+    # the server's clock when it answered, else when it was asked: a replay judges ages as
+    # they were when the recording was made
+    now = b["now"] or ctx.host(server).gathered_at
+    if not now:
+        v.unknown("the time the backup state was read is not known: the backups' age cannot be judged")
+        return v
 
     # 0. a backup.service run in progress: its targets are being rewritten; a second
     # hive-backup.sh beside it would export the same data twice at once
@@ -226,8 +234,10 @@ def backup_fresh(ctx, server) -> Verdict:
                 v.notes.append(f"backup.service is running since {_utc(b['started'])} "
                                f"({_age(running_for)}; {took}): its links are rewritten as each "
                                f"target ends")
-            rerun = ("wait for the running backup.service to end (systemctl status backup.service), "
-                     "then check again; do not start hive-backup.sh beside it")
+
+            def rerun(target):
+                return ("wait for the running backup.service to end (systemctl status backup.service), "
+                        "then check again; do not start hive-backup.sh beside it")
 
     # 1. every -latest link is young enough, and every link the scripts write exists
     stale = []
@@ -238,7 +248,7 @@ def backup_fresh(ctx, server) -> Verdict:
         t = _target(link, b["expected"])
         if mtime is None:
             v.fail(f"{link} -> {target} is a dangling link: the backup file is gone "
-                   f"(limit {max_h:g} h); {rerun.format(t=t)}")
+                   f"(limit {max_h:g} h); {rerun(t)}")
             stale.append(t)
             continue
         age = now - mtime
@@ -248,23 +258,23 @@ def backup_fresh(ctx, server) -> Verdict:
         if age > max_h * 3600:
             when = " (already when the running backup began)" if running_for is not None else ""
             v.fail(f"backup of {t} is stale: {link} -> {target} is {_age(age)} old{when} "
-                   f"(limit backup_max_age {max_h:g} h); {rerun.format(t=t)}")
+                   f"(limit backup_max_age {max_h:g} h); {rerun(t)}")
             stale.append(t)
     for link, svc in sorted(b["expected"].items()):
         if link not in b["links"]:
             t = _target(link, b["expected"])
             v.fail(f"backup of {t} was never written: no {b['dir']}/{link} "
-                   f"(limit {max_h:g} h); {rerun.format(t=t)}")
+                   f"(limit {max_h:g} h); {rerun(t)}")
             stale.append(t)
     if not b["links"] and not b["expected"] and not b["nodir"]:
         v.fail(f"no backup-*-latest.* link in {b['dir']}: no backup has been written "
                f"(limit {max_h:g} h); " + ("rerun on the repository server: hive-backup.sh"
-                                            if running_for is None else rerun))
+                                            if running_for is None else rerun("")))
     for link, target, why in _small_dumps(b):
         t = _target(link, b["expected"])
         v.fail(f"backup of {t} failed: {link} -> {target} {why}; the last run's journal "
                f"(journalctl -u backup.service) names the dump's error; fix it, then "
-               f"{rerun.format(t=t)}")
+               f"{rerun(t)}")
         stale.append(t)
 
     # 2. the timer that runs it
@@ -320,11 +330,11 @@ def backup_fresh(ctx, server) -> Verdict:
                     continue
                 if not fail.tool:
                     v.fail(f"the last backup run ({last_start}) printed `{fail.line.strip()[:200]}`; "
-                           f"{rerun.format(t=t)}")
+                           f"{rerun(t)}")
                 else:
                     # the quoted line last: a secret in it is redacted to the end of the message
                     v.fail(f"the dump of {t} in the last backup run ({last_start}) failed although "
-                           f"hive-backup.sh printed no FAIL; fix the cause, then {rerun.format(t=t)}; "
+                           f"hive-backup.sh printed no FAIL; fix the cause, then {rerun(t)}; "
                            f"{fail.tool}'s error: `{fail.line.strip()[:200]}`")
                 stale.append(t)
     v.data["stale"] = sorted(set(stale))

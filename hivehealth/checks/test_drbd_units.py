@@ -11,13 +11,12 @@ Zabbix counts failed units only after they failed, and never a unit that is mere
 The volumes are those of `drbd_device_map` in .hive/persistents.yml for this stage.
 Not applicable (skip): a stage whose drbd_device_map is empty (no DRBD volumes).
 """
-import shlex
-
 import pytest
 
 from hivehealth.gather.sections import declare
 from hivehealth.parsers import systemd
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command
 
 
 # drbd-resource@<vol>.service of every volume this hive knows: /etc/drbd.d/<vol>.res (written
@@ -70,7 +69,7 @@ def drbd_units_active(ctx, server) -> Verdict:
         if u is None:
             v.fail(f"{name} is unknown here (no /etc/drbd.d/{vol}.res, not required by docker, "
                    f"not loaded) for volume {vol} of drbd_device_map (expected active): "
-                   f"build-volumes did not run on this hive; run hive build-volumes -l {vol}")
+                   f"build-volumes did not run on this hive; run {command('hive', 'build-volumes', '-l', vol)}")
             bad.append(vol)
             continue
         state = f"{u.get('ActiveState')}/{u.get('SubState')}"
@@ -89,14 +88,14 @@ def drbd_units_active(ctx, server) -> Verdict:
             # (drbdadm adjust), which is harmless when the resource is already up
             # the unit's state only: whether the resource itself is up now is test_drbd's
             v.fail(f"{name} is {state} (result {result}; expected active): it did not bring DRBD "
-                   f"resource {vol} up on {server.short}, and {boot}; see journalctl -u {name}, then "
-                   f"sudo systemctl start {name} (not restart: that restarts docker too; "
+                   f"resource {vol} up on {server.short}, and {boot}; see {command('journalctl', '-u', name)}, "
+                   f"then {command('systemctl', 'start', name, sudo=True)} (not restart: that restarts docker too; "
                    f"runbook 7.7 if DRBD is not UpToDate)")
             bad.append(vol)
         elif u.get("UnitFileState") not in ("enabled", "enabled-runtime", "static", "linked",
                                             "linked-runtime", "generated", "indirect"):
             v.fail(f"{name} is active but {u.get('UnitFileState')} (expected enabled): it will not "
-                   f"bring {vol} up at the next boot; sudo systemctl enable {name}")
+                   f"bring {vol} up at the next boot; {command('systemctl', 'enable', name, sudo=True)}")
             bad.append(vol)
     # a unit enabled for a volume that is gone: docker.service still requires it, so at the next
     # boot its waitdevice finds no resource, it fails, and docker fails with "Dependency failed"
@@ -107,12 +106,12 @@ def drbd_units_active(ctx, server) -> Verdict:
         u = units[name]
         vol = name[len("drbd-resource@"):].removesuffix(".service")
         if u.get("UnitFileState") in ENABLED_FOR_BOOT:
-            q = shlex.quote(name)
             v.fail(f"{name} is still {u.get('UnitFileState')} for volume {vol}, which is not in "
                    f"drbd_device_map (a deleted volume): docker.service requires it, so at the next "
                    f"boot its drbdadm adjust fails and docker.service fails with \"Dependency "
-                   f"failed\", taking every service on this hive with it; sudo systemctl disable {q} "
-                   f"&& sudo systemctl reset-failed {q}")
+                   f"failed\", taking every service on this hive with it; "
+                   f"{command('systemctl', 'disable', name, sudo=True)} && "
+                   f"{command('systemctl', 'reset-failed', name, sudo=True)}")
             enabled_leftovers.append(name)
         else:
             leftovers.append(f"{name} ({u.get('ActiveState')}, {u.get('UnitFileState')})")

@@ -21,6 +21,7 @@ from hivehealth.gather.sections import declare
 from hivehealth.parsers.lvm import HEALTH, STATE, parse_lvs_json
 from hivehealth.parsers.sizes import human_kib
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command
 
 
 _LVS = ("command -v lvs >/dev/null 2>&1 || { echo 'lvs: command not found' >&2; exit 127; }; "
@@ -137,9 +138,10 @@ def other_pools(v: Verdict, server, pools, data_max: float, meta_max: float) -> 
             continue
         for what, pct, limit, option, fix in (
                 ("data", pool.data_percent, data_max, "thinpool_data_max",
-                 f"extend it (sudo lvextend -L +<size> {name}) or free space in its LVs (fstrim)"),
+                 f"extend it ({command('lvextend', '-L', '+SIZE', name, sudo=True)}) or free space "
+                 f"in its LVs (fstrim)"),
                 ("metadata", pool.metadata_percent, meta_max, "thinpool_metadata_max",
-                 f"extend it: sudo lvextend --poolmetadatasize +<size> {name}")):
+                 f"extend it: {command('lvextend', '--poolmetadatasize', '+SIZE', name, sudo=True)}")):
             if pct is not None and pct >= limit:
                 v.warn(f"thin pool {name} (not the DRBD pool) {what} is {pct:g} % used (limit "
                        f"{option} {limit:g} %): when it fills, every LV on it stops taking writes "

@@ -24,6 +24,7 @@ from hivehealth.gather.sections import declare
 from hivehealth.parsers import ParseError, systemd
 from hivehealth.parsers.time import parse_clock, parse_tracking, system_time_offset
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command
 
 
 _TIMESYNC = ("systemctl show -p Id -p LoadState -p ActiveState -p SubState "
@@ -131,7 +132,8 @@ def clock_skew(ctx, server) -> Verdict:
             else:
                 v.fail(f"{unit} (chronyd) is masked (LoadState=masked): it is installed but cannot "
                        f"start, and nothing keeps this clock in sync; on the server run "
-                       f"sudo systemctl unmask {unit} && sudo systemctl enable --now {unit}")
+                       f"{command('systemctl', 'unmask', unit, sudo=True)} && "
+                       f"{command('systemctl', 'enable', '--now', unit, sudo=True)}")
                 v.data["chronyd_masked"] = True
         elif timesyncd is not None and timesyncd.get("ActiveState") == "active":
             v.notes.append("chronyd is not installed; systemd-timesyncd keeps the time")
@@ -155,8 +157,8 @@ def chronyd_synchronised(ctx, v: Verdict, server, unit: str) -> None:
         v.cite(server.name, r)
         said = ((r.stderr.strip() or r.stdout.strip()).splitlines() or [f"exit {r.rc}"])[-1][:160]
         v.unknown(f"chronyc cannot ask {unit} whether it is synchronised ({said}): its state is not "
-                  f"known; sudo systemctl status {unit} on the server, and sudo systemctl restart "
-                  f"{unit} if it does not answer")
+                  f"known; {command('systemctl', 'status', unit, sudo=True)} on the server, and "
+                  f"{command('systemctl', 'restart', unit, sudo=True)} if it does not answer")
         return
     fields = ctx.parsed(v, server, "chrony_tracking", parse_tracking,
                         f"whether {unit} is synchronised (chronyc tracking)")
@@ -172,7 +174,7 @@ def chronyd_synchronised(ctx, v: Verdict, server, unit: str) -> None:
         v.fail(f"{unit} is running but not synchronised: it {since}, so nothing corrects this "
                f"clock and it drifts; `chronyc sources` on the server shows which servers of "
                f"/etc/chrony.conf are unreachable (^?): open the network to one (UDP 123) or "
-               f"name a reachable one, then sudo systemctl restart {unit}")
+               f"name a reachable one, then {command('systemctl', 'restart', unit, sudo=True)}")
         v.data["chronyd_unsynchronised"] = True
         return
     if leap not in SYNCHRONISED:

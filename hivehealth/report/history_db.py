@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from hivehealth.safe_write import PRIVATE as FILE_MODE   # reports say which servers fail and why
-from hivehealth.safe_write import write_new
+from hivehealth.safe_write import checked_dir, existing_is_regular, open_in_place, read_in_place, write_new
 
 DB_NAME = "history.sqlite"
 RUN_RE = re.compile(r"^run-(\d{8}-\d{6}(?:-\d{6})?)\.(json|html)$")
@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS runs (
     unreachable TEXT NOT NULL DEFAULT '[]', -- JSON list of server names
     areas       TEXT NOT NULL DEFAULT '{}', -- JSON {area: [passed, failed, fixed, waived, skipped]}
     error       TEXT,                       -- why the report could not be read
+    selection   TEXT NOT NULL DEFAULT '',   -- a partial run's selection ("4 of 55 checks, selected by -k time")
     UNIQUE (stamp, kind, site, stage)
 );
 CREATE INDEX IF NOT EXISTS runs_by_group ON runs (kind, site, stage, stamp);
@@ -156,6 +157,7 @@ class RunFields:
     totals: dict[str, int]
     areas: dict[str, list[int]]         # area -> [passed, failed, fixed, waived, skipped]
     unreachable: list[str]
+    selection: str = ""                 # a partial run's selection; "" for a run of the whole suite
 
 
 @dataclass
@@ -211,7 +213,17 @@ def summarize(doc: dict) -> Summary:
                    stage=str(doc.get("stage") or ""),
                    state=run_state(totals, unreachable, exitstatus), exitstatus=exitstatus,
                    duration=duration, totals=totals, areas=areas, unreachable=unreachable,
-                   checks=checks)
+                   selection=selection_text(doc.get("selection")), checks=checks)
+
+
+def selection_text(selection) -> str:
+    """`4 of 55 checks, selected by -k time` for a partial run's report, "" for a full one."""
+    if not isinstance(selection, dict) or not selection.get("partial"):
+        return ""
+    n, of = selection.get("selected"), selection.get("of")
+    by = " ".join(str(t) for t in selection.get("by") or []) or "deselected items"
+    counts = f"{n} of {of} checks" if isinstance(of, int) else f"{n} checks"
+    return f"{counts}, selected by {by}"
 
 
 def stamp_time(stamp: str) -> datetime:
@@ -253,24 +265,17 @@ def write_dated(report_dir: Path, started: datetime, copies: dict[str, bytes]) -
 
 def _create_private(path: Path) -> None:
     """Create the file owner/group-readable before SQLite opens it: SQLite gives its -wal and
-    -shm files the database file's permissions. An existing, more open file is narrowed."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
-        os.close(fd)
-    except FileExistsError:
-        pass
-    try:
-        mode = os.stat(path).st_mode & 0o777
-        if mode & ~FILE_MODE:
-            os.chmod(path, mode & FILE_MODE)
-    except PermissionError:
-        pass                     # not ours to change: the owner decides
+    -shm files the database file's permissions. An existing, more open file is narrowed. SQLite
+    opens the database and its companions by name: none of them may be a link or another
+    file's second name (safe_write's checks), in a folder no one else can write to."""
+    os.close(open_in_place(path, os.O_CREAT | os.O_WRONLY, FILE_MODE))
+    for companion in ("-wal", "-shm", "-journal"):
+        existing_is_regular(path.with_name(path.name + companion))
 
 
 def connect(report_dir: Path) -> sqlite3.Connection:
     """The history database of report_dir, created (0640, WAL) when missing."""
-    path = Path(report_dir) / DB_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = checked_dir(report_dir) / DB_NAME
     _create_private(path)
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     try:
@@ -290,6 +295,9 @@ def connect(report_dir: Path) -> sqlite3.Connection:
             for stmt in SCHEMA.split(";"):
                 if stmt.strip():
                     db.execute(stmt)
+            if "selection" not in {row[1] for row in db.execute("PRAGMA table_info(runs)")}:
+                # a database of a version before partial runs were told apart: all its runs were full
+                db.execute("ALTER TABLE runs ADD COLUMN selection TEXT NOT NULL DEFAULT ''")
             db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
     except BaseException:
         db.close()
@@ -349,11 +357,11 @@ def insert(db: sqlite3.Connection, stamp: str, s: Summary, cache: dict | None = 
     t = s.totals
     cur = db.execute(
         "INSERT INTO runs (stamp, kind, site, stage, state, exitstatus, duration, passed, failed, "
-        "fixed, waived, skipped, unreachable, areas) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+        "fixed, waived, skipped, unreachable, areas, selection) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
         "ON CONFLICT DO NOTHING",
         (stamp, s.kind, s.site, s.stage, s.state, s.exitstatus, s.duration, t["passed"], t["failed"],
          t["fixed"], t["waived"], t["skipped"], json.dumps(s.unreachable),
-         json.dumps(s.areas, separators=(",", ":"))))
+         json.dumps(s.areas, separators=(",", ":")), s.selection))
     if not cur.rowcount:
         return False
     run_id = cur.lastrowid
@@ -416,7 +424,8 @@ def import_missing(db: sqlite3.Connection, report_dir: Path, files: dict[str, se
         for stamp in todo[i:i + batch]:
             path = Path(report_dir) / f"run-{stamp}.json"
             try:
-                parsed.append((stamp, summarize(json.loads(path.read_text(encoding="utf-8"))), None))
+                # not through a link planted among the dated reports: never another file's text
+                parsed.append((stamp, summarize(json.loads(read_in_place(path).decode("utf-8"))), None))
             except FileNotFoundError:
                 continue                           # pruned or moved meanwhile
             except (OSError, ValueError, TypeError, AttributeError) as e:

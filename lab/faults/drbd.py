@@ -48,6 +48,17 @@ def inj_drbd_split_brain(lab, target):
                f"connect {lab['volume']}:{q['full']})"), {"primary": p["full"]}
 
 
+def inj_drbd_standalone_one_sided(lab, target):
+    p = ldap_node(lab) or site.first_hive(lab)
+    others = [h for h in site.hives_of(lab) if h["full"] != p["full"]]
+    q = site.by_name(lab, target) if target else others[-1]
+    # what an operator types: one connection of the resource, on one end
+    sx(q, f"drbdadm disconnect {lab['volume']}:{p['full']}")
+    return q, (f"{q['full']} ran `drbdadm disconnect {lab['volume']}:{p['full']}`: StandAlone to "
+               f"{p['full']} only, {p['full']} Connecting (fix: connect that link on "
+               f"{q['full']})"), {"primary": p["full"]}
+
+
 def inj_drbd_reconnect_race(lab, target):
     def f(res, now):
         res["race"] = {"armed": True}
@@ -80,6 +91,8 @@ FAULTS = [
           "split brain: Primary and a peer see each other StandAlone, the peer Outdated [peer]"),
     Fault("drbd:peer-down", inj_drbd_peer_down, heal_drbd,
           "resource down on one hive (unit stopped); peers see Connecting"),
+    Fault("drbd:standalone-one-sided", inj_drbd_standalone_one_sided, heal_drbd,
+          "a peer disconnected its link to the Primary only (StandAlone one side, no split brain) [peer]"),
     Fault("drbd:reconnect-race", inj_drbd_reconnect_race, heal_drbd,
           "after primary --force, two Secondaries' disconnect && connect split-brain them"),
 ]

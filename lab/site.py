@@ -124,6 +124,10 @@ def res_file(lab):
     return "\n".join(out) + "\n"
 
 
+CHRONY_LOCAL_CONF = "etc/chrony/conf.d/hive-lab.conf"     # Debian's chrony.conf reads conf.d
+CHRONY_LOCAL = "local stratum 10\n"
+
+
 def server_files(lab, s, pubkey):
     repo = repo_of(lab)
     buf = io.BytesIO()
@@ -134,6 +138,9 @@ def server_files(lab, s, pubkey):
                   '  "log-opts": {"max-size": "10m", "max-file": "2"}\n}\n' % repo["full"])
         _tar_add(t, "etc/docker/daemon.json", daemon)
         _tar_add(t, "etc/hive-lab/server", f"{s['full']}\n")
+        # the lab has no network time source: each chronyd serves its own clock as reference,
+        # as a closed site's time server does, so chronyc tracking reports it synchronised
+        _tar_add(t, CHRONY_LOCAL_CONF, CHRONY_LOCAL)
         if s["hive"]:
             _tar_add(t, "etc/drbd-sim/node", s["full"] + "\n")
             _tar_add(t, "usr/lib/drbd-sim/drbdsim.py",

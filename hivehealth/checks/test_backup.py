@@ -16,12 +16,13 @@ Not applicable (skip): a repository server without /usr/bin/hive-backup.sh (back
 never ran there). With the script present, a missing timer is a fault.
 No remedy: the message names the stale or failed target and how to rerun it by hand.
 """
+import time
 
 import pytest
 
 from hivehealth.gather.sections import declare
 from hivehealth.parsers import systemd
-from hivehealth.parsers.backup import latest_link_name, parse_backup_files, parse_backup_journal
+from hivehealth.parsers.backup import dated_file, latest_link_name, parse_backup_files, parse_backup_journal
 from hivehealth.judge.verdict import Verdict
 from hivehealth.shell import command
 
@@ -42,15 +43,24 @@ h=; [ -n "$u" ] && h=$(getent passwd "$u" | cut -d: -f6)
 d="$h/backup"
 echo "dir $d"
 echo "now $(date +%s)"
+echo "tz $(date +%z)"
 x=$(systemctl show --timestamp=us+utc -p ExecMainExitTimestamp --value backup.service 2>/dev/null) ||
   x=$(TZ=UTC LC_ALL=C systemctl show -p ExecMainExitTimestamp --value backup.service 2>/dev/null)
 [ -z "$x" ] || { x=$(TZ=UTC date -d "$x" +%s.%N 2>/dev/null) && echo "lastrun $x"; }
+x=$(systemctl show --timestamp=us+utc -p ExecMainStartTimestamp --value backup.service 2>/dev/null) ||
+  x=$(TZ=UTC LC_ALL=C systemctl show -p ExecMainStartTimestamp --value backup.service 2>/dev/null)
+[ -z "$x" ] || { x=$(TZ=UTC date -d "$x" +%s.%N 2>/dev/null) && echo "started $x"; }
 [ -d "$d" ] || { echo "nodir"; }
 for f in "$d"/backup-*-latest.*; do
   [ -L "$f" ] || [ -e "$f" ] || continue
   t=$(readlink "$f"); [ -n "$t" ] || t=-
   m=$(date -r "$f" +%s.%N 2>/dev/null) || m=-
   echo "link ${f##*/} $m $t"
+done
+for f in "$d"/backup-*; do
+  case ${f##*/} in *-latest.*) continue ;; esac
+  [ -f "$f" ] && [ ! -L "$f" ] || continue
+  z=$(stat -c '%s %Y' "$f" 2>/dev/null) && echo "file ${f##*/} $z"
 done
 for f in "$s" /var/lib/hive-backup.d/*; do
   [ -f "$f" ] || continue
@@ -114,8 +124,67 @@ def _rewritten_after(b: dict, t: str) -> str | None:
 
 
 def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
     h = seconds / 3600
     return f"{h:.1f} h" if h < 48 else f"{h / 24:.1f} days"
+
+
+def _utc(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
+# gzip's output for empty input is 20 bytes (10 header + 8 trailer + an empty deflate block):
+# a .gz this small holds no dump at all
+EMPTY_GZIP = 20
+# a dump under this share of the previous ones' median lost most of its data
+SMALL_SHARE = 0.1
+# a run is overdue when it takes this many times the previous one, and at least an hour more
+OVERDUE_FACTOR, OVERDUE_MARGIN = 3, 3600
+
+
+def _previous_run(b: dict, before: float | None) -> float | None:
+    """How long the previous run took: from the earliest time stamp in a -latest file's name to
+    the newest -latest link (hive-backup.sh names each file for when its dump began, and sets
+    the link when it ends), over the links of one night written before `before`."""
+    if b.get("tz") is None:
+        return None
+    stamps = []
+    for mtime, target in b["links"].values():
+        dated = dated_file(target, b["tz"]) if mtime is not None else None
+        if dated and (before is None or mtime < before):
+            stamps.append((dated[1], mtime))
+    if not stamps:
+        return None
+    newest = max(m for _, m in stamps)
+    first = min((t for t, _ in stamps if 0 <= newest - t < 86400), default=None)
+    return None if first is None else newest - first
+
+
+def _small_dumps(b: dict) -> list[tuple[str, str, str]]:
+    """(link, target, why) for each -latest file that is empty or far smaller than the dated
+    files of the same backup before it."""
+    out = []
+    for link, (mtime, target) in sorted(b["links"].items()):
+        if mtime is None or target not in b["files"]:
+            continue
+        size, fmtime = b["files"][target]
+        if size == 0 or (target.endswith(".gz") and size <= EMPTY_GZIP):
+            out.append((link, target, f"is {size} bytes: an empty dump"))
+            continue
+        dated = dated_file(target, 0)
+        if not dated:
+            continue
+        earlier = sorted(sz for name, (sz, m) in b["files"].items()
+                         if name != target and m < fmtime and (dated_file(name, 0) or ("",))[0] == dated[0]
+                         and name.rsplit(".", 1)[-1] == target.rsplit(".", 1)[-1])
+        if earlier:
+            median = earlier[len(earlier) // 2]
+            if size < SMALL_SHARE * median:
+                out.append((link, target, f"is {size} bytes, under {SMALL_SHARE:.0%} of the "
+                                          f"{len(earlier)} before it ({median} bytes): the dump lost "
+                                          f"most of its data"))
+    return out
 
 
 def backup_fresh(ctx, server) -> Verdict:
@@ -128,17 +197,49 @@ def backup_fresh(ctx, server) -> Verdict:
         v.skip(f"{server.name}: /usr/bin/hive-backup.sh is not installed: this repository server "
                f"has no hive-builder backups to check")
         return v
-
     def rerun(target):
         return f"rerun on the repository server (hive ssh): {command('hive-backup.sh', '-l', target)}"
 
-    # 1. every -latest link is young enough, and every link the scripts write exists
     # the server's clock when it answered, else when it was asked: a replay judges ages as
     # they were when the recording was made
     now = b["now"] or ctx.host(server).gathered_at
     if not now:
         v.unknown("the time the backup state was read is not known: the backups' age cannot be judged")
         return v
+
+    # 0. a backup.service run in progress: its targets are being rewritten; a second
+    # hive-backup.sh beside it would export the same data twice at once
+    units = ctx.parsed(v, server, "backup_units", systemd.parse_show, "backup.timer/backup.service")
+    blocks = {u.get("Id"): u for u in units} if units is not None else {}
+    service = blocks.get("backup.service")
+    running_for = None
+    if service is not None and service.get("ActiveState") in ("activating", "deactivating"):
+        if b.get("started") is None:
+            v.unknown(f"backup.service is {service.get('ActiveState')} (running) since "
+                      f"{service.get('ExecMainStartTimestamp') or 'an unknown time'}, but its start "
+                      f"time could not be read: whether it runs too long is not known")
+        else:
+            running_for = max(0.0, now - b["started"])
+            usual = _previous_run(b, b["started"])
+            took = f"the previous run took {_age(usual)}" if usual is not None else \
+                "the previous run's length is not known"
+            overdue = (running_for > max(OVERDUE_FACTOR * usual, usual + OVERDUE_MARGIN) if usual is not None
+                       else running_for > max_h * 3600)
+            if overdue:
+                v.fail(f"backup.service has been running since {_utc(b['started'])} ({_age(running_for)}; "
+                       f"{took}): it may hang; see what it does with journalctl -u backup.service -f "
+                       f"and systemctl status backup.service on the repository server, and stop it "
+                       f"(sudo systemctl stop backup.service) before running hive-backup.sh again")
+            else:
+                v.notes.append(f"backup.service is running since {_utc(b['started'])} "
+                               f"({_age(running_for)}; {took}): its links are rewritten as each "
+                               f"target ends")
+
+            def rerun(target):
+                return ("wait for the running backup.service to end (systemctl status backup.service), "
+                        "then check again; do not start hive-backup.sh beside it")
+
+    # 1. every -latest link is young enough, and every link the scripts write exists
     stale = []
     if b["nodir"]:
         v.fail(f"backup directory {b['dir']} does not exist: no backup was ever written "
@@ -151,8 +252,12 @@ def backup_fresh(ctx, server) -> Verdict:
             stale.append(t)
             continue
         age = now - mtime
+        if running_for is not None and age > max_h * 3600 >= age - running_for:
+            # the link was fresh when this run began, which is writing its successor
+            continue
         if age > max_h * 3600:
-            v.fail(f"backup of {t} is stale: {link} -> {target} is {_age(age)} old "
+            when = " (already when the running backup began)" if running_for is not None else ""
+            v.fail(f"backup of {t} is stale: {link} -> {target} is {_age(age)} old{when} "
                    f"(limit backup_max_age {max_h:g} h); {rerun(t)}")
             stale.append(t)
     for link, svc in sorted(b["expected"].items()):
@@ -163,13 +268,18 @@ def backup_fresh(ctx, server) -> Verdict:
             stale.append(t)
     if not b["links"] and not b["expected"] and not b["nodir"]:
         v.fail(f"no backup-*-latest.* link in {b['dir']}: no backup has been written "
-               f"(limit {max_h:g} h); rerun on the repository server: hive-backup.sh")
+               f"(limit {max_h:g} h); " + ("rerun on the repository server: hive-backup.sh"
+                                            if running_for is None else rerun("")))
+    for link, target, why in _small_dumps(b):
+        t = _target(link, b["expected"])
+        v.fail(f"backup of {t} failed: {link} -> {target} {why}; the last run's journal "
+               f"(journalctl -u backup.service) names the dump's error; fix it, then "
+               f"{rerun(t)}")
+        stale.append(t)
 
     # 2. the timer that runs it
-    units = ctx.parsed(v, server, "backup_units", systemd.parse_show, "backup.timer/backup.service")
     last_start = None
     if units is not None:
-        blocks = {u.get("Id"): u for u in units}
         timer = blocks.get("backup.timer")
         if blocks and timer is None:
             v.unknown("systemctl show did not report backup.timer")
@@ -190,7 +300,6 @@ def backup_fresh(ctx, server) -> Verdict:
                                                       "linked", "alias", "generated"):
                     v.fail(f"backup.timer is {timer.get('UnitFileState')} (expected enabled): "
                            f"it will not run after a reboot; sudo systemctl enable --now backup.timer")
-        service = blocks.get("backup.service")
         if service is not None:
             last_start = service.get("ExecMainStartTimestamp") or None
             if service.get("Result") not in (None, "success"):
@@ -219,8 +328,14 @@ def backup_fresh(ctx, server) -> Verdict:
                     v.notes.append(f"the last backup.service run printed `{fail.line.strip()[:200]}`, "
                                    f"but {later} was written after that run ended: rerun since")
                     continue
-                v.fail(f"the last backup run ({last_start}) printed `{fail.line.strip()[:200]}`; "
-                       f"{rerun(t)}")
+                if not fail.tool:
+                    v.fail(f"the last backup run ({last_start}) printed `{fail.line.strip()[:200]}`; "
+                           f"{rerun(t)}")
+                else:
+                    # the quoted line last: a secret in it is redacted to the end of the message
+                    v.fail(f"the dump of {t} in the last backup run ({last_start}) failed although "
+                           f"hive-backup.sh printed no FAIL; fix the cause, then {rerun(t)}; "
+                           f"{fail.tool}'s error: `{fail.line.strip()[:200]}`")
                 stale.append(t)
     v.data["stale"] = sorted(set(stale))
     v.data["links"] = {k: m for k, (m, _) in b["links"].items()}

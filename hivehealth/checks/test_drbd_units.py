@@ -41,6 +41,11 @@ def test_drbd_units(server, verify):
     verify(drbd_units_active, server)
 
 
+# UnitFileStates under which systemd starts the unit at the next boot (the -runtime ones are
+# gone after a reboot)
+ENABLED_FOR_BOOT = ("enabled", "linked")
+
+
 def unit_name(vol: str) -> str:
     return f"drbd-resource@{vol}.service"
 
@@ -92,11 +97,29 @@ def drbd_units_active(ctx, server) -> Verdict:
             v.fail(f"{name} is active but {u.get('UnitFileState')} (expected enabled): it will not "
                    f"bring {vol} up at the next boot; {command('systemctl', 'enable', name, sudo=True)}")
             bad.append(vol)
+    # a unit enabled for a volume that is gone: docker.service still requires it, so at the next
+    # boot its waitdevice finds no resource, it fails, and docker fails with "Dependency failed"
     extra = sorted(n for n in units if n and n.startswith("drbd-resource@")
                    and n[len("drbd-resource@"):].removesuffix(".service") not in vols)
-    if extra:
-        v.notes.append("units of volumes not in drbd_device_map (leftovers of a deleted volume, "
-                       "FAQ 7.22): " + ", ".join(extra))
+    leftovers, enabled_leftovers = [], []
+    for name in extra:
+        u = units[name]
+        vol = name[len("drbd-resource@"):].removesuffix(".service")
+        if u.get("UnitFileState") in ENABLED_FOR_BOOT:
+            v.fail(f"{name} is still {u.get('UnitFileState')} for volume {vol}, which is not in "
+                   f"drbd_device_map (a deleted volume): docker.service requires it, so at the next "
+                   f"boot its drbdadm adjust fails and docker.service fails with \"Dependency "
+                   f"failed\", taking every service on this hive with it; "
+                   f"{command('systemctl', 'disable', name, sudo=True)} && "
+                   f"{command('systemctl', 'reset-failed', name, sudo=True)}")
+            enabled_leftovers.append(name)
+        else:
+            leftovers.append(f"{name} ({u.get('ActiveState')}, {u.get('UnitFileState')})")
+    if leftovers:
+        v.notes.append("units of volumes not in drbd_device_map, not enabled (leftovers of a deleted "
+                       "volume; a failed one is cleared with sudo systemctl reset-failed, FAQ 7.22): "
+                       + ", ".join(leftovers))
     v.data["units"] = {n: units[n].get("ActiveState") for n in units if n}
     v.data["bad"] = bad
+    v.data["enabled_leftovers"] = enabled_leftovers
     return v

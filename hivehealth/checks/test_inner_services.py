@@ -6,7 +6,12 @@ hive-builder's `standalone: true` runs /sbin/init (systemd) inside the service's
 labels it HIVE_STANDALONE=True; the agent's docker-service.py runs systemctl in each such
 container through docker exec: failed inner services (> 0) and each inner service's time since
 it became active (< 28800 s). This check reads the same on each hive, per container: the failed
-inner units, and those active for less than `inner_restart_window`.
+inner units, those in a restart loop, and those active for less than `inner_restart_window`.
+
+A unit whose process keeps exiting under Restart= is never `failed` while systemd still restarts
+it: it shows ActiveState=activating, SubState=auto-restart (systemd waits RestartSec= before the
+next start; auto-restart-queued on systemd >= 254) and NRestarts counting up. Between starts it is
+not running: that inner service is down, exactly as a failed one.
 
 No remedy: look inside with `dsh <svc>` (hive-builder's shell into the running task), then
 `systemctl status <inner>` and `journalctl -u <inner>`; its log is also
@@ -45,9 +50,18 @@ def test_inner_services(server, verify):
     verify(inner_services, server)
 
 
-def judge_container(c: agent.InnerContainer, window: float) -> tuple[list[str], list[str]]:
-    """(failed inner units, inner units active for less than `window`) of one container."""
+def restart_loop(u) -> bool:
+    """systemd is between two automatic restarts of the unit (systemd.service(5), Restart=)."""
+    return u.props.get("SubState", "").startswith("auto-restart")
+
+
+def judge_container(c: agent.InnerContainer, window: float) -> tuple[list[str], list[str], list[str]]:
+    """(failed inner units, inner units in a restart loop, inner units active for less than
+    `window`) of one container."""
     failed = sorted(u.unit for u in c.units if u.props.get("ActiveState") == "failed")
+    looping = sorted(f"{u.unit} ({u.props.get('ActiveState')}/{u.props.get('SubState')}, NRestarts "
+                     f"{u.restarts if u.restarts is not None else '?'})"
+                     for u in c.units if restart_loop(u))
     fresh = []
     if c.uptime is not None and c.uptime >= window:
         for u in c.units:
@@ -56,7 +70,7 @@ def judge_container(c: agent.InnerContainer, window: float) -> tuple[list[str], 
                     and u.props.get("Type") not in SKIPPED_TYPES):
                 fresh.append(f"{u.unit} (active for {age:.0f} s, NRestarts "
                              f"{u.restarts if u.restarts is not None else '?'})")
-    return failed, fresh
+    return failed, looping, fresh
 
 
 def inner_services(ctx, server) -> Verdict:
@@ -76,13 +90,20 @@ def inner_services(ctx, server) -> Verdict:
         if c.error:
             v.unknown(f"container {name}: cannot read its inner services: {c.error}")
             continue
-        failed, fresh = judge_container(c, window)
-        v.data["containers"][name] = {"failed": failed, "restarted": fresh}
+        failed, looping, fresh = judge_container(c, window)
+        v.data["containers"][name] = {"failed": failed, "looping": looping, "restarted": fresh}
         if failed:
             v.alert = (f"At least one of the services in standalone type container {name} is in a "
                        f"failed state ({hive})")
             v.fail(f"container {name}: failed inner service(s) {', '.join(failed)}; look: "
                    f"{command('dsh', name)}, then systemctl status / journalctl -u <unit>")
+        if looping:
+            first = looping[0].split()[0]
+            v.alert = v.alert or f"Service {first} in container {name} restarted ({hive})"
+            v.fail(f"container {name}: inner service(s) in a restart loop, down between restarts: "
+                   f"{', '.join(looping)}; systemd restarts each after it exits, so it is not "
+                   f"failed yet but does not run; look: {command('dsh', name)}, then "
+                   f"{command('journalctl', '-u', first)} for why it exits")
         if fresh:
             v.alert = v.alert or f"Service {fresh[0].split()[0]} in container {name} restarted ({hive})"
             v.warn(f"container {name}: inner service(s) active for less than {window:g} s: "

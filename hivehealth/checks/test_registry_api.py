@@ -14,11 +14,19 @@ A site whose docker daemon.json lists `<registry>:5000` under insecure-registrie
 plain-HTTP registry without auth (the hive lab): there the probe asks http://<registry>:5000/v2/.
 Neither configured: reported as unknown (not passed).
 Expected: HTTP 200 (401 = the credentials are refused).
+
+The certificate: a TLS failure is named by curl's own error line (`curl: (60) SSL certificate
+problem: certificate has expired`; the help text curl prints after it is not the error), and
+the served certificate's dates (`openssl x509 -startdate -enddate` of what `openssl s_client`
+receives) say since when it expired or from when it is valid. A certificate that expires within
+`registry_cert_warn_days` (30) days is a warning: the registry stops serving every pull then.
 """
+import time
+
 import pytest
 
 from hivehealth.gather.sections import declare
-from hivehealth.parsers.registry_api import parse_registry_probe
+from hivehealth.parsers.registry_api import cert_time, curl_error_line, parse_registry_probe
 from hivehealth.judge.verdict import Verdict
 
 
@@ -44,6 +52,11 @@ if [ -n "$h" ] && grep -q '^[[:space:]]*export[[:space:]]\{1,\}DXF_PASSWORD=' "$
   echo "mode tls"; echo "url https://$h/v2/"; echo "user $user"
   code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$ca" --netrc-file "$n" "https://$h/v2/")
   echo "curl $?"; echo "code $code"
+  case $h in *:*) c=$h ;; *) c=$h:443 ;; esac
+  d=$(timeout 10 openssl s_client -connect "$c" -servername "${h%:*}" </dev/null 2>/dev/null |
+      openssl x509 -noout -startdate -enddate 2>/dev/null)
+  printf '%s\n' "$d" | sed -n 's/^notBefore=/notbefore /p; s/^notAfter=/notafter /p'
+  echo "now $(date +%s)"
   exit 0
 fi
 r=$(grep -oE '"[^"]+:5000"' /etc/docker/daemon.json 2>/dev/null | head -n 1 | tr -d '"')
@@ -69,6 +82,11 @@ ALERT = "(none: hive's zabbix does not probe the registry)"
 def test_registry_api(server, verify):
     verify(registry_api, server)
 
+
+CERT_WARN_DAYS = 30
+RENEW = ("issue the registry a new server certificate from the site CA (.hive/<stage>/ca on the "
+         "mother), install it as /etc/pki/tls/certs/<repository>_cert.pem with its key, then "
+         "restart the registry: cd registry; docker compose restart")
 
 CURL_ERRORS = {6: "cannot resolve the registry's host name", 7: "connection refused (nothing listens)",
                28: "timed out", 35: "TLS handshake failed", 60: "the certificate does not verify "
@@ -100,15 +118,54 @@ def registry_api(ctx, server) -> Verdict:
         "plain HTTP (insecure-registries in daemon.json)"
     curl_rc = int(p.get("curl", "0") or 0)
     code = p.get("code", "000")
+    now = float(p["now"]) if p.get("now", "").isdigit() else None
+    not_after, not_before = cert_time(p.get("notafter")), cert_time(p.get("notbefore"))
     if curl_rc:
-        err = (r.stderr.strip().splitlines() or [""])[-1][:200]
-        v.fail(f"GET {url} ({how}) failed: curl exit {curl_rc}, "
-               f"{CURL_ERRORS.get(curl_rc, 'no HTTP answer')} {err}".rstrip()
-               + f" (expected HTTP 200); on {server.short}: docker ps -a --filter name=registry, "
-               f"cd registry; docker compose up -d")
+        err = curl_error_line(r.stderr)
+        cert = certificate_problem(err, not_after, not_before, server.short)
+        if cert:
+            v.fail(f"GET {url} ({how}) failed: {cert}")
+        else:
+            v.fail(f"GET {url} ({how}) failed: curl exit {curl_rc}, "
+                   f"{CURL_ERRORS.get(curl_rc, 'no HTTP answer')}" + (f" ({err})" if err else "")
+                   + f" (expected HTTP 200); on {server.short}: docker ps -a --filter name=registry, "
+                   f"cd registry; docker compose up -d")
     elif code == "401":
         v.fail(f"GET {url} ({how}) answered HTTP 401 (expected 200): the registry refuses the "
                f"site's credentials (htpasswd in ~/registry vs .hive/<stage>/registry_password)")
     elif code != "200":
         v.fail(f"GET {url} ({how}) answered HTTP {code} (expected 200)")
+    if not curl_rc and mode == "tls" and not_after is not None and now is not None:
+        days = (not_after - now) / 86400
+        v.data["cert_days_left"] = days
+        if days <= CERT_WARN_DAYS:
+            v.warn(f"the registry's TLS certificate expires on {_date(not_after)} (in {days:.0f} days, "
+                   f"warned from {CERT_WARN_DAYS}): from then no hive can pull an image; {RENEW}")
     return v
+
+
+def _date(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
+def certificate_problem(err: str, not_after: float | None, not_before: float | None, host: str) -> str | None:
+    """The certificate's own fault named from curl's error line (OpenSSL's verify result as curl
+    quotes it), or None when the failure is not the certificate's."""
+    low = err.lower()
+    if "certificate has expired" in low:
+        since = f" since {_date(not_after)}" if not_after is not None else ""
+        return (f"the registry's TLS certificate has expired{since} (curl: {err}); every image "
+                f"pull from it fails; {RENEW}")
+    if "not yet valid" in low:
+        start = f" until {_date(not_before)}" if not_before is not None else ""
+        return (f"the registry's TLS certificate is not yet valid{start} (curl: {err}): either it "
+                f"was issued with a future start or {host}'s clock is behind (see test_time); fix "
+                f"the clock, or {RENEW}")
+    if "subject name" in low or "does not match target host" in low:
+        return (f"the registry's TLS certificate is for another host name (curl: {err}): the hives "
+                f"reach it as DXF_HOST and that name is not in its subject alternative names; {RENEW}")
+    if ("local issuer" in low or "self signed" in low or "self-signed" in low
+            or "unable to verify the first certificate" in low or "unknown ca" in low):
+        return (f"the registry's TLS certificate is not signed by the site CA "
+                f"(/etc/pki/ca-trust/source/anchors/cacert.pem; curl: {err}); {RENEW}")
+    return None

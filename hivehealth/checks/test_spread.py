@@ -10,8 +10,14 @@ remedy in fixes/spread.py is risky).
 Fails: a replicated service with more than one running task, all on one node, while at least
 two Ready/Active nodes satisfy its placement constraints. Passes (with a note) when only one node
 is eligible: then nothing can be rebalanced (test_swarm reports the nodes that are down).
+Warns: tasks spread, but less evenly than the eligible nodes allow ("concentrated on a few
+nodes", FAQ 7.26): n tasks over k eligible nodes need no node to run more than ceil(n / k) of
+them, nor fewer than floor(n / k); 3 replicas as 2+1+0 on three eligible nodes lose two at once with one node. A node that is
+not Ready/Active or does not meet the constraints is not counted: 2+1 with the third drained is
+as even as it can be.
 Global services and services with one replica have nothing to spread.
 """
+from collections import Counter
 
 from hivehealth.judge.cluster import manager_answers
 from hivehealth.parsers import ParseError
@@ -90,7 +96,7 @@ def service_spread(ctx, name) -> Verdict:
         return v
     nodes_of = sorted({t.node for t in tasks})
     v.data.update(running=len(tasks), nodes=nodes_of, manager=manager)
-    if len(tasks) < 2 or len(nodes_of) > 1:
+    if len(tasks) < 2:
         return v
     spec = service_spec(ctx, name)
     constraints = spec.constraints if spec else []
@@ -108,6 +114,9 @@ def service_spread(ctx, name) -> Verdict:
             v.notes.append("node labels could not be read: placement constraints not evaluated")
     v.data["eligible"] = eligible
     where = f" under constraints {', '.join(constraints)}" if constraints else ""
+    if len(nodes_of) > 1:
+        uneven(v, name, tasks, eligible, where)
+        return v
     if len(eligible) < 2:
         v.notes.append(f"all {len(tasks)} tasks run on {nodes_of[0]}, but only "
                        f"{len(eligible)} Ready/Active node is eligible{where}: nothing to rebalance")
@@ -117,3 +126,29 @@ def service_spread(ctx, name) -> Verdict:
            f"{', '.join(eligible)}{where}): losing {nodes_of[0]} stops the service; "
            f"{FAQ}: {command('docker', 'service', 'update', '--force', name)} (restarts its tasks)")
     return v
+
+
+def _short(host: str) -> str:
+    # docker lists a node by its hostname, which is short or full as the server's own
+    return host.split(".", 1)[0]
+
+
+def uneven(v: Verdict, name: str, tasks, eligible: list[str], where: str) -> None:
+    """Warn when a node runs more of the service's tasks than an even spread over the eligible
+    nodes needs (ceil(tasks / eligible nodes))."""
+    if not eligible:
+        return                  # no node facts: the spread cannot be weighed
+    counts = Counter(_short(t.node) for t in tasks)
+    elig = sorted({_short(e) for e in eligible})
+    nodes = sorted(set(elig) | set(counts))
+    most_even = -(-len(tasks) // len(elig))            # ceil: no node needs more
+    least_even = len(tasks) // len(elig)               # floor: every eligible node can have this
+    most_node, most = max(sorted(counts.items()), key=lambda kv: kv[1])
+    if most <= most_even and min(counts.get(n, 0) for n in elig) >= least_even:
+        return
+    shape = ", ".join(f"{counts.get(n, 0)} on {n}" for n in nodes)
+    even = f"at most {most_even} per node" + (f" and at least {least_even} on each" if least_even else "")
+    v.data["uneven"] = dict(counts)
+    v.warn(f"{len(tasks)} running tasks are concentrated: {shape} (the {len(elig)} eligible nodes"
+           f"{where} allow {even}): losing {most_node} stops {most} of them at once; "
+           f"{FAQ}: {command('docker', 'service', 'update', '--force', name)} (restarts its tasks)")

@@ -6,6 +6,11 @@ VG `drbdvg`, so the volumes can together promise more than the pool holds. A ful
 filesystem template sees only mounted filesystems, and skips /var/lib/docker anyway.
 Limits: `thinpool_data_max` and `thinpool_metadata_max` (80 %); the pool: `thinpool`.
 
+Every other thin pool `lvs` lists (the OS's root pool of an installer's thin layout, a pool of
+another VG) is judged too: a full thin pool breaks every LV on it, the root filesystem included.
+The same limits make it a warning (it does not hold DRBD volumes), a failed or out-of-space pool
+a failure.
+
 Not applicable (skip): a hive without LVM (`lvs` not installed) or without the VG (the hive lab,
 or a hive with `hive_no_mirrored_device` that only holds diskless clients). A VG without the
 pool, or a pool whose use cannot be read (not active), is a fault.
@@ -16,6 +21,7 @@ from hivehealth.gather.sections import declare
 from hivehealth.parsers.lvm import HEALTH, STATE, parse_lvs_json
 from hivehealth.parsers.sizes import human_kib
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command
 
 
 _LVS = ("command -v lvs >/dev/null 2>&1 || { echo 'lvs: command not found' >&2; exit 127; }; "
@@ -55,14 +61,20 @@ def thinpool_usage(ctx, server) -> Verdict:
     if lvs is None:
         return v
     complete = raw.ok
+    other_pools(v, server, [x for x in lvs if x.is_thin_pool and (x.vg, x.name) != (vg, lv)],
+                data_max, meta_max)
     in_vg = [x for x in lvs if x.vg == vg]
     if not in_vg and not complete:
         v.unknown(f"lvs exited {raw.rc} without reporting VG {vg}: cannot tell whether it exists")
         return v
     if not in_vg:
         vgs = sorted({x.vg for x in lvs})
-        v.skip(f"{server.name}: no VG {vg} here (lvs shows {', '.join(vgs) or 'no LV at all'}): "
-               f"this hive holds no DRBD thin volumes")
+        why = (f"no VG {vg} here (lvs shows {', '.join(vgs) or 'no LV at all'}): this hive holds "
+               f"no DRBD thin volumes")
+        if v.problems:
+            v.notes.append(why)
+        else:
+            v.skip(f"{server.name}: {why}")
         return v
     pool = next((x for x in in_vg if x.name == lv), None)
     if pool is None and not complete:
@@ -110,3 +122,27 @@ def thinpool_usage(ctx, server) -> Verdict:
     if v.ok and over:
         v.notes.append(over.lstrip("; "))
     return v
+
+
+def other_pools(v: Verdict, server, pools, data_max: float, meta_max: float) -> None:
+    """Thin pools that hold no DRBD volume: a failed or full one breaks the LVs on it (the root
+    filesystem of a thin-provisioned install), so their figures are judged by the same limits."""
+    for pool in pools:
+        name = f"{pool.vg}/{pool.name}"
+        if pool.health in HEALTH:
+            v.fail(f"thin pool {name} (not the DRBD pool) is {HEALTH[pool.health]} (lv_attr "
+                   f"{pool.attr}): every LV on it is affected; see lvmthin(7) and journalctl -k")
+            continue
+        if pool.state == "-":
+            v.notes.append(f"thin pool {name} is not active (lv_attr {pool.attr}): its use is not shown")
+            continue
+        for what, pct, limit, option, fix in (
+                ("data", pool.data_percent, data_max, "thinpool_data_max",
+                 f"extend it ({command('lvextend', '-L', '+SIZE', name, sudo=True)}) or free space "
+                 f"in its LVs (fstrim)"),
+                ("metadata", pool.metadata_percent, meta_max, "thinpool_metadata_max",
+                 f"extend it: {command('lvextend', '--poolmetadatasize', '+SIZE', name, sudo=True)}")):
+            if pct is not None and pct >= limit:
+                v.warn(f"thin pool {name} (not the DRBD pool) {what} is {pct:g} % used (limit "
+                       f"{option} {limit:g} %): when it fills, every LV on it stops taking writes "
+                       f"({server.short}'s root filesystem too, if it is there); {fix}")

@@ -10,15 +10,21 @@ so the server's reading was taken within that window: the skew is the distance f
 A window wider than the limit cannot show a skew below the limit: that is reported, not passed.
 
 Time sync: chronyd (hive-builder installs chrony; Debian names it chrony.service with the alias
-chronyd, which `systemctl show chronyd.service` resolves). systemd-timesyncd, where chrony is
-absent, is accepted with a note. Remedy (fixes/time.py): systemctl restart chronyd [safe].
+chronyd, which `systemctl show chronyd.service` resolves). A running chronyd is not yet a
+synchronised one: `chronyc tracking` says whether it has a source ("Leap status : Not
+synchronised" when it has none: a closed network, no reachable server in chrony.conf), and the
+offset it is still slewing away. A masked unit (LoadState=masked) is installed but cannot start
+until `systemctl unmask`. systemd-timesyncd, where chrony is absent, is accepted with a note when
+`timedatectl show` reports NTPSynchronized=yes. Remedy (fixes/time.py): systemctl restart chronyd
+[safe], for a chronyd that is not running or a skewed clock.
 """
 import pytest
 
 from hivehealth.gather.sections import declare
 from hivehealth.parsers import ParseError, systemd
-from hivehealth.parsers.time import parse_clock
+from hivehealth.parsers.time import parse_clock, parse_tracking, system_time_offset
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command
 
 
 _TIMESYNC = ("systemctl show -p Id -p LoadState -p ActiveState -p SubState "
@@ -28,7 +34,13 @@ _TIMESYNC = ("systemctl show -p Id -p LoadState -p ActiveState -p SubState "
 declare(
     __name__,
     timesync=("all", _TIMESYNC),
+    chrony_tracking=("all", "$SUDO chronyc -n tracking"),
+    timedate=("all", "timedatectl show -p NTP -p NTPSynchronized"),
 )
+
+# chronyc(1), tracking, "Leap status": Normal, Insert second, Delete second or Not synchronised
+SYNCHRONISED = {"Normal", "Insert second", "Delete second"}
+NEVER_SYNCHRONISED_REF = "00000000"     # Reference ID before chronyd has selected any source
 
 ALERT_SKEW = "System time is out of sync (diff with Zabbix server > 60s)"   # Linux by Zabbix agent
 FAQ = "FAQ 7.15: on the server run sudo systemctl restart chronyd"
@@ -104,16 +116,95 @@ def clock_skew(ctx, server) -> Verdict:
                 if timesyncd is not None and timesyncd.get("ActiveState") == "active":
                     v.notes.append(f"{chrony.get('Id')} is {chrony.get('ActiveState')}; "
                                    f"systemd-timesyncd keeps the time instead")
+                    timesyncd_synchronised(ctx, v, server)
                 else:
                     v.fail(f"{chrony.get('Id')} (chronyd) is {chrony.get('ActiveState')}/"
                            f"{chrony.get('SubState')} (expected active): nothing keeps this clock "
                            f"in sync; {FAQ}")
                     v.data["chronyd_inactive"] = True
+            else:
+                chronyd_synchronised(ctx, v, server, chrony.get("Id"))
+        elif chrony is not None and chrony.get("LoadState") == "masked":
+            unit = chrony.get("Id")
+            if timesyncd is not None and timesyncd.get("ActiveState") == "active":
+                v.notes.append(f"{unit} is masked; systemd-timesyncd keeps the time instead")
+                timesyncd_synchronised(ctx, v, server)
+            else:
+                v.fail(f"{unit} (chronyd) is masked (LoadState=masked): it is installed but cannot "
+                       f"start, and nothing keeps this clock in sync; on the server run "
+                       f"{command('systemctl', 'unmask', unit, sudo=True)} && "
+                       f"{command('systemctl', 'enable', '--now', unit, sudo=True)}")
+                v.data["chronyd_masked"] = True
         elif timesyncd is not None and timesyncd.get("ActiveState") == "active":
             v.notes.append("chronyd is not installed; systemd-timesyncd keeps the time")
+            timesyncd_synchronised(ctx, v, server)
         else:
-            v.fail("no time sync daemon: chronyd is not installed (LoadState "
-                   f"{chrony.get('LoadState') if chrony else 'not reported'}) and systemd-timesyncd "
-                   "is not active (expected chronyd active, as hive-builder installs it)")
+            load = chrony.get("LoadState") if chrony else "not reported"
+            if load == "not-found":
+                what = "chronyd is not installed (LoadState=not-found)"
+            else:
+                what = f"chronyd cannot be loaded (LoadState={load})"
+            v.fail(f"no time sync daemon: {what} and systemd-timesyncd is not active (expected "
+                   f"chronyd active, as hive-builder installs it: hive setup-hosts installs chrony)")
             v.data["no_timesync"] = True
     return v
+
+
+def chronyd_synchronised(ctx, v: Verdict, server, unit: str) -> None:
+    """A running chronyd: has it a source, and how far off is the clock it is correcting?"""
+    r = ctx.host(server).get("chrony_tracking")
+    if r is not None and r.rc != 0 and not r.unreadable:
+        v.cite(server.name, r)
+        said = ((r.stderr.strip() or r.stdout.strip()).splitlines() or [f"exit {r.rc}"])[-1][:160]
+        v.unknown(f"chronyc cannot ask {unit} whether it is synchronised ({said}): its state is not "
+                  f"known; {command('systemctl', 'status', unit, sudo=True)} on the server, and "
+                  f"{command('systemctl', 'restart', unit, sudo=True)} if it does not answer")
+        return
+    fields = ctx.parsed(v, server, "chrony_tracking", parse_tracking,
+                        f"whether {unit} is synchronised (chronyc tracking)")
+    if fields is None:
+        return
+    leap = fields.get("Leap status", "")
+    if leap == "Not synchronised":
+        ref = fields.get("Reference ID", "")
+        if ref.startswith(NEVER_SYNCHRONISED_REF):
+            since = "has never synchronised since it started (no source selected)"
+        else:
+            since = f"lost its time source (last reference {fields.get('Ref time (UTC)', '?')} UTC)"
+        v.fail(f"{unit} is running but not synchronised: it {since}, so nothing corrects this "
+               f"clock and it drifts; `chronyc sources` on the server shows which servers of "
+               f"/etc/chrony.conf are unreachable (^?): open the network to one (UDP 123) or "
+               f"name a reachable one, then {command('systemctl', 'restart', unit, sudo=True)}")
+        v.data["chronyd_unsynchronised"] = True
+        return
+    if leap not in SYNCHRONISED:
+        v.unknown(f"chronyc tracking gave Leap status {leap[:40]!r}: whether {unit} is "
+                  f"synchronised is not known")
+        return
+    offset = system_time_offset(fields)
+    if offset is None:
+        v.unknown(f"chronyc tracking gave System time {fields.get('System time', '')[:60]!r}: the "
+                  f"offset chronyd is correcting is not known")
+        return
+    v.data["chrony_offset"] = offset
+    if abs(offset) >= 1.0:
+        way = "fast" if offset > 0 else "slow"
+        v.notes.append(f"{unit} is synchronised and slewing away an offset of {abs(offset):.3f} s "
+                       f"({way}); it shrinks by itself")
+
+
+def timesyncd_synchronised(ctx, v: Verdict, server) -> None:
+    """systemd-timesyncd keeps the time: timedatectl says whether it has synchronised."""
+    props = ctx.parsed(v, server, "timedate", systemd.parse_show,
+                       "whether systemd-timesyncd is synchronised (timedatectl show)")
+    if props is None:
+        return
+    state = props[0].get("NTPSynchronized") if props else None
+    if state == "no":
+        v.fail("systemd-timesyncd is running but not synchronised (timedatectl: "
+               "NTPSynchronized=no): no NTP server it is given is reachable, nothing corrects this "
+               "clock; `timedatectl timesync-status` on the server shows the server it tries")
+        v.data["timesyncd_unsynchronised"] = True
+    elif state != "yes":
+        v.unknown(f"timedatectl show gave NTPSynchronized={state!r}: whether the time is kept in "
+                  f"sync is not known")

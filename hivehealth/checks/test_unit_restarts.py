@@ -92,5 +92,7 @@ def unit_restarts(ctx, server) -> Verdict:
         else:
             v.warn(f"started again (not by systemd's Restart=): {what}")
     if found:
-        v.alert = f"{found[0].unit.removesuffix('.service')} service has restarted"
+        # zabbix's discovery takes the name from `systemctl list-unit-files` column 1, suffix
+        # and all: its mail reads "chronyd.service service has restarted"
+        v.alert = f"{found[0].unit} service has restarted"
     return v

@@ -271,6 +271,9 @@ _MONTHS = {m: i for i, m in enumerate(
 # formats (RSYSLOG_FileFormat / RFC 5424: "2026-12-01T06:00:00.123456+09:00 host tag: msg")
 _TRADITIONAL = re.compile(r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)\b")
 _ISO = re.compile(r"^(?:<\d+>\d* ?)?(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
+# hive-builder's own rsyslog template for the services' logs: "2026/12/01 06:00:00 ..." in the
+# server's local time, year included
+_SLASHED = re.compile(r"^(?P<y>\d{4})/(?P<mo>\d\d)/(?P<d>\d\d) (?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)\b")
 
 
 @dataclass
@@ -327,6 +330,13 @@ def line_time(line: str, log: ErrorLog) -> float | None:
         if t.tzinfo is None:
             t = t.replace(tzinfo=log.offset)
         return t.timestamp()
+    m = _SLASHED.match(line)
+    if m:
+        try:
+            return datetime(*(int(m.group(k)) for k in ("y", "mo", "d", "h", "m", "s")),
+                            tzinfo=log.offset).timestamp()
+        except ValueError:
+            return None
     m = _TRADITIONAL.match(line)
     if m and m.group("mon") in _MONTHS:
         try:

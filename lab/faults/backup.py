@@ -63,6 +63,30 @@ def heal_backup_timer_stopped(lab, s, rec):
     sx(s, f"systemctl enable --now {TIMER} >/dev/null 2>&1", check=False)
 
 
+# a service's backup script as deploy-services writes one (hive-backup.sh sources it): the dump
+# piped through gzip inside `sh -c`, so the pipeline's status is gzip's and a failed dump still
+# leaves a fresh link, a "done" line and no FAIL
+DUMP_SCRIPT = "/var/lib/hive-backup.d/hhdump"
+DUMP_SCRIPT_TEXT = r'''f="$BACKUP_DIR/backup-hhdump-$ts.sql.gz"
+sh -c 'mysqldump --all-databases | gzip' > "$f"
+ln -sfn "$(basename "$f")" "$BACKUP_DIR/backup-hhdump-latest.sql.gz"
+echo "INFO: hive-backup.sh: backup for hhdump done"
+'''
+
+
+def inj_backup_dump_fails_in_sh_c(lab, target):
+    s = site.repo_of(lab)
+    sx(s, f"cat > {DUMP_SCRIPT} <<'EOF'\n{DUMP_SCRIPT_TEXT}EOF")
+    _run_backup_service(s)
+    return s, (f"{DUMP_SCRIPT}'s mysqldump is not found inside sh -c | gzip: an empty dump, a fresh "
+               f"link and no FAIL line on {s['full']}"), {}
+
+
+def heal_backup_dump_fails_in_sh_c(lab, s, rec):
+    sx(s, f"rm -f {DUMP_SCRIPT} {BACKUP_DIR}/backup-hhdump-*", check=False)
+    _run_backup_service(s)
+
+
 FAULTS = [
     Fault("backup:stale", inj_backup_stale, heal_backup_stale,
           "the file behind backup-hive-registry-latest.tar.gz dated 30 h ago [repository]"),
@@ -70,4 +94,6 @@ FAULTS = [
           "last backup.service run printed `FAIL backup for hive-registry` [repository]"),
     Fault("backup:timer-stopped", inj_backup_timer_stopped, heal_backup_timer_stopped,
           "backup.timer stopped [repository]"),
+    Fault("backup:dump-fails-in-sh-c", inj_backup_dump_fails_in_sh_c, heal_backup_dump_fails_in_sh_c,
+          "a service's dump fails inside `sh -c ... | gzip`: exit 0, no FAIL line [repository]"),
 ]

@@ -34,6 +34,18 @@ def heal_leftover_drbd_unit(lab, s, rec):
     sx(s, "systemctl reset-failed drbd-resource@old_data.service 2>/dev/null; true")
 
 
+def inj_leftover_drbd_unit_enabled(lab, target):
+    s = default_target(lab, target, "second-hive")
+    sx(s, "systemctl enable drbd-resource@old_data.service 2>/dev/null; "
+          "systemctl start drbd-resource@old_data.service; true")
+    return s, f"drbd-resource@old_data.service (a deleted volume) enabled and failed on {s['full']}", {}
+
+
+def heal_leftover_drbd_unit_enabled(lab, s, rec):
+    sx(s, "systemctl disable drbd-resource@old_data.service 2>/dev/null; "
+          "systemctl reset-failed drbd-resource@old_data.service 2>/dev/null; true")
+
+
 # a template unit whose instance fails once, then starts: only a restart by its real (escaped)
 # name turns it green; the name is the one systemd gives /dev/disk/by-uuid/1234
 ESCAPED_TEMPLATE = "hh-lab-esc@.service"
@@ -109,6 +121,8 @@ FAULTS = [
           "a real unit hh-lab-broken.service (ExecStart=/bin/false) failed [s-hive1]"),
     Fault("units:leftover-drbd", inj_leftover_drbd_unit, heal_leftover_drbd_unit,
           "drbd-resource@old_data.service of a deleted volume failed [s-hive1]"),
+    Fault("units:leftover-drbd-enabled", inj_leftover_drbd_unit_enabled, heal_leftover_drbd_unit_enabled,
+          "drbd-resource@old_data.service of a deleted volume still enabled (docker requires it) [s-hive1]"),
     Fault("units:escaped-name", inj_units_escaped_name, heal_units_escaped_name,
           r"hh-lab-esc@dev-disk-by\x2duuid-1234.service failed once (escaped name) [s-hive1]"),
     Fault("units:hostile-names", inj_hostile_names, heal_hostile_names,

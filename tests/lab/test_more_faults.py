@@ -47,6 +47,15 @@ def test_backup_fail_line_fails_although_the_service_exited_0(suite, fault, site
     assert after.rc == 0, after
 
 
+def test_backup_dump_failing_inside_sh_c_fails_without_a_fail_line(suite, fault, site):
+    fault("backup:dump-fails-in-sh-c")
+    assert ssh(site, REPO_HOST, "systemctl show -p Result --value backup.service").strip() == "success"
+    r = suite.run()
+    assert_fails_exactly(r, {BACKUP: ["backup of hhdump failed", "20 bytes: an empty dump",
+                                      "printed no FAIL", "mysqldump: not found",
+                                      "hive-backup.sh -l hhdump"]})
+
+
 def test_backup_timer_stopped_is_reported_with_its_command(suite, fault, site):
     fault("backup:timer-stopped")
     r = suite.run()
@@ -67,6 +76,29 @@ def test_chronyd_stopped_is_restarted_safely(suite, fault, site):
     fixed = suite.run("--fix", "-k", "time")          # safe: no --allow-risky needed
     assert fixed.rc == 0, fixed
     assert ssh(site, "s-hive1.lab", "systemctl is-active chrony").strip() == "active"
+    assert suite.run().rc == 0
+
+
+def test_chronyd_without_a_source_is_not_synchronised(suite, fault, site):
+    fault("time:chronyd-no-source", "s-hive1.lab")
+    check = "checks/test_time.py::test_time[s-hive1.lab]"
+    r = suite.run()
+    assert_fails_exactly(r, {check: ["chrony.service is running but not synchronised",
+                                     "never synchronised", "chronyc sources"]})
+    # a restart gives it no source: no remedy is offered for it
+    assert "systemctl restart -- chrony.service" not in suite.run("--fix-plan", "-k", "time").failed()[check]
+
+
+def test_leftover_enabled_drbd_unit_fails_before_the_reboot(suite, fault, site):
+    fault("units:leftover-drbd-enabled", "s-hive1.lab")
+    check = "checks/test_drbd_units.py::test_drbd_units[s-hive1.lab]"
+    r = suite.run()
+    assert_fails_exactly(r, {check: ["drbd-resource@old_data.service is still enabled",
+                                     "Dependency failed",
+                                     "sudo systemctl disable drbd-resource@old_data.service"]},
+                         allowed=[re.compile(re.escape("test_units[s-hive1.lab]"))])
+    ssh(site, "s-hive1.lab", "sudo systemctl disable drbd-resource@old_data.service && "
+                             "sudo systemctl reset-failed drbd-resource@old_data.service")
     assert suite.run().rc == 0
 
 

@@ -49,6 +49,9 @@ CASES = [
     ("Problem: Detect SELinux alert", "Z2", ["selinux"], None, "test_selinux", None),
     ("docker.service service has restarted", "Z4", ["unit_restarts"], "docker.service",
      "test_unit_restarts", None),
+    # the mail as zabbix sends it: the unit from list-unit-files column 1, with its suffix
+    ("Problem: follow-swarm-service.service service has restarted", "Z4", ["unit_restarts"],
+     "follow-swarm-service.service", "test_unit_restarts", None),
     ("Error Log Detected for Services", "Z5", ["service_error_log"], None,
      "test_service_error_log", None),
     ("Service slapd in container ldap restarted (lab)", "Z6", ["inner_services"], "ldap",

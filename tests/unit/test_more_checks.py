@@ -302,8 +302,11 @@ def test_parse_lvs_real_layout():
 
 
 # ---------------------------------------------------------------- time
-def time_ctx(clock: str, timesync: str, gathered_at=1795912013.0, seconds=0.4, ini=None):
-    return ctx_of({REPO.name: [result("clock", clock), result("timesync", timesync)]},
+def time_ctx(clock: str, timesync: str, gathered_at=1795912013.0, seconds=0.4, ini=None,
+             tracking: str | None = None):
+    tracking = cap("chrony/tracking-synchronised.txt") if tracking is None else tracking
+    return ctx_of({REPO.name: [result("clock", clock), result("timesync", timesync),
+                               result("chrony_tracking", tracking)]},
                   gathered_at=gathered_at, seconds=seconds, ini=ini)
 
 
@@ -313,6 +316,32 @@ def test_time_healthy_lab_capture_passes():
                             gathered_at=CLOCK - 0.6, seconds=1.0), REPO)
     assert v.status == OK, v.message()
     assert v.data["timesync_unit"] == "chrony.service"
+
+
+def test_time_running_chronyd_without_a_source_fails():
+    never = cap("chrony/tracking-no-source-real.txt")
+    v = clock_skew(time_ctx(lab("clock-repo-healthy.txt"), lab("timesync-repo-healthy.txt"),
+                            gathered_at=CLOCK - 0.6, seconds=1.0, tracking=never), REPO)
+    assert v.status == FAIL and "never synchronised" in v.message()
+    assert "chronyd_inactive" not in v.data      # a restart does not give it a source
+
+
+def test_time_chronyd_with_its_local_reference_is_synchronised():
+    v = clock_skew(time_ctx(lab("clock-repo-healthy.txt"), lab("timesync-repo-healthy.txt"),
+                            gathered_at=CLOCK - 0.6, seconds=1.0,
+                            tracking=cap("chrony/tracking-local-stratum-real.txt")), REPO)
+    assert v.status == OK, v.message()
+    assert v.data["chrony_offset"] == 0.0
+
+
+def test_time_chronyc_without_its_daemon_is_unknown():
+    ctx = ctx_of({REPO.name: [result("clock", lab("clock-repo-healthy.txt")),
+                              result("timesync", lab("timesync-repo-healthy.txt")),
+                              result("chrony_tracking", "", 1, cap("chrony/tracking-daemon-gone-real.txt.stderr"))]},
+                 gathered_at=CLOCK - 0.6, seconds=1.0)
+    v = clock_skew(ctx, REPO)
+    assert v.status == UNKNOWN and "chronyc cannot ask chrony.service" in v.message()
+    assert "Could not open connection to daemon" in v.message()
 
 
 def test_time_skew_fails_with_value_limit_and_faq():
@@ -368,6 +397,21 @@ def test_registry_api_lab_http_passes_and_tls_401_fails():
     v = registry_api(ctx_of({REPO.name: [result("registry_api", tls)]}), REPO)
     assert v.status == FAIL and "HTTP 401 (expected 200)" in v.message()
     assert "https://s-hive3.lab:5000/v2/" in v.message()
+
+
+def test_registry_certificate_error_is_named_without_curls_help_text():
+    # curl 7.76's stderr after a verify failure: its error line, then help text
+    err = ("curl: (60) SSL certificate problem: certificate has expired\n"
+           "More details here: https://curl.se/docs/sslcerts.html\n\n"
+           "curl failed to verify the legitimacy of the server and therefore could not\n"
+           "establish a secure connection to it. To learn more about this situation and\n"
+           "how to fix it, please visit the web page mentioned above.\n")
+    tls = ("mode tls\nurl https://s-hive3.lab:5000/v2/\nuser hive\ncurl 60\ncode 000\n"
+           "notbefore Nov 30 03:12:45 2025 GMT\nnotafter Nov 30 03:12:45 2026 GMT\nnow 1796688000\n")
+    v = registry_api(ctx_of({REPO.name: [result("registry_api", tls, stderr=err)]}), REPO)
+    msg = v.message()
+    assert v.status == FAIL and "has expired since 2026-11-30 03:12 UTC" in msg
+    assert "how to fix it" not in msg and "More details" not in msg and "not signed by" not in msg
 
 
 def test_registry_api_refused_and_unconfigured():

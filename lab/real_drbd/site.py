@@ -26,6 +26,7 @@ DATA_DISK = "1G"
 MODULES = ("drbd.ko", "drbd_transport_tcp.ko")
 BOOT_TIMEOUT = 600          # three TCG guests on 2 busy cores
 STAGE = "staging"
+CONFIG_FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files", "config")
 
 
 def plan(hives=3, name="lab", memory=768):
@@ -149,6 +150,7 @@ def config_tree(lab, g, tree, pubkey, mod_dir, kos):
     os.chmod(ssh_dir, 0o700)
     _write(tree, "home/admin/.ssh/authorized_keys", pubkey, 0o600, docker_site.ADMIN_UID)
     keys = host_keys(tree)
+    shutil.copy(os.path.join(CONFIG_FILES, "setup"), os.path.join(tree, "setup"))
     os.makedirs(os.path.join(tree, "modules"))
     for k in kos:
         shutil.copy(os.path.join(mod_dir, k), os.path.join(tree, "modules", k))
@@ -211,22 +213,33 @@ def initial_sync(lab):
     sudo(lab, fh, f"mkfs.xfs -q /dev/drbd{minor} && drbdadm secondary {vol}", timeout=300)
 
 
+def swarm_state(lab, g):
+    return sudo(lab, g, "docker info --format '{{.Swarm.LocalNodeState}}'", check=False).stdout.strip()
+
+
 def setup_swarm(lab):
+    """Every hive a manager, as hive-builder makes them. Under TCG a join can outlast docker's
+    own wait ("will continue in the background"): the node's state is what counts."""
     fh = lab["servers"][lab["first_hive"]]
-    sudo(lab, fh, f"docker swarm init --advertise-addr {fh['ip']} --listen-addr {fh['ip']}:2377 >/dev/null",
-         timeout=300)
+    if swarm_state(lab, fh) != "active":
+        sudo(lab, fh, f"docker swarm init --advertise-addr {fh['ip']} --listen-addr {fh['ip']}:2377 >/dev/null",
+             timeout=300)
     token = sudo(lab, fh, "docker swarm join-token -q manager").stdout.strip()
     for g in lab["servers"]:
-        if g is not fh:
+        # "pending": an earlier join still going on (joining again would add a second node)
+        if g is not fh and swarm_state(lab, g) not in ("active", "pending"):
             sudo(lab, g, f"docker swarm join --advertise-addr {g['ip']} --listen-addr {g['ip']}:2377 "
-                         f"--token {token} {fh['ip']}:2377 >/dev/null", timeout=300)
-    cmds = []
+                         f"--token {token} {fh['ip']}:2377 >/dev/null", check=False, timeout=300)
+        util.wait_for(lambda: swarm_state(lab, g) == "active", 600, interval=5,
+                      what=f"{g['full']} to join the swarm")
     for g in lab["servers"]:
         labels = ["hives", "servers", "hosts", lab["stage"]] + (["first_hive"] if g is fh else []) + \
                  (["repository"] if g["repository"] else [])
-        cmds.append("docker node update " + " ".join(f"--label-add {x}=true" for x in labels) +
-                    f" {g['short']} >/dev/null")
-    sudo(lab, fh, " && ".join(cmds), timeout=300)
+        cmd = ("docker node update " + " ".join(f"--label-add {x}=true" for x in labels) +
+               f" {g['short']} >/dev/null")
+        # a raft still settling answers "update out of sequence": asked again
+        util.wait_for(lambda: sudo(lab, fh, cmd, check=False, timeout=300).returncode == 0, 300,
+                      interval=5, what=f"the node labels of {g['full']}")
 
 
 def image_ref(lab):
@@ -275,6 +288,16 @@ def swarm_healthy(lab):
         x[1:3] == ["Ready", "Active"] and x[3] in ("Leader", "Reachable") for x in lines)
 
 
+def setup_services(lab):
+    """The swarm, the image and volume on every hive, the service; waits until it runs."""
+    setup_swarm(lab)
+    with ThreadPoolExecutor(len(lab["servers"])) as ex:
+        list(ex.map(lambda g: setup_volume_and_image(lab, g), lab["servers"]))
+    create_service(lab)
+    util.wait_for(lambda: service_node(lab), 600, interval=5, what=f"service {lab['service']} to run")
+    util.wait_for(lambda: drbd_healthy(lab), 300, interval=3, what="DRBD to be UpToDate everywhere")
+
+
 # ---------------------------------------------------------------- up / down / status
 def up(mod_dir, hives=3, name="lab", memory=768):
     t0 = time.time()
@@ -315,12 +338,7 @@ def up(mod_dir, hives=3, name="lab", memory=768):
     t_sync = time.time()
     initial_sync(lab)
     lab["initial_sync_seconds"] = round(time.time() - t_sync, 1)
-    setup_swarm(lab)
-    with ThreadPoolExecutor(len(lab["servers"])) as ex:
-        list(ex.map(lambda g: setup_volume_and_image(lab, g), lab["servers"]))
-    create_service(lab)
-    util.wait_for(lambda: service_node(lab), 600, interval=5, what=f"service {lab['service']} to run")
-    util.wait_for(lambda: drbd_healthy(lab), 300, interval=3, what="DRBD to be UpToDate everywhere")
+    setup_services(lab)
     lab["up_seconds"] = round(time.time() - t0, 1)
     util.save_json(STATE_FILE, lab)
     util.log(f"real-DRBD lab up in {lab['up_seconds']} s (boot {lab['boot_seconds']} s, "

@@ -122,9 +122,9 @@ def start(g, kernel, memory):
     cmd = ["nice", "-n", "19", "qemu-system-x86_64", "-name", g["short"], "-nodefaults",
            "-accel", "tcg,tb-size=256", "-cpu", "max", "-m", str(memory), "-smp", "1",
            "-kernel", kernel["kernel"], "-initrd", kernel["initrd"],
-           # rootdelay: under TCG with three guests booting, virtio_blk can appear after the
-           # initramfs's default 30 s wait
-           "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 rootdelay=300",
+           # apparmor=0: the guests have no apparmor_parser, without which docker starts no
+           # container while AppArmor is enabled
+           "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 apparmor=0",
            # fixed PCI slots, so the guest sees vda = root, vdb = data, vdc = config
            "-drive", f"file={d}/root.qcow2,if=none,id=root,format=qcow2",
            "-device", "virtio-blk-pci,drive=root,addr=0x4,serial=hive-lab-root",

@@ -54,7 +54,9 @@ class Run:
         return r
 
     def suite(self, tag, fix=True, risky=False):
+        # TCG guests on a shared machine answer 10-50x slower than servers: longer timeouts
         args = [HIVE_HEALTH, "--hive-root", site.SITE_DIR, "-k", "drbd", "-p", "no:cacheprovider",
+                "-o", "command_timeout=300", "-o", "connect_timeout=60",
                 "-o", f"report_dir={os.path.join(self.dir, 'reports-' + tag)}"]
         if fix:
             args.append("--fix")

@@ -5,10 +5,12 @@
 
 pytest with the engine loaded first (so `--hive-root DIR` is an option with its value, never
 a path pytest looks for its configuration in), the package's own checks, and the package
-directory as rootdir (so checks keep their ids, `checks/test_<area>.py::...`). Reports go to
-`report_dir` under the directory of the pytest.ini in use, else under the current directory.
-The site is --hive-root DIR, else $HIVE_ROOT, else the current directory if it is a hive
-project, else this machine.
+directory as rootdir (so checks keep their ids, `checks/test_<area>.py::...`). The site is
+--hive-root DIR (or $HIVE_ROOT), or a hive project given as an argument (`hive-health SITE`),
+else the nearest hive project at or above the current directory; this machine only with
+--local (hivehealth.plugin, hivehealth.site.inventory). Reports go to `report_dir` under the
+site's own pytest.ini's directory, else the pytest.ini in use, else the site's directory
+(hivehealth.options.base_dir).
 """
 from __future__ import annotations
 

@@ -46,6 +46,8 @@ INI: dict[str, tuple[str, str]] = {
     "connect_timeout": ("seconds to open an SSH connection", "10"),
     "section_output_max": ("largest output of one command on one server that is kept, e.g. 8M; "
                            "a larger one makes its checks unknown (output too large)", "8M"),
+    "server_output_max": ("largest answer of one server's probe that is kept, all its commands' output "
+                          "together, e.g. 32M; the commands past it are unknown (not read)", "32M"),
     "fix_lock_wait": ("--fix: seconds to wait for another run's fix to finish", "300"),
     "node_down_grace": ("--fix: seconds a swarm node must be Down before it may be removed", "600"),
     "report_dir": ("where reports are written, relative to the pytest.ini in use (else the current directory)", "reports"),
@@ -74,14 +76,82 @@ def default(name: str):
     return (INI.get(name) or INI_LINES[name])[1]
 
 
+SITE_INI = pytest.StashKey[Path]()       # the site's own pytest.ini, when its settings applied
+SITE_ROOT = pytest.StashKey[Path]()      # the hive project this run checks
+# pytest reads these before any plugin is configured: in a site's file they apply only when
+# pytest itself starts from it (plain `pytest` typed in the site)
+READ_AT_START = ("addopts", "minversion", "required_plugins", "testpaths", "pythonpath")
+
+
+def site_ini(config) -> Path | None:
+    """The site's pytest.ini whose settings this run applied, if any."""
+    return config.stash.get(SITE_INI, None)
+
+
 def base_dir(config) -> Path:
     """What the file options (report_dir, waivers_file, prometheus_textfile) are relative to:
-    the directory of the pytest.ini in use, else the directory pytest was started in. (Not the
+    the site's own pytest.ini's directory when it applied, else the directory of the pytest.ini
+    in use, else the hive project checked, else the directory pytest was started in. (Not the
     rootdir: the hive-health command makes the installed package the rootdir, so that checks
-    keep their ids.)"""
+    keep their ids.) Started in SITE/inventory/, a run of SITE writes where a run started in
+    SITE does."""
+    ini = site_ini(config)
+    if ini is not None:
+        return ini.parent
     if config.inipath is not None:
         return Path(config.inipath).parent
+    root = config.stash.get(SITE_ROOT, None)
+    if root is not None:
+        return root
     return Path(config.invocation_params.dir)
+
+
+def _set_ini(config, name: str, value: str) -> None:
+    """One ini value from the site's file, unless given with -o (which wins)."""
+    try:
+        from _pytest.config.findpaths import ConfigValue      # pytest 9: -o lives in the same table
+    except ImportError:                                       # pytest 8: -o is looked up first
+        config.inicfg[name] = value
+    else:
+        current = config._inicfg.get(name)
+        if current is not None and current.origin == "override":
+            return
+        config._inicfg[name] = ConfigValue(value, origin="file", mode="ini")
+    config._inicache.pop(name, None)
+
+
+def apply_site_ini(config, root: Path) -> Path | None:
+    """The hive project's own SITE/pytest.ini ([pytest] section) over the suite's defaults and
+    under -o, whichever way the run started (hive-health, plain pytest, make run, cron). An
+    option no one declared is a warning naming the file and the key. Returns the file when it
+    exists."""
+    import iniconfig
+
+    config.stash[SITE_ROOT] = Path(root)
+    path = Path(root) / "pytest.ini"
+    if not path.is_file():
+        return None
+    try:
+        section = iniconfig.IniConfig(str(path)).sections.get("pytest")
+    except (iniconfig.ParseError, OSError, UnicodeDecodeError) as e:
+        raise pytest.UsageError(f"hive-health: {path}: not a readable pytest.ini: {e}") from None
+    config.stash[SITE_INI] = path
+    if section is None:
+        return path
+    native = config.inipath is not None and Path(config.inipath).resolve() == path.resolve()
+    known = config._parser._inidict
+    for name in section:
+        if name not in known:
+            config.issue_config_time_warning(pytest.PytestConfigWarning(
+                f"{path}: unknown option {name!r} (not a setting of hive-health or pytest; "
+                f"`hive-health --help` lists them)"), stacklevel=2)
+        elif not native and name in READ_AT_START:
+            config.issue_config_time_warning(pytest.PytestConfigWarning(
+                f"{path}: {name} applies only to plain pytest typed in the site, not to this run; "
+                f"give it on the command line"), stacklevel=2)
+        elif not native:
+            _set_ini(config, name, section[name])
+    return path
 
 
 def report_dir(config) -> Path:
@@ -91,9 +161,11 @@ def report_dir(config) -> Path:
 def add_options(parser):
     """pytest_addoption: the command line, then the ini options."""
     g = parser.getgroup("hive-health")
-    g.addoption("--hive-root", metavar="DIR", default=os.environ.get("HIVE_ROOT"),
-                help="hive-builder project to check (default: $HIVE_ROOT, else the current directory "
-                     "if it is one, else the local machine)")
+    g.addoption("--hive-root", metavar="DIR", default=os.environ.get("HIVE_ROOT") or None,
+                help="hive-builder project to check (default: $HIVE_ROOT, else the project holding "
+                     "the current directory, the nearest one with .hive/; `hive-health DIR` works too)")
+    g.addoption("--local", action="store_true",
+                help="check this machine, not a hive site")
     g.addoption("--stage", help="stage to check (default: the one persisted in .hive/persistents.yml)")
     g.addoption("--fix", action="store_true",
                 help="run the runbook's remedy for each failing check (safe tier), then check again")
@@ -121,3 +193,14 @@ def check(config):
     o = config.option
     if o.gate and (o.fix or o.fix_plan):
         raise pytest.UsageError("hive-health: --gate only looks; it never fixes (drop --fix/--fix-plan)")
+    for given, name in ((o.allow_risky, "--allow-risky"), (o.allow_destructive, "--allow-destructive")):
+        if given and not (o.fix or o.fix_plan):
+            raise pytest.UsageError(f"hive-health: {name} only widens what --fix may run; "
+                                    f"without --fix nothing is changed (add --fix, or drop {name})")
+    if o.replay and o.record:
+        raise pytest.UsageError("hive-health: --record saves what the servers answer; a --replay "
+                                "asks no server (drop one of them)")
+    if o.local and (o.hive_root or o.replay):
+        other = "--replay" if o.replay else "--hive-root (or $HIVE_ROOT)"
+        raise pytest.UsageError(f"hive-health: --local checks this machine; {other} names a site "
+                                "(drop one of them)")

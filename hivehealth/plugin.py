@@ -8,7 +8,10 @@ remedies and re-checks. Checks are pure functions of the facts.
 """
 from __future__ import annotations
 
+import inspect
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,18 +19,19 @@ import pytest
 from hivehealth import checks, fixes, options, redact
 from hivehealth.gather import recording
 from hivehealth.judge import alerts, cluster
-from hivehealth.report import waivers
+from hivehealth.report import selection, waivers
 from hivehealth.report.skips import skip_label, skip_reason
 from hivehealth.site import testinfra_host
+from hivehealth.site.transport import LocalProblem
 from hivehealth.gather.probe import HostFacts
 from hivehealth.ids import safe_id
-from hivehealth.site.inventory import InventoryError, Site, discover, is_hive_project
+from hivehealth.site.inventory import InventoryError, Site, discover, find_project, is_hive_project
 from hivehealth.remedy import plan as remedy_plan
 from hivehealth.remedy.audit import operator
 from hivehealth.remedy.runner import RemedyPlugin
 from hivehealth.report.json_report import JsonReport
 from hivehealth.run import verify as run_verify
-from hivehealth.run.state import STATE, State
+from hivehealth.run.state import STATE, State, output_max
 
 PLUGIN = __name__                             # "hivehealth.plugin", also its entry point's name
 SUITE_DIR = Path(checks.__file__).parent      # the suite's own checks
@@ -46,16 +50,59 @@ def _wants_no_site(config) -> bool:
 def _active(config) -> bool:
     """Installed, this plugin is loaded into every pytest run of its environment; it acts only
     when asked: loaded by name (`-p hivehealth.plugin`: pytest.ini, the hive-health command),
-    a site named on the command line (--hive-root, --replay), started in a hive project
-    directory (one with .hive/), or an xdist worker of such a run."""
+    a site named on the command line (--hive-root, --replay, --local, a hive project's
+    directory as an argument), started in or under a hive project directory (one with
+    .hive/), or an xdist worker of such a run."""
     if "hivehealth" in getattr(config, "workerinput", {}):
         return True
     if PLUGIN in (config.option.plugins or []):
         return True
     given = config.invocation_params.args
-    if any(str(a).split("=", 1)[0] in ("--hive-root", "--replay") for a in given):
+    if any(str(a).split("=", 1)[0] in ("--hive-root", "--replay", "--local") for a in given):
         return True
-    return is_hive_project(Path(config.invocation_params.dir))
+    if _site_arguments(config):
+        return True
+    return find_project(Path(config.invocation_params.dir)) is not None
+
+
+def _site_arguments(config) -> list[str]:
+    """Arguments that are a hive project's directory (`hive-health SITE`, `pytest SITE`)."""
+    base = Path(config.invocation_params.dir)
+    found = []
+    for arg in config.args:
+        path = base / str(arg)
+        if "::" not in str(arg) and path.is_dir() and path.resolve() != SUITE_DIR.resolve() \
+                and is_hive_project(path):
+            found.append(arg)
+    return found
+
+
+def _hive_root(config) -> str | None:
+    """--hive-root (or $HIVE_ROOT), or the hive project given as an argument, which then leaves
+    the paths pytest collects: the suite's checks are collected instead."""
+    given = config.getoption("hive_root")
+    named = _site_arguments(config)
+    for arg in named:
+        config.args.remove(arg)
+    roots = {str(Path(config.invocation_params.dir, a).resolve()) for a in named}
+    if given:
+        roots.add(str(Path(config.invocation_params.dir, given).resolve()))
+    if len(roots) > 1:
+        raise pytest.UsageError("hive-health: more than one site named (" + ", ".join(sorted(roots)) +
+                                "): check one site per run")
+    return given or (named[0] if named else None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    """A replay loads no conftest.py: a recording is data, and pytest would otherwise import one
+    from where it starts (a bundle unpacked in the current directory) and from what it collects.
+    Nor does it leave pytest's cache there: it writes its reports and nothing else (as with
+    `-p no:cacheprovider`, which takes stepwise with it)."""
+    if getattr(early_config.known_args_namespace, "replay", None):
+        early_config.known_args_namespace.noconftest = True
+        for name in ("stepwise", "cacheprovider"):
+            early_config.pluginmanager.set_blocked(name)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -68,44 +115,62 @@ def pytest_configure(config):
     _load_areas(config)
     if _wants_no_site(config):
         return
-    if config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR:
+    hive_root = _hive_root(config)
+    if config.args_source != pytest.Config.ArgsSource.ARGS or not config.args:
         # plain `pytest` in a hive project: the suite's checks (and the site's own, below)
         config.args[:] = [str(SUITE_DIR)]
+    terms, narrowed = selection.terms_of(config, SUITE_DIR)   # before --alert narrows -k
     options.check(config)
     alerts.select(config)
-    config.pluginmanager.register(waivers.Waivers(waivers.load_configured(config)), "hivehealth-waivers")
     workerinput = getattr(config, "workerinput", None)
     if workerinput and "hivehealth" in workerinput:
         data = json.loads(workerinput["hivehealth"])
         state = State(config, Site.from_dict(data["site"]))
         state.facts = {k: HostFacts.from_dict(v) for k, v in data["facts"].items()}
-        _use(config, state)
+        if data.get("site_root"):
+            options.apply_site_ini(config, Path(data["site_root"]))
+        _settings(config)
+        _use(config, state, selection.Selection(terms, narrowed))
         return
     replayed = None
     try:
         if config.option.replay:
             if config.option.fix:
                 raise pytest.UsageError("hive-health: --fix needs the servers; it cannot run on a --replay")
-            site, replayed = recording.load(config.option.replay)
+            site, replayed = recording.load(config.option.replay, output_max(config))
         else:
             site = discover(config.getoption("hosts", None), config.getoption("ssh_config", None),
-                            config.getoption("connection", None), config.getoption("hive_root"),
-                            config.getoption("stage"))
+                            config.getoption("connection", None), hive_root,
+                            config.getoption("stage"), local=config.option.local,
+                            start=config.invocation_params.dir)
     except InventoryError as e:
         raise pytest.UsageError(f"hive-health: {e}") from None
+    if site.kind == "hive" and site.root and replayed is None:
+        # a recording's root names a directory of another machine: never read from it
+        options.apply_site_ini(config, Path(site.root))
+    _settings(config)
     state = State(config, site)
     if replayed is not None:
         state.facts = replayed
-    _use(config, state)
-    _default_html(config)
-    config.pluginmanager.register(JsonReport(config, config.stash[STATE]), "hivehealth-json")
+    chosen = selection.Selection(terms, narrowed)
+    _use(config, state, chosen)
+    reports = JsonReport(config, config.stash[STATE], chosen)
+    # a folder that cannot take the page: pytest-html is not asked to (it would fail creating it)
+    reports.html_default = reports.blocked is None and _default_html(config)
+    config.pluginmanager.register(reports, "hivehealth-json")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(), "hivehealth-xdist")
 
 
-def _use(config, state):
+def _settings(config):
+    """What the ini settings (the site's own included) decide before the run starts."""
+    config.pluginmanager.register(waivers.Waivers(waivers.load_configured(config)), "hivehealth-waivers")
+
+
+def _use(config, state, chosen):
     """The run's state, handed to the parts that need it."""
     config.stash[STATE] = state
+    config.pluginmanager.register(chosen, "hivehealth-selection")
     if config.option.fix or config.option.fix_plan:
         config.pluginmanager.register(RemedyPlugin(config, state, operator()), "hivehealth-remedy")
     testinfra_host.configure(config, state, SUITE_DIR)
@@ -123,19 +188,25 @@ def _load_areas(config):
         raise pytest.UsageError("hive-health: " + "; ".join(problems))
 
 
-def _default_html(config):
-    """Every run leaves reports/latest.html unless the operator named another file."""
-    if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
-        report_dir = options.report_dir(config)
-        config.option.htmlpath = str(report_dir / "latest.html")
+def _default_html(config) -> bool:
+    """Every run leaves an HTML page beside its JSON report (reports/latest.html for a full run)
+    unless the operator named another file; True when the page is ours to name. Its name is
+    known only when the run ends (hivehealth.report.json_report): until then pytest-html holds a
+    path in a folder that exists, so that a run which writes nothing creates no folder either."""
+    if hasattr(config.option, "htmlpath") and not config.option.htmlpath and not config.option.collectonly:
+        config.option.htmlpath = os.devnull
         config.option.self_contained_html = True
+        return True
+    return False
 
 
 class _XdistBridge:
     def pytest_configure_node(self, node):
         state = node.config.stash[STATE]
+        root = node.config.stash.get(options.SITE_ROOT, None)
         node.workerinput["hivehealth"] = json.dumps(
-            {"site": state.site.to_dict(), "facts": {k: v.to_dict() for k, v in state.facts.items()}})
+            {"site": state.site.to_dict(), "facts": {k: v.to_dict() for k, v in state.facts.items()},
+             "site_root": str(root) if root is not None else None})
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -143,9 +214,48 @@ def pytest_sessionstart(session):
     state = session.config.stash.get(STATE, None)
     if state is None or hasattr(session.config, "workerinput") or session.config.option.replay:
         return
-    state.gather()
+    try:
+        state.gather()
+    except LocalProblem as e:
+        raise pytest.UsageError(f"hive-health: {e}") from None
     if session.config.option.record:
         recording.save(session.config.option.record, state.site, state.facts)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):
+    """A selection that kept nothing is the operator's mistake, not a run: a usage error naming
+    the expression (nothing is written: hivehealth.report.json_report)."""
+    config = session.config
+    chosen = config.pluginmanager.get_plugin("hivehealth-selection")
+    if chosen is None or hasattr(config, "workerinput") or not chosen.empty:
+        return
+    state = config.stash[STATE]
+    message = _missing_alert_object(config, state) or (
+        f"{' '.join(chosen.terms) or 'the selection'} selects none of the {chosen.deselected} checks of "
+        f"{state.site.describe()} (`hive-health --co -q` lists them)")
+    sys.stderr.write(f"ERROR: hive-health: {message}\n")
+    session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+
+def _missing_alert_object(config, state) -> str | None:
+    """`no DRBD resource ldap_dta on this site; known: ldap_data` for an --alert whose object
+    the site does not have."""
+    if config.option.alert is None:
+        return None
+    m = alerts.match(config.option.alert)
+    if m.object is None:
+        return None
+    functions = {name: fn for module in checks.modules() for name, fn in vars(module).items()
+                 if name.startswith("test_") and callable(fn)}
+    ctx = state.context()
+    for function in alerts.functions_of(m):
+        params = inspect.signature(functions[function]).parameters if function in functions else {}
+        for fixture, (finder, what) in cluster.FINDERS.items():
+            if fixture in params:
+                known = ", ".join(finder(ctx)) or "none"
+                return f"no {what} {m.object} on this site; known: {known}"
+    return None
 
 
 class Redaction:
@@ -172,7 +282,10 @@ def pytest_report_header(config):
     if state is None:
         return None
     s = state.site
-    lines = [f"hive-health: {s.describe()}"]
+    lines = [f"hive-health: {s.headline()}"]
+    ini = options.site_ini(config)
+    if ini is not None:
+        lines.append(f"  settings: {ini}")
     for srv in s.servers:
         lines.append(f"  {srv.name:<28} {','.join(sorted(srv.roles))}")
     return lines

@@ -54,13 +54,19 @@ def _link_new(tmp: str, path: Path):
     os.unlink(tmp)
 
 
+def encoded(data: str | bytes) -> bytes:
+    """UTF-8; a character UTF-8 cannot hold (a lone surrogate, from a name in a bundle or a
+    server's undecodable bytes) is written escaped, `\\udc80`, as text a reader sees."""
+    return data.encode("utf-8", errors="backslashreplace") if isinstance(data, str) else data
+
+
 def _write(path, data: str | bytes, mode: int, put) -> Path:
     path = Path(path)
     private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")   # 0600
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.write(encoded(data))
             f.flush()
             os.fsync(f.fileno())
             os.fchmod(f.fileno(), mode)
@@ -83,7 +89,7 @@ def append_private(path, line: str):
     try:
         if os.fstat(fd).st_mode & 0o7777 & ~PRIVATE:
             os.fchmod(fd, PRIVATE)
-        data = line.encode("utf-8")
+        data = encoded(line)
         while data:
             data = data[os.write(fd, data):]
     finally:

@@ -16,7 +16,6 @@ ssh_config does not pin keys (vagrant: UserKnownHostsFile /dev/null, StrictHostK
 """
 import os
 
-import paramiko
 import pytest
 
 from hivehealth.judge.verdict import Verdict
@@ -41,6 +40,7 @@ def recovery(ctx, server) -> str:
 
 def known_entry(files: list[str], host: str, port: int) -> tuple[bool, list[str]]:
     """Whether any known_hosts file has a key for host (or [host]:port); the files read."""
+    import paramiko         # loaded when a key is looked up, not by every run that collects the checks
     name = host if port == 22 else f"[{host}]:{port}"
     read = []
     for f in files:

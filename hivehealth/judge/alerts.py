@@ -204,9 +204,29 @@ def _match_trigger(t: str, host: str | None) -> AlertMatch | None:
     return None
 
 
+# The runbook's placeholders (its alert texts and commands read "ボリューム名", "サービス名"):
+# pasted as they are, they name no object of any site.
+PLACEHOLDERS = {"ボリューム名": "the volume's name", "サービス名": "the service's name",
+                "hive名": "the hive's name", "ホスト名": "the host's name"}
+
+
+def placeholder_in(m: AlertMatch) -> str | None:
+    """`put the volume's name in place of ボリューム名` when the alert still holds one."""
+    for value in (m.object, *m.details.values(), m.hive):
+        for word, meaning in PLACEHOLDERS.items():
+            if value and word in value:
+                return f"put {meaning} in place of {word}"
+    return None
+
+
+def functions_of(m: AlertMatch) -> list[str]:
+    """The check functions the alert selects (test_drbd, ...)."""
+    return [p[3] for p in _PATTERNS if p[0] == m.trigger][0]
+
+
 def select(config):
-    """--alert TEXT: narrow the run's -k to the checks of that alert; an unknown text is a
-    usage error."""
+    """--alert TEXT: narrow the run's -k to the checks of that alert; an unknown text, or one
+    still holding the runbook's placeholder, is a usage error."""
     o = config.option
     if o.alert is None:      # an empty --alert "" is an error, never "select everything"
         return
@@ -214,6 +234,9 @@ def select(config):
         m = match(o.alert)
     except UnknownAlert as e:
         raise pytest.UsageError(f"hive-health: {e}") from None
+    fill = placeholder_in(m)
+    if fill:
+        raise pytest.UsageError(f"hive-health: --alert {o.alert!r} is the runbook's example: {fill}")
     o.keyword = f"({o.keyword}) and ({m.keyword})" if o.keyword else m.keyword
 
 

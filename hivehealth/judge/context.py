@@ -81,6 +81,17 @@ class Context:
         name = server if isinstance(server, str) else server.name
         return self.facts.get(name) or HostFacts(name, unreachable="no facts were gathered")
 
+    def not_recorded(self, host: HostFacts, name: str) -> bool:
+        """A replayed recording whose probe did not ask for section `name` (it was made by a
+        version that had no such section): nothing is known, nothing is wrong. A recording made
+        before recordings listed their sections (and their version) lacks every newer one."""
+        recorded = self.site.recorded
+        if recorded is None:
+            return False
+        if host.sections is None:
+            return recorded.get("by") is None
+        return name not in host.sections
+
     def section(self, v: Verdict, server: Server | str, name: str, cite: bool = True,
                 quiet: bool = False, partial: bool = False) -> CommandResult | None:
         """The result of one command on a server, or None after telling the verdict why not.
@@ -110,7 +121,13 @@ class Context:
             return None
         r = host.get(name)
         if r is None:
-            if not quiet:
+            if quiet:
+                return None
+            if self.not_recorded(host, name):
+                by = self.site.recorded.get("by") or "an older hive-health"
+                v.skip(f"{v.about(host.server)}`{name}` is not in this recording ({by} did not "
+                       f"ask for it): not checked")
+            else:
                 v.unknown(f"{v.about(host.server)}`{name}` was not gathered")
             return None
         if cite:

@@ -35,7 +35,15 @@ drbd-headers drbd_strings.c), and what the operator is told:
             open, minor, size, read, written, al-writes, bm-writes, upper-/lower-pending,
             al-suspended, backing_dev     ok (facts; open goes to the verdict's data)
   connection Connected                    ok
-            StandAlone                    fail (split brain or manual disconnect)
+            StandAlone                    fail, told apart with the other end and the kernel
+                                          logs: split brain when DRBD logged "Split-Brain
+                                          detected but unresolved" on this link (with the KiB
+                                          each side changed, from its handshake); disconnected
+                                          when only one end is StandAlone, the other keeps
+                                          trying and neither log records a split brain
+                                          (`drbdadm connect <res>:<peer>` on the StandAlone end);
+                                          else (both ends StandAlone, a log or a view not read)
+                                          not told apart
             Connecting, Unconnected, Disconnecting, Timeout, BrokenPipe, NetworkFailure,
             ProtocolError, TearDown       fail (not connected)
             role (peer)                   ok; counts for multi-primary
@@ -44,9 +52,12 @@ drbd-headers drbd_strings.c), and what the operator is told:
   peer dev  replication Established       ok
             VerifyS/VerifyT               ok (online verify is maintenance)
             SyncSource/SyncTarget         warn (resync, with done:)
-            PausedSyncS/T                 warn if resync-suspended is peer/dependency/
-                                          max-parallel (waits its turn); fail if user (waits
-                                          for `drbdadm resume-sync`, forever)
+            PausedSyncS/T                 warn if resync-suspended is dependency (the target
+                                          takes one source at a time) or max-parallel, or peer
+                                          (explained by the other end's own reason); fail if
+                                          user, on either end (waits for `drbdadm resume-sync`
+                                          there, forever). One finding per target; the summary
+                                          quotes a running path's done:, never a paused one's
             StartingSyncS/T, WFSyncUUID   warn (resync starting)
             WFBitMapS/T, peer-disk Consistent  fail (one-sided, runbook 7.7b)
             Ahead/Behind                  warn: congestion mode, resyncs when the link drains
@@ -56,9 +67,10 @@ drbd-headers drbd_strings.c), and what the operator is told:
                                           Detaching fail; Attaching/Negotiating warn;
                                           DUnknown while Connected unknown
             resync-suspended:user on Established  warn: the next resync will not start
-            out-of-sync > 0 on Established towards an UpToDate peer  warn: blocks differ
-                                          (online verify found them); only a disconnect/connect
-                                          resyncs them
+            out-of-sync > 0 on Established towards an UpToDate peer  fail: blocks differ
+                                          (online verify found them, drbdadm(8): not resynced
+                                          automatically; a failover reads them); the per-
+                                          connection disconnect/connect resyncs them
             done:                         the resync figure shown (JSON percent-resync-done;
                                           never percent-in-sync); absent: "not shown"
             received, sent, pending, unacked, percent-in-sync, rs-*, ov-*, want, db/dt, eta
@@ -70,13 +82,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hivehealth.parsers.drbd import SYNC_STATES, Connection, ResourceView
+import shlex
+
+from hivehealth.parsers.drbd import SYNC_STATES, Connection, KernelLog, ResourceView, SplitBrain
 
 HEALTHY = "healthy"
 RESYNC = "resync"
 ALL_OUTDATED = "all-outdated"
 ONE_SIDED = "one-sided"
+SPLIT_BRAIN = "split-brain"
 STANDALONE = "standalone"
+DISCONNECTED = "disconnected"
 CONNECTING = "connecting"
 DISKLESS = "diskless"
 QUORUM_LOST = "quorum-lost"
@@ -93,9 +109,9 @@ TRANSITIONAL = "transitional"
 # that cannot be read comes first: no remedy may act on a resource not fully seen. Frozen or
 # failing I/O comes before the states a remedy repairs (primary --force on all-outdated, a
 # reconnect on one-sided): those must not run while applications hang on the device.
-SEVERITY = (UNREADABLE, IO_FAILING, SUSPENDED, STANDALONE, MULTI_PRIMARY, ALL_OUTDATED,
-            QUORUM_LOST, DISKLESS, ONE_SIDED, NOT_UP, CONNECTING, DEGRADED, TRANSITIONAL,
-            RESYNC, CONGESTED, HEALTHY)
+SEVERITY = (UNREADABLE, IO_FAILING, SUSPENDED, SPLIT_BRAIN, STANDALONE, MULTI_PRIMARY,
+            DISCONNECTED, ALL_OUTDATED, QUORUM_LOST, DISKLESS, ONE_SIDED, NOT_UP, CONNECTING,
+            DEGRADED, TRANSITIONAL, RESYNC, CONGESTED, HEALTHY)
 
 FAIL, UNKNOWN, WARN = "fail", "unknown", "warn"
 _STATUS_ORDER = (FAIL, UNKNOWN, WARN)
@@ -106,7 +122,11 @@ _SUMMARY = {
     RESYNC: "resync in progress",
     ALL_OUTDATED: "all copies Outdated (runbook 7.7a)",
     ONE_SIDED: "one-sided connection, WFBitMapS/Consistent on one side only (runbook 7.7b)",
-    STANDALONE: "connection StandAlone: split brain or manual disconnect, resolve manually",
+    SPLIT_BRAIN: "split brain: two copies diverged and DRBD dropped their connection; resolve it "
+                 "by hand (choose the copy whose changes are discarded)",
+    STANDALONE: "connection StandAlone: split brain or a manual disconnect, which the states and "
+                "kernel logs read cannot tell apart",
+    DISCONNECTED: "connection disconnected (StandAlone on one side only, no split brain logged)",
     CONNECTING: "not connected: peer down, resource down on the peer, or port blocked",
     DISKLESS: "Diskless without client: backing disk failed or detached",
     QUORUM_LOST: "quorum lost (a Primary gets I/O errors)",
@@ -151,6 +171,9 @@ class DrbdReport:
     resync: dict[str, float] = field(default_factory=dict)   # target host -> percent done
     primaries: list[str] = field(default_factory=list)
     clean_side: str | None = None   # one-sided: host whose view looks normal; run disconnect/connect there
+    # disconnected: (host, peer as its DRBD names it) for each StandAlone end to connect
+    reconnect: list[tuple[str, str]] = field(default_factory=list)
+    split_brains: list["SplitBrainLink"] = field(default_factory=list)
 
     def summary(self) -> str:
         return f"{self.name}: {self.state()}"
@@ -160,6 +183,9 @@ class DrbdReport:
         text = _SUMMARY[self.shape]
         if self.shape == ONE_SIDED and self.clean_side:
             text += f"; run `drbdadm disconnect {self.name}; drbdadm connect {self.name}` on {self.clean_side}"
+        elif self.shape == DISCONNECTED and self.reconnect:
+            text += "; " + "; ".join(f"run `drbdadm connect {shlex.quote(f'{self.name}:{peer}')}` on {h}"
+                                     for h, peer in self.reconnect)
         elif self.shape == RESYNC and self.resync:
             text += ": " + ", ".join(f"{h} {p:g} % done" for h, p in sorted(self.resync.items()))
         elif self.shape == HEALTHY and self.primaries:
@@ -167,19 +193,46 @@ class DrbdReport:
         return text
 
 
+@dataclass
+class SplitBrainLink:
+    """Two hosts whose link DRBD dropped by split brain, with what each host's state and DRBD's
+    handshake (its kernel log) tell about whose copy has changes the other lacks."""
+    a: str
+    b: str
+    peer_name: dict[str, str]               # host -> the other end as this host's DRBD names it
+    logged: SplitBrain                      # as one end logged it
+    logged_by: str
+    changed_kib: dict[str, int] = field(default_factory=dict)   # host -> KiB changed there only
+    role: dict[str, str] = field(default_factory=dict)
+    disk: dict[str, str] = field(default_factory=dict)
+
+    def other(self, host: str) -> str:
+        return self.b if host == self.a else self.a
+
+
 def short(host: str) -> str:
     return host.split(".", 1)[0]
 
 
 def analyze(name: str, views: dict[str, ResourceView | None | str], expected: list[str],
-            diskless: set[str] = frozenset()) -> DrbdReport:
-    """Judge resource `name` from each host's view (None: not up there; str: unreadable, why)."""
-    return _Analysis(name, views, expected, diskless).report()
+            diskless: set[str] = frozenset(),
+            kernel_logs: dict[str, KernelLog | str] | None = None) -> DrbdReport:
+    """Judge resource `name` from each host's view (None: not up there; str: unreadable, why).
+    kernel_logs: host -> its DRBD kernel log lines, or why they could not be read (a host
+    missing from it: not gathered); they tell a split brain from a manual disconnect."""
+    return _Analysis(name, views, expected, diskless, kernel_logs or {}).report()
 
 
 class _Analysis:
-    def __init__(self, name, views, expected, diskless):
+    def __init__(self, name, views, expected, diskless, kernel_logs):
         self.name = name
+        self.kernel_logs = dict(kernel_logs)
+        self.standalone: list[tuple[str, Connection]] = []
+        self.reconnect: list[tuple[str, str]] = []
+        self.split_brains: list[SplitBrainLink] = []
+        # (target, volume or None) -> [(source, viewer, PeerDevice)] of every resync path seen
+        self.paths: dict[tuple[str, int | None], list] = {}
+        self.terse: dict[str, str] = {}     # a resync finding as said under a resync summary
         self.views = dict(views)
         for h in expected:  # a hive nobody asked is as good as unreadable
             self.views.setdefault(h, "no DRBD status was collected")
@@ -189,7 +242,6 @@ class _Analysis:
         self.readable = {h: v for h, v in self.views.items() if isinstance(v, ResourceView)}
         self.findings: list[tuple[str, str, str]] = []
         self.resync: dict[tuple[str, int | None], float | None] = {}
-        self.paused: dict[tuple[str, int | None], str] = {}
         self.clean_side: str | None = None
         self.primary_list: list[str] = []
         self.suspended: dict[str, str] = {}
@@ -221,28 +273,27 @@ class _Analysis:
                     self._connection(h, c)
                 self._missing_connections(h, v)
             self._primaries()
-            for key, done in self.resync.items():
-                target, vol = key
-                what = f"{target} volume {vol}" if vol is not None else target
-                pct = f"{done:g} % done" if done is not None else "percent done not shown (stalled?)"
-                paused = f", paused (resync-suspended:{self.paused[key]}: waits its turn)" \
-                    if key in self.paused else ""
-                self.add(RESYNC, f"resync in progress: {what} {pct}{paused}")
+            self._standalone_links()
+            self._resyncs()
         status = min((st for _, st, _ in self.findings), key=_STATUS_ORDER.index, default="ok")
         # the shape names the most serious finding of the worst status: a hive that cannot be
         # read does not hide the StandAlone its peers show, nor a warn the fail beside it
         shape = min((sh for sh, st, _ in self.findings if st == status), key=SEVERITY.index,
                     default=HEALTHY)
+        if shape == RESYNC:
+            self.findings = [(sh, st, self.terse.get(t, t)) for sh, st, t in self.findings]
         return DrbdReport(
             name=self.name, healthy=not self.findings, shape=shape,
             problems=[t for _, _, t in self.findings], status=status,
             findings=list(self.findings), suspended=dict(self.suspended),
             io_failing=list(self.io_failing),
             resync=self._resync_by_host(), primaries=self.primary_list,
-            clean_side=self.clean_side if shape == ONE_SIDED else None)
+            clean_side=self.clean_side if shape == ONE_SIDED else None,
+            reconnect=list(self.reconnect), split_brains=list(self.split_brains))
 
     def _resync_by_host(self) -> dict[str, float]:
-        """Target host -> percent done; with several volumes, the least advanced one."""
+        """Target host -> percent done of a running resync; with several volumes, the least
+        advanced one."""
         out: dict[str, float] = {}
         for (target, _), done in self.resync.items():
             if done is not None:
@@ -254,8 +305,8 @@ class _Analysis:
             if isinstance(v, str):
                 self.add(UNREADABLE, f"{h}: DRBD status unreadable: {v} (expected a status to read)")
             elif v is None and h in self.expected:
-                self.add(NOT_UP, f"{h}: resource {self.name} not up (No such resource; expected up, "
-                                 f"see drbd-resource@{self.name}.service)")
+                self.add(NOT_UP, f"{h}: resource {self.name} not up (DRBD lists no such resource "
+                                 f"there; expected up, see drbd-resource@{self.name}.service)")
 
     def _all_outdated(self) -> bool:
         """Runbook 7.7a: every copy Outdated, UpToDate nowhere (own disks or peer disks)."""
@@ -330,11 +381,12 @@ class _Analysis:
         peer = self.host(c.peer)
         link = f"{h} -> {peer}"
         if c.state == "StandAlone":
-            self.add(STANDALONE, f"{link}: connection StandAlone (expected Connected; split brain or "
-                                 f"manual disconnect)")
+            self.standalone.append((h, c))     # judged with its other end (_standalone_links)
             return
         if c.state != "Connected":
-            self.add(CONNECTING, f"{link}: connection {c.state} (expected Connected)")
+            other_end = self._link_state(peer, h)
+            why = f"; {peer} disconnected this link: StandAlone there" if other_end == "StandAlone" else ""
+            self.add(CONNECTING, f"{link}: connection {c.state} (expected Connected{why})")
             return
         if c.congested:
             self.add(CONGESTED, f"{link}: congested:yes (expected no; the send buffer is full: the "
@@ -345,17 +397,13 @@ class _Analysis:
             vol = f"volume {p.volume} " if multi else ""
             seen = f"{link}: {vol}replication:{p.replication}"
             if p.replication in SYNC_STATES:
-                target = peer if p.replication in ("SyncSource", "PausedSyncS") else h
-                key = (target, p.volume if multi else None)
+                source_side = p.replication in ("SyncSource", "PausedSyncS")
+                target, source = (peer, h) if source_side else (h, peer)
+                self.paths.setdefault((target, p.volume if multi else None), []).append((source, h, p))
                 if p.replication.startswith("Paused") and "user" in (p.resync_suspended or ""):
                     self.add(DEGRADED, f"{seen} resync-suspended:{p.resync_suspended} (expected the "
-                                       f"resync to run; paused by `drbdadm pause-sync`, it waits "
-                                       f"for `drbdadm resume-sync {self.name}`)")
-                    continue
-                if p.replication.startswith("Paused"):
-                    self.paused[key] = p.resync_suspended or "not shown"
-                if self.resync.get(key) is None:
-                    self.resync[key] = p.done
+                                       f"resync to run; paused by `drbdadm pause-sync` on {h}, it "
+                                       f"waits for `drbdadm resume-sync {self.name}` there)")
                 continue
             if p.replication in _STARTING_SYNC:
                 self.add(RESYNC, f"{seen} peer-disk:{p.peer_disk} (resync starting)")
@@ -374,9 +422,12 @@ class _Analysis:
             # out-of-sync towards an UpToDate peer: blocks that differ with no resync to come
             # (towards an Inconsistent/Outdated one it is what its resync will copy)
             if p.replication == "Established" and p.out_of_sync_kib and p.peer_disk == "UpToDate":
-                self.add(DEGRADED, f"{seen} out-of-sync:{p.out_of_sync_kib} KiB (expected 0; blocks "
-                                   f"differ and are resynced only by `drbdadm disconnect "
-                                   f"{self.name}; drbdadm connect {self.name}` on {h})", WARN)
+                conn = shlex.quote(f"{self.name}:{c.peer}")
+                self.add(DEGRADED, f"{seen} out-of-sync:{p.out_of_sync_kib} KiB (expected 0): the "
+                                   f"copies differ in these blocks and no resync is running (online "
+                                   f"verify marks them, drbdadm(8): they are not resynchronized "
+                                   f"automatically), so a failover would read wrong data; `drbdadm "
+                                   f"disconnect {conn}; drbdadm connect {conn}` on {h} resyncs them")
             if "user" in (p.resync_suspended or ""):
                 self.add(DEGRADED, f"{seen} resync-suspended:{p.resync_suspended} (expected no; the "
                                    f"next resync waits for `drbdadm resume-sync {self.name}`)",
@@ -391,16 +442,189 @@ class _Analysis:
             text = f"{link}: {vol}peer-disk {p.peer_disk} (expected UpToDate{extra})"
             if p.peer_disk in ("Inconsistent", "Outdated") and p.resync_suspended \
                     and "user" not in p.resync_suspended:
-                # a resync to it is pending, held back by another one (peer, dependency,
-                # max-parallel): it waits its turn ("user" was judged above)
+                # a resync to it is pending, held back (peer, dependency, max-parallel; "user"
+                # was judged above)
                 self.add(RESYNC, f"{link}: {vol}peer-disk {p.peer_disk}, resync pending "
-                                 f"(resync-suspended:{p.resync_suspended}: waits its turn)")
+                                 f"(resync-suspended:{p.resync_suspended}: "
+                                 f"{self._why_suspended(p.resync_suspended, h, peer, None)})")
             elif p.peer_disk == "DUnknown":
                 self.add(UNREADABLE, text)
             elif p.peer_disk in _TRANSIENT_DISKS:
                 self.add(TRANSITIONAL, text)
             else:
                 self.add(DISKLESS if p.peer_disk == "Diskless" else DEGRADED, text)
+
+    # --- connections judged from both ends ---------------------------------------------------
+
+    def _link_state(self, h: str, peer: str) -> str | None:
+        """The connection state h's own view shows towards peer (None: not seen)."""
+        v = self.readable.get(h)
+        return next((c.state for c in v.connections if self.host(c.peer) == peer), None) if v else None
+
+    def _peer_name(self, h: str, peer: str) -> str:
+        """peer as h's DRBD names it (the name `drbdadm <cmd> res:peer` takes on h)."""
+        v = self.readable.get(h)
+        return next((c.peer for c in v.connections if self.host(c.peer) == peer), peer) if v else peer
+
+    def _log(self, h: str) -> KernelLog | str:
+        return self.kernel_logs.get(h, "not gathered")
+
+    def _standalone_links(self):
+        """Each StandAlone link, told apart by DRBD's own record: a split brain is logged by the
+        handshake ("Split-Brain detected but unresolved, dropping connection!") and drops the
+        link on BOTH ends; a link StandAlone on one end only, while the other end keeps trying
+        (Connecting), was disconnected there (`drbdadm disconnect`), and connecting it from that
+        end is what DRBD needs: its handshake still refuses (drops to StandAlone) a copy that
+        diverged, as hive-builder's resources keep DRBD's after-split-brain policy disconnect."""
+        done = set()
+        for h, c in self.standalone:
+            peer = self.host(c.peer)
+            pair = frozenset((h, peer))
+            if pair in done:
+                continue
+            done.add(pair)
+            ends = [e for e in (h, peer) if self._link_state(e, self.host_other(e, pair)) == "StandAlone"]
+            logged = self._logged_split_brain(h, peer)
+            if logged:
+                self._split_brain(h, peer, *logged)
+                continue
+            where = " and ".join(f"{e} -> {self.host_other(e, pair)}" for e in ends)
+            unread = [f"{e} ({log})" for e in (h, peer) if isinstance(log := self._log(e), str)]
+            if len(ends) == 2:
+                self.add(STANDALONE, f"{where}: connection StandAlone on both ends (expected "
+                                     f"Connected): a split brain drops both ends, so does "
+                                     f"`drbdadm disconnect` run on both" + (
+                                         f"; the kernel log that tells them apart was not read on "
+                                         f"{', '.join(unread)}" if unread
+                                         else "; neither kernel log records a split brain"))
+            elif peer not in self.readable:
+                self.add(STANDALONE, f"{where}: connection StandAlone (expected Connected): split "
+                                     f"brain or a manual disconnect; the other end's own view "
+                                     f"cannot be read")
+            elif unread:
+                self.add(STANDALONE, f"{where}: connection StandAlone (expected Connected): split "
+                                     f"brain or a manual disconnect; the kernel log that tells "
+                                     f"them apart was not read on {', '.join(unread)}")
+            else:
+                end = ends[0]
+                other = self.host_other(end, pair)
+                name = self._peer_name(end, other)
+                self.reconnect.append((end, name))
+                self.add(DISCONNECTED, f"{end} -> {other}: connection StandAlone on {end} only "
+                                       f"(expected Connected; {other} shows "
+                                       f"{self._link_state(other, end)}, and neither kernel log "
+                                       f"records a split brain): disconnected on {end}; `drbdadm "
+                                       f"connect {shlex.quote(f'{self.name}:{name}')}` on {end} "
+                                       f"connects it, discarding nothing")
+
+    @staticmethod
+    def host_other(h: str, pair: frozenset) -> str:
+        return next((x for x in pair if x != h), h)
+
+    def _logged_split_brain(self, h: str, peer: str) -> tuple[str, SplitBrain] | None:
+        for viewer, other in ((h, peer), (peer, h)):
+            log = self._log(viewer)
+            if isinstance(log, KernelLog):
+                sb = log.split_brain(self.name, self._peer_name(viewer, other))
+                if sb:
+                    return viewer, sb
+        return None
+
+    def _split_brain(self, h: str, peer: str, viewer: str, sb: SplitBrain):
+        other = peer if viewer == h else h
+        link = SplitBrainLink(a=h, b=peer, peer_name={h: self._peer_name(h, peer), peer: self._peer_name(peer, h)},
+                              logged=sb, logged_by=viewer)
+        if sb.own_kib is not None:
+            link.changed_kib[viewer] = sb.own_kib
+        if sb.peer_kib is not None:
+            link.changed_kib[other] = sb.peer_kib
+        for x in (h, peer):
+            v = self.readable.get(x)
+            if v is not None:
+                link.role[x] = v.role
+                link.disk[x] = ",".join(d.disk for d in v.devices) or "?"
+        self.split_brains.append(link)
+        changes = "; ".join(f"{x}: {link.changed_kib[x]} KiB changed that the other lacks"
+                            for x in (h, peer) if x in link.changed_kib)
+        ends = " and ".join(f"{x} ({self._link_state(x, link.other(x)) or 'its view cannot be read'})"
+                            for x in (h, peer))
+        self.add(SPLIT_BRAIN, f"{h} <-> {peer}: split brain: DRBD logged \"Split-Brain detected but "
+                              f"unresolved, dropping connection!\" on {viewer} at {sb.when}; the link "
+                              f"is {ends}" + (f"; its handshake counted {changes}" if changes else ""))
+
+    # --- resyncs -------------------------------------------------------------------------------
+
+    def _why_suspended(self, reasons: str, viewer: str, other: str, target: str | None) -> str:
+        """What resync-suspended means where `viewer` shows it for its link to `other`: user is
+        the viewer's own pause; peer is the other end's (its own view says why); dependency
+        means the target resyncs from one source at a time, or waits for resync-after."""
+        out = []
+        for r in reasons.split(","):
+            if r == "user":
+                out.append(f"paused by `drbdadm pause-sync` on {viewer}")
+            elif r == "peer":
+                theirs = self._suspended_seen_by(other, viewer)
+                if theirs and "user" in theirs:
+                    out.append(f"{other} paused it (`drbdadm pause-sync` there: resync-suspended:user)")
+                elif theirs and "dependency" in theirs:
+                    out.append(f"{other} holds it back until its resync from another source "
+                               f"ends, resync-suspended:dependency there")
+                elif theirs:
+                    out.append(f"{other} holds it back (resync-suspended:{theirs} there)")
+                else:
+                    out.append(f"held back by {other}: a `drbdadm pause-sync` there or a resync it "
+                               f"waits for")
+            elif r == "dependency":
+                out.append(f"{target or viewer} takes one resync at a time: this one waits for "
+                           f"the running one (or for the resource named in resync-after)")
+            else:
+                out.append("waits: resyncs are limited in number (max-parallel)")
+        return "; ".join(out)
+
+    def _suspended_seen_by(self, h: str, peer: str) -> str | None:
+        v = self.readable.get(h)
+        if v is None:
+            return None
+        return next((p.resync_suspended for c in v.connections if self.host(c.peer) == peer
+                     for p in c.peer_devices if p.resync_suspended), None)
+
+    def _resyncs(self):
+        """One finding per resync target: the sources it resyncs from now, the paused ones and
+        why. The figure the summary quotes is a running path's (the least advanced view of
+        it), never a paused path's."""
+        for (target, vol), paths in self.paths.items():
+            what = f"{target} volume {vol}" if vol is not None else target
+            running = [(src, p) for src, _, p in paths if not p.replication.startswith("Paused")]
+            figures = [p.done for _, p in running if p.done is not None]
+            if running:
+                self.resync[(target, vol)] = min(figures) if figures else None
+            paused = {}
+            for src, viewer, p in paths:
+                if p.replication.startswith("Paused") and not any(s == src for s, _ in running):
+                    other = target if viewer == src else src
+                    paused.setdefault(src, (p.resync_suspended or "not shown", viewer, other))
+            user_paused = [s for s, (r, v, o) in paused.items()
+                           if "user" in r or "user" in (self._suspended_seen_by(o, v) or "")]
+            held = {s: x for s, x in paused.items() if s not in user_paused}
+            head, terse = [], []
+            if running:
+                sources = ", ".join(sorted({s for s, _ in running}))
+                pct = f", {min(figures):g} % done" if figures else (
+                    ", percent done not shown (drbdsetup shows none at a resync's very start and "
+                    "end; if it stays so, the resync is stalled)")
+                head.append(f"{what} resyncs from {sources}{pct}")
+                # where the summary quotes the figure, the finding does not repeat it
+                terse.append(f"{what} resyncs from {sources}"
+                             + (pct if vol is not None or not figures else ""))
+            for src, (reasons, viewer, other) in sorted(held.items()):
+                why = self._why_suspended(reasons, viewer, other, target)
+                part = (f"{'from' if running else what + ': resync from'} {src} paused "
+                        f"(resync-suspended:{reasons}: {why})")
+                head.append(part)
+                terse.append(part)
+            if head:
+                self.add(RESYNC, "; ".join(head))
+                self.terse["; ".join(head)] = "; ".join(terse)
 
     def _one_sided(self, h: str, peer: str, volume: int, seen: str):
         """7.7b: h shows WFBitMapS/Consistent for peer; if peer's own view is clean, fix there."""

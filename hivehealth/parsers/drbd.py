@@ -423,3 +423,77 @@ def _peer_device_from_raw(p: _Raw, res: str, peer: str) -> PeerDevice:
                                   "resync-suspended", TEXT_WHAT, where),
         extra={k: v for k, v in p.attrs.items() if k not in known},
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernel log: what DRBD's handshakes said about each connection
+
+KERNEL_LOG_WHAT = "the kernel log (journalctl -k / dmesg)"
+# the probe appends this line after the log, with the exit code of the command that read it
+KERNEL_LOG_END = re.compile(r"^# exit (?P<rc>\d+)\s*$")
+# drbd's per-connection prefix (drbd_int.h, __drbd_printk_peer_device / _connection):
+# "drbd <resource> <peer>: ..." or "drbd <resource>/<volume> drbd<minor> <peer>: ..."
+_KLOG = re.compile(r"\bdrbd (?P<res>[^\s/:]+)(?:/(?P<vol>\d+) drbd\d+)? (?P<peer>[^\s:]+): (?P<msg>.*)$")
+_KLOG_BITS = re.compile(r"^(?P<who>self|peer) [0-9A-F]{16}(?::[0-9A-F]{16})*(?::)? bits:(?P<bits>\d+)")
+_KLOG_CONNECTED = re.compile(r"conn\( \S+ -> Connected \)")
+_KLOG_SOURCE = re.compile(r"\s*\S+ kernel:$")   # journalctl's "<host> kernel:" after the time
+BITMAP_BLOCK_KIB = 4            # one bit of DRBD's bitmap covers 4 KiB (BM_BLOCK_SIZE)
+
+
+@dataclass
+class SplitBrain:
+    """drbd_sync_handshake() found the two copies diverged and dropped the connection
+    ("Split-Brain detected but unresolved, dropping connection!"), as the viewer logged it."""
+    resource: str
+    peer: str                       # as the viewer's DRBD names it
+    when: str                       # the log line's time stamp as printed
+    own_kib: int | None = None      # changed here and not on the peer (the bitmap's bits for it)
+    peer_kib: int | None = None     # changed on the peer and not here
+
+
+@dataclass
+class KernelLog:
+    """The DRBD lines of one host's kernel log (this boot), oldest first."""
+    lines: list[tuple[str, str, str, str]] = field(default_factory=list)   # (when, resource, peer, msg)
+
+    def split_brain(self, resource: str, peer: str) -> SplitBrain | None:
+        """The split brain DRBD last logged on this link, unless a connection or a manual
+        resolution ("Split-Brain detected, manually solved") came after it. `peer` matches by
+        its short name (EL9 sites print short peer names)."""
+        found = None
+        bits: dict[str, int] = {}
+        want = peer.split(".", 1)[0]
+        for when, res, p, msg in self.lines:
+            if res != resource or p.split(".", 1)[0] != want:
+                continue
+            m = _KLOG_BITS.match(msg)
+            if m:
+                bits[m.group("who")] = int(m.group("bits"))
+            elif msg.startswith("drbd_sync_handshake"):
+                bits = {}
+            elif msg.startswith("Split-Brain detected but unresolved"):
+                kib = {k: v * BITMAP_BLOCK_KIB for k, v in bits.items()}
+                found = SplitBrain(resource, p, when, kib.get("self"), kib.get("peer"))
+            elif msg.startswith("Split-Brain detected, ") or _KLOG_CONNECTED.search(msg):
+                found = None
+        return found
+
+
+def parse_kernel_log(text: str) -> KernelLog:
+    """The drbd lines of `journalctl -k -b` (or dmesg) as the probe's drbd_kernel_log section
+    prints them, ending with its `# exit N` line. A log whose reader failed or that lacks the
+    end line (cut short) is unreadable: it cannot tell that no split brain was logged."""
+    lines = _ANSI.sub("", text).splitlines()
+    end = KERNEL_LOG_END.match(lines[-1]) if lines else None
+    if end is None:
+        raise ParseError(KERNEL_LOG_WHAT, "no `# exit` line at the end: cut short, or not read")
+    if end.group("rc") != "0":
+        raise ParseError(KERNEL_LOG_WHAT, f"neither journalctl -k nor dmesg could be read (exit "
+                                          f"{end.group('rc')})")
+    log = KernelLog()
+    for line in lines[:-1]:
+        m = _KLOG.search(line)
+        if m:
+            when = _KLOG_SOURCE.sub("", line[:m.start()].strip())
+            log.lines.append((when, m.group("res"), m.group("peer"), m.group("msg")))
+    return log

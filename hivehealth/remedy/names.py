@@ -78,6 +78,19 @@ def drbd_resource(value) -> Name:
                     "drbd-utils allows 1-128 of letters, digits and ._-, not starting with '-', not 'all'")
 
 
+_DRBD_PEER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
+
+
+def drbd_connection(resource, peer) -> Name:
+    """`<resource>:<peer>`, the one connection of a resource drbdadm takes (drbdadm(8)): the
+    resource as drbd_resource(), the peer a host name as its `on` section names it (the config
+    scanner's bare word without "/", not an option)."""
+    res = drbd_resource(resource)
+    ok = isinstance(peer, str) and _DRBD_PEER.fullmatch(peer) is not None
+    _checked("DRBD peer", peer, ok, "a host name: letters, digits and ._-, not starting with . _ or -")
+    return _checked("DRBD connection", f"{res}:{peer}", True, "")
+
+
 _SERVICE = re.compile(r"[A-Za-z0-9](?:[-_A-Za-z0-9]*[A-Za-z0-9])?")
 
 

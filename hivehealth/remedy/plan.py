@@ -128,10 +128,56 @@ class Step:
 
 
 @dataclass
+class Decision:
+    """What a Watch concludes from every host's answer: done (go on with `then`, then the
+    plan's next steps), stop (the remedy ends here: why, and what the operator does next), or
+    neither (keep reading: `waiting_for` says what is not there yet)."""
+    done: bool = False
+    stop: str | None = None
+    then: list = field(default_factory=list)    # Steps / Watches to run before the plan's next
+    waiting_for: str = ""
+
+
+@dataclass
+class Watch:
+    """Read one command on several servers, then decide from all the answers together; read
+    again every 2 s until the decision is done or stop, at most `wait` seconds. Every read is
+    run and audited like a step. A remedy whose safety depends on the state of the whole
+    cluster watches every server, never only the one it acts on."""
+    hosts: list[str]
+    run: Cmd | Compound
+    why: str
+    decide: Callable[[dict[str, tuple[int, str]]], Decision]   # host -> (exit code, output)
+    wait: float = 0
+    ok_codes: tuple = (0,)
+
+    def __post_init__(self):
+        if not isinstance(self.run, (Cmd, Compound)):
+            raise TypeError(f"a watch runs a Cmd (argv), never shell text: {self.run!r}")
+
+    @property
+    def shown(self) -> str:
+        return self.run.shell("sudo ")
+
+    def read_on(self, host: str) -> Step:
+        """The read on one host, as a step (what runs and what the audit records)."""
+        return Step(host, self.run, self.why, wait=0, ok_codes=tuple(range(256)))
+
+    def render(self) -> str:
+        wait = f", again every 2 s for up to {self.wait:g} s until decided" if self.wait else ""
+        return f"[{', '.join(self.hosts)}] {self.shown}   (read on each{wait})\n      why: {self.why}"
+
+
+def step_hosts(step) -> list[str]:
+    """The servers a step or a watch runs on."""
+    return list(step.hosts) if isinstance(step, Watch) else [step.host]
+
+
+@dataclass
 class Plan:
     remedy: str = ""                # filled from the Remedy when left empty
     tier: str = ""
-    steps: list[Step] = field(default_factory=list)
+    steps: list = field(default_factory=list)   # Step / Watch, in order
     refused: str | None = None      # a guard's reason; nothing runs
     notes: list[str] = field(default_factory=list)  # what the operator does next / by hand
     settle: float = 0               # seconds to let the site settle before the re-check

@@ -14,7 +14,7 @@ from hivehealth.judge.verdict import UNKNOWN, Verdict
 from hivehealth.redact import redact, redact_tree
 from hivehealth.remedy.audit import Audit
 from hivehealth.remedy.lock import LockError, SiteLock, lock_dir, read_sequence
-from hivehealth.remedy.plan import Plan, Step, allowed, remedies_for
+from hivehealth.remedy.plan import Decision, Plan, Step, Watch, allowed, remedies_for, step_hosts
 
 
 class RemedyPlugin:
@@ -97,8 +97,11 @@ class RemedyPlugin:
                 after.data["fixed"] = True
                 verdict = after
                 break
-            after.notes.insert(0, f"--fix: {plan.remedy} ran{' ' if ok else ' with a failing step'}"
-                                  f" but the check still fails")
+            if log.stopped:
+                after.notes.insert(0, f"--fix: {plan.remedy} stopped before its next step: {log.stopped}")
+            else:
+                after.notes.insert(0, f"--fix: {plan.remedy} ran{' ' if ok else ' with a failing step'}"
+                                      f" but the check still fails")
             self._diagnose(state, plan, after)
             verdict = after
             if verdict.status == UNKNOWN:
@@ -155,7 +158,23 @@ class RemedyPlugin:
         return None
 
     def _apply(self, request, state, plan: Plan, log: "FixLog") -> bool:
-        for step in plan.steps:
+        queue = list(plan.steps)
+        while queue:
+            step = queue.pop(0)
+            if isinstance(step, Watch):
+                decision = self._watch(request, state, plan, step, log)
+                if decision is None:
+                    return False
+                if decision.stop:
+                    log.stopped = decision.stop
+                    return False
+                strangers = _foreign_hosts(decision.then, state.site)
+                if strangers:
+                    log.stopped = (f"a next step would run on {', '.join(map(repr, strangers))}, which "
+                                   f"is not a server of the site's inventory")
+                    return False
+                queue[:0] = decision.then
+                continue
             server = state.site.server(step.host)
             deadline = time.time() + step.wait
             while True:
@@ -171,6 +190,28 @@ class RemedyPlugin:
                 log.commands.append((step.host, "(gave up waiting)", 1, f"not done after {step.wait:g} s"))
                 return False
         return True
+
+
+    def _watch(self, request, state, plan: Plan, watch: Watch, log: "FixLog") -> Decision | None:
+        """Read every host of the watch, decide; again until decided or out of time (None)."""
+        deadline = time.time() + watch.wait
+        while True:
+            answers = {}
+            for host in watch.hosts:
+                read = watch.read_on(host)
+                result = run_step(state, state.site.server(host), read)
+                self.audit.record(item_check_id(request.node), plan, read, result)
+                log.commands.append((host, read.shown, result.rc, result.output))
+                answers[host] = (result.rc, result.output)
+            decision = watch.decide(answers)
+            if decision.done or decision.stop:
+                return decision
+            if time.time() > deadline:
+                log.commands.append((", ".join(watch.hosts), "(gave up waiting)", 1,
+                                     f"not done after {watch.wait:g} s: {decision.waiting_for}"))
+                log.stopped = f"gave up after {watch.wait:g} s waiting for {decision.waiting_for}"
+                return None
+            time.sleep(2)
 
 
 SEQ_KEY = "hivehealth_fixseq"
@@ -203,17 +244,21 @@ def run_step(state, server, step: Step) -> StepResult:
     return StepResult(r.rc, r.stdout + r.stderr)
 
 
+def _foreign_hosts(steps, site) -> list[str]:
+    servers = {s.name for s in site.servers}
+    return sorted({h for s in steps for h in step_hosts(s) if h not in servers})
+
+
 def _refuse_foreign_hosts(plan: Plan, site):
     """A step runs only on a server of the site's inventory, named exactly as there."""
-    servers = {s.name for s in site.servers}
-    strangers = sorted({s.host for s in plan.steps + plan.diagnose if s.host not in servers})
+    strangers = _foreign_hosts(plan.steps + plan.diagnose, site)
     if strangers and not plan.refused:
         plan.refused = (f"a step would run on {', '.join(map(repr, strangers))}, which is not a server "
                         f"of the site's inventory")
 
 
 def _hosts_of(state, plan: Plan):
-    names = {s.host for s in plan.steps}
+    names = {h for s in plan.steps for h in step_hosts(s)}
     # a cluster object's check reads every hive: re-gather them all
     return [s for s in state.site.servers if s.name in names or s.is_hive]
 
@@ -224,13 +269,17 @@ class FixLog:
     plans: list[str] = field(default_factory=list)
     commands: list[tuple] = field(default_factory=list)
     after: str = "not re-checked"
+    stopped: str | None = None      # why the remedy stopped before its last step
 
     def render(self) -> str:
         cmds = "\n".join(f"[{h}] $ {c}   (exit {rc})\n{out.rstrip()}" for h, c, rc, out in self.commands)
         return redact(f"before: {self.before}\n\nplan:\n" + "\n".join(self.plans)
-                      + f"\n\ncommands:\n{cmds or '(none run)'}\n\nafter: {self.after}")
+                      + f"\n\ncommands:\n{cmds or '(none run)'}"
+                      + (f"\n\nstopped: {self.stopped}" if self.stopped else "")
+                      + f"\n\nafter: {self.after}")
 
     def to_dict(self, fixed: bool) -> dict:
         return redact_tree({"fixed": fixed, "before": self.before, "plans": self.plans, "after": self.after,
+                            "stopped": self.stopped,
                             "commands": [{"host": h, "command": c, "rc": rc} for h, c, rc, _ in self.commands]})
 

@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS runs (
     unreachable TEXT NOT NULL DEFAULT '[]', -- JSON list of server names
     areas       TEXT NOT NULL DEFAULT '{}', -- JSON {area: [passed, failed, fixed, waived, skipped]}
     error       TEXT,                       -- why the report could not be read
+    selection   TEXT NOT NULL DEFAULT '',   -- a partial run's selection ("4 of 55 checks, selected by -k time")
     UNIQUE (stamp, kind, site, stage)
 );
 CREATE INDEX IF NOT EXISTS runs_by_group ON runs (kind, site, stage, stamp);
@@ -156,6 +157,7 @@ class RunFields:
     totals: dict[str, int]
     areas: dict[str, list[int]]         # area -> [passed, failed, fixed, waived, skipped]
     unreachable: list[str]
+    selection: str = ""                 # a partial run's selection; "" for a run of the whole suite
 
 
 @dataclass
@@ -211,7 +213,17 @@ def summarize(doc: dict) -> Summary:
                    stage=str(doc.get("stage") or ""),
                    state=run_state(totals, unreachable, exitstatus), exitstatus=exitstatus,
                    duration=duration, totals=totals, areas=areas, unreachable=unreachable,
-                   checks=checks)
+                   selection=selection_text(doc.get("selection")), checks=checks)
+
+
+def selection_text(selection) -> str:
+    """`4 of 55 checks, selected by -k time` for a partial run's report, "" for a full one."""
+    if not isinstance(selection, dict) or not selection.get("partial"):
+        return ""
+    n, of = selection.get("selected"), selection.get("of")
+    by = " ".join(str(t) for t in selection.get("by") or []) or "deselected items"
+    counts = f"{n} of {of} checks" if isinstance(of, int) else f"{n} checks"
+    return f"{counts}, selected by {by}"
 
 
 def stamp_time(stamp: str) -> datetime:
@@ -290,6 +302,9 @@ def connect(report_dir: Path) -> sqlite3.Connection:
             for stmt in SCHEMA.split(";"):
                 if stmt.strip():
                     db.execute(stmt)
+            if "selection" not in {row[1] for row in db.execute("PRAGMA table_info(runs)")}:
+                # a database of a version before partial runs were told apart: all its runs were full
+                db.execute("ALTER TABLE runs ADD COLUMN selection TEXT NOT NULL DEFAULT ''")
             db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
     except BaseException:
         db.close()
@@ -349,11 +364,11 @@ def insert(db: sqlite3.Connection, stamp: str, s: Summary, cache: dict | None = 
     t = s.totals
     cur = db.execute(
         "INSERT INTO runs (stamp, kind, site, stage, state, exitstatus, duration, passed, failed, "
-        "fixed, waived, skipped, unreachable, areas) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+        "fixed, waived, skipped, unreachable, areas, selection) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
         "ON CONFLICT DO NOTHING",
         (stamp, s.kind, s.site, s.stage, s.state, s.exitstatus, s.duration, t["passed"], t["failed"],
          t["fixed"], t["waived"], t["skipped"], json.dumps(s.unreachable),
-         json.dumps(s.areas, separators=(",", ":"))))
+         json.dumps(s.areas, separators=(",", ":")), s.selection))
     if not cur.rowcount:
         return False
     run_id = cur.lastrowid

@@ -42,6 +42,12 @@ class Run(RunFields):
     def healthy(self) -> bool:
         return self.state in ("passed", "fixed", "waived", "skipped")
 
+    @property
+    def full(self) -> bool:
+        """A run of the whole suite: only such a run speaks for the site (a partial one is
+        listed, marked, and left out of the headline and the charts)."""
+        return not self.selection
+
 
 @dataclass
 class Group:
@@ -72,9 +78,9 @@ def load(db: sqlite3.Connection) -> list[Group]:
     runs = []
     parsed: dict[str, tuple] = {}          # most runs have the same counts: read each text once
     for (stamp, kind, site, stage, state, exitstatus, duration, p, f, x, w, s, unreach, areas,
-         error) in db.execute(
+         error, selection) in db.execute(
             "SELECT stamp, kind, site, stage, state, exitstatus, duration, passed, failed, fixed, "
-            "waived, skipped, unreachable, areas, error FROM runs ORDER BY stamp, id"):
+            "waived, skipped, unreachable, areas, error, selection FROM runs ORDER BY stamp, id"):
         try:
             when = stamp_time(stamp)
         except ValueError:
@@ -84,7 +90,7 @@ def load(db: sqlite3.Connection) -> list[Group]:
             parsed[areas] = counts, {a: _area_state(c) for a, c in counts.items()}
         counts, states = parsed[areas]
         runs.append(Run(kind, site, stage, state, exitstatus, duration, dict(zip(COUNTED, (p, f, x, w, s))),
-                        counts, json.loads(unreach) if unreach != "[]" else [],
+                        counts, json.loads(unreach) if unreach != "[]" else [], selection,
                         stamp=stamp, when=when, error=error, states=states))
     groups: dict[tuple, Group] = {}
     orphans = []
@@ -395,7 +401,16 @@ def _status(r: Run) -> str:
         return '<span class="badge bad">not readable</span>'
     word = {"passed": "healthy", "fixed": "fixed", "waived": "healthy (waived)",
             "skipped": "nothing checked"}.get(r.state, "unhealthy")
+    if not r.full:
+        return (f'<span class="badge partial" title="{_e(r.selection)}">PARTIAL</span> '
+                f'<span class="badge {"ok" if r.healthy else "bad"}">{_e(word)}</span> '
+                f'<span class="dur">{_e(r.selection)}</span>')
     return f'<span class="badge {"ok" if r.healthy else "bad"}">{_e(word)}</span>'
+
+
+def _nav_status(g: Group) -> str:
+    latest, _ = latest_full(g)
+    return _status(latest) if latest is not None else '<span class="badge partial">no full run</span>'
 
 
 def _unreach(r: Run) -> str:
@@ -466,7 +481,8 @@ def _stretch_row(runs: list[Run], files) -> str:
 
 
 def _signature(r: Run):
-    return None if r.error else (r.state, tuple(r.totals.values()), id(r.states), tuple(r.unreachable))
+    return None if r.error else (r.state, tuple(r.totals.values()), id(r.states), tuple(r.unreachable),
+                                 r.selection)
 
 
 def days_section(g: Group, files) -> str:
@@ -498,9 +514,12 @@ def days_section(g: Group, files) -> str:
     return "\n".join(out)
 
 
-def _verdict(r: Run | None) -> str:
+def _verdict(r: Run | None, partial_since: int = 0) -> str:
+    since = (f" · {partial_since} partial run{'s' if partial_since != 1 else ''} since, not counted here"
+             if partial_since else "")
     if r is None:
-        return '<p class="verdict none">No runs yet.</p>'
+        return f'<p class="verdict none">No full run yet{_e(since)}.</p>' if partial_since else \
+            '<p class="verdict none">No runs yet.</p>'
     if r.error:
         return f'<p class="verdict bad">Latest run {r.when:%Y-%m-%d %H:%M}: {_e(r.error)}</p>'
     what = "healthy" if r.healthy else "unhealthy"
@@ -508,7 +527,7 @@ def _verdict(r: Run | None) -> str:
     if r.unreachable:
         bits.append("unreachable: " + ", ".join(r.unreachable))
     return (f'<p class="verdict {"ok" if r.healthy else "bad"}">Latest run {r.when:%Y-%m-%d %H:%M}: '
-            f'<b>{what}</b> · {_e(" · ".join(bits))}</p>')
+            f'<b>{what}</b> · {_e(" · ".join(bits))}{_e(since)}</p>')
 
 
 def legend() -> str:
@@ -520,19 +539,30 @@ def legend() -> str:
     return f'<p class="legend">{keys}<span class="key">hover for counts</span></p>'
 
 
+def latest_full(g: Group) -> tuple[Run | None, int]:
+    """The group's latest run of the whole suite, and how many partial runs came after it."""
+    later = 0
+    for r in reversed(g.runs):
+        if r.full:
+            return r, later
+        later += 1
+    return None, later
+
+
 def section(g: Group, gid: str, files, now: datetime, keep_days: int | None) -> str:
-    areas = ordered_areas(g.runs)
-    cols, size = bucket_columns(g.runs, now, keep_days)
+    charted = [r for r in g.runs if r.full]       # a partial run never stands for the site
+    areas = ordered_areas(charted)
+    cols, size = bucket_columns(charted, now, keep_days)
     cover = (f' data-from="{cols[0].start:%Y-%m-%dT%H:%M}" data-to="{cols[-1].end:%Y-%m-%dT%H:%M}" '
              f'data-buckets="{len(cols)}" data-bucket="{size}" '
              f'data-runs="{sum(len(c.runs) for c in cols)}"')
     days = (cols[-1].end - cols[0].start).total_seconds() / 86400
-    recent = g.runs[-LATEST_BARS:]
-    latest = g.runs[-1] if g.runs else None
+    recent = charted[-LATEST_BARS:]
+    latest, partial_since = latest_full(g)
     older = (f'<h3 id="{gid}-days">Every run, per day</h3>\n{days_section(g, files)}' if g.runs else "")
     return f"""<section class="group" id="{gid}">
 <h2>{_e(g.title)}</h2>
-{_verdict(latest)}
+{_verdict(latest, partial_since)}
 <h3>{days:.0f} days: share of runs per {_e(size)} by outcome, and the worst outcome of each area</h3>
 <div class="card chartbox">{chart_svg(cols, areas, False, f"runs per {size}", cover)}</div>
 <h3>Latest {len(recent)} run{"s" if len(recent) != 1 else ""}: share of checks per run by outcome</h3>
@@ -576,6 +606,7 @@ a { color: #0b5cad; text-decoration: none; font-variant-numeric: tabular-nums; }
 a.json { font-size: 11px; color: #8c959f; margin-left: 4px; }
 .badge { white-space: nowrap; font-size: 12px; padding: 1px 7px; border-radius: 10px; }
 .badge.ok { background: #e3f4ea; color: #1a6b3c; } .badge.bad { background: #fbe6e5; color: #9b2521; }
+.badge.partial { background: #eef0f3; color: #3d444d; border: 1px dashed #8c959f; }
 .dur { color: #8c959f; font-size: 12px; margin-left: 4px; }
 .n { font-variant-numeric: tabular-nums; margin-right: 4px; white-space: nowrap; display: inline-block; }
 .n.passed { color: #1a6b3c; } .n.failed { color: #b3261e; font-weight: 600; }
@@ -610,7 +641,7 @@ def render(groups: list[Group], files: dict[str, set[str]], generated: datetime,
     nav = ""
     if len(groups) > 1:
         nav = "<nav>" + "".join(
-            f'<a href="#{gid}">{_e(g.title)}</a> {_status(g.runs[-1])} ' for g, gid in zip(groups, ids)) + "</nav>"
+            f'<a href="#{gid}">{_e(g.title)}</a> {_nav_status(g)} ' for g, gid in zip(groups, ids)) + "</nav>"
     keep = f" Runs older than {keep_days} days are deleted." if keep_days and keep_days > 0 else ""
     sites = [g.title for g in groups]
     title = "hive-health history" + (f": {', '.join(sites)}" if sites else "")

@@ -14,8 +14,11 @@ they are made (hivehealth.ids), and the hooks below escape those places again.
 """
 from __future__ import annotations
 
+import getpass
 import html
 import json
+import os
+import pwd
 import sqlite3
 import sys
 import time
@@ -29,7 +32,8 @@ from hivehealth.report import gate, history, page, prometheus
 from hivehealth.safe_write import write_atomic
 from hivehealth.site.inventory import Site
 from hivehealth.ids import check_id, item_check_id
-from hivehealth.options import base_dir, report_dir
+from hivehealth.options import base_dir, report_dir, site_ini
+from hivehealth.report.selection import Selection
 from hivehealth.redact import redact, redact_tree
 
 
@@ -52,16 +56,61 @@ def _checkout(config) -> str | None:
     return str(base) if (base / "bin" / "hive-health").is_file() else None
 
 
+def unwritable(folder: Path) -> str | None:
+    """Why reports cannot be written into `folder` (or the folder cannot be created), or None.
+    Asked before the run, so that the results still reach the terminal with one line about the
+    folder instead of a traceback at the end."""
+    existing = Path(folder)
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return (f"{existing} is a file, not a folder: move it away, or give another folder "
+                f"with -o report_dir=DIR")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        try:
+            owner = pwd.getpwuid(existing.stat().st_uid).pw_name
+        except (KeyError, OSError):
+            owner = "another user"
+        return (f"{existing} is not writable by {getpass.getuser()} (it belongs to {owner}): give a "
+                f"folder you can write with -o report_dir=DIR")
+    return None
+
+
+def stem_of(partial: bool, replay: bool) -> str:
+    """The report files' name: the full run's `latest`; a partial run's and a replay's apart, so
+    that neither ever stands for the site's last full run."""
+    return ("replay-" if replay else "") + "latest" + ("-partial" if partial else "")
+
+
 class JsonReport:
-    def __init__(self, config, state):
+    def __init__(self, config, state, chosen: Selection):
         self.config = config
         self.state = state                  # the run's site and its gathered facts
         self.site: Site = state.site
+        self.selection = chosen             # what the run selected of the suite's checks
+        self.replay = config.option.replay
         self.dir = report_dir(config)
         self.started = time.time()
         self.entries: dict[str, dict] = {}
         self.html_data: dict = {}           # pytest-html's data for its page, once it exists
+        self.html_plugin = None             # pytest-html's plugin, when it writes our page
+        self.html_default = False           # its path is ours to choose (no --html given)
         self.doc: dict | None = None        # this run's report, once written
+        self.session = None                 # the session, once it ends
+        self.writes = False                 # decided when the session ends: not for --co, nor a
+                                            # usage error, nor a session that never ran
+        self.blocked = unwritable(self.dir)   # why the reports cannot be written, if they cannot
+
+    @property
+    def stem(self) -> str:
+        return stem_of(self.selection.partial, bool(self.replay))
+
+    def verdict(self) -> str:
+        """The verdict the reports show: a partial run that failed nothing is only `partial`."""
+        verdict = page.verdict_of(list(self.entries.values()))
+        if self.selection.partial and verdict != "unhealthy":
+            return "partial"
+        return verdict
 
     def pytest_collection_modifyitems(self, items):
         for item in items:
@@ -101,12 +150,38 @@ class JsonReport:
             counts[e["outcome"]] = counts.get(e["outcome"], 0) + 1
         return counts
 
+    @pytest.hookimpl(tryfirst=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_outputs(self, session):
+        """Before pytest-html writes its page: whether this run writes reports at all, and
+        under which name."""
+        self.session = session
+        self.writes = not (self.config.option.collectonly or self.selection.empty or self.blocked
+                           or session.exitstatus == pytest.ExitCode.USAGE_ERROR)
+        if self.blocked and not self.config.option.collectonly:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR     # the operator's to fix
+        if self.html_plugin is None:
+            return
+        if not self.writes:
+            # nor its "Generated html report" line: nothing was generated
+            self.config.pluginmanager.unregister(self.html_plugin)
+        else:
+            self.html_plugin._report.title = self.title()     # the selection is known now
+            if self.html_default:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                self.html_plugin._report_path = self.dir / f"{self.stem}.html"
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
+        if not self.writes:
+            return
         self.dir.mkdir(parents=True, exist_ok=True)
         doc = {
             "site": self.site.name, "stage": self.site.stage, "kind": self.site.kind,
             "root": self.site.root,
+            "verdict": self.verdict(), "version": __version__,
+            "selection": self.selection.to_dict(),
+            "replay": {"bundle": str(self.replay)} if self.replay else None,
+            "settings": str(site_ini(self.config)) if site_ini(self.config) else None,
             "servers": [{"name": s.name, "roles": sorted(s.roles)} for s in self.site.servers],
             "started": datetime.fromtimestamp(self.started).isoformat(timespec="seconds"),
             "duration": round(time.time() - self.started, 3),
@@ -116,37 +191,46 @@ class JsonReport:
             "checks": list(self.entries.values()),
         }
         doc = redact_tree(doc)
-        write_atomic(self.dir / "latest.json", json.dumps(doc, indent=1))
+        try:
+            write_atomic(self.dir / f"{self.stem}.json", json.dumps(doc, indent=1))
+        except OSError as e:
+            self._cannot_write(session, e)
+            return
         self.doc = doc
         textfile = self.config.getini("prometheus_textfile").strip()
-        if textfile:
+        if textfile and not (self.selection.partial or self.replay):    # the site's numbers only
             prometheus.write(doc, base_dir(self.config) / textfile)
 
     def facts(self) -> dict:
         return self.state.facts
 
+    def _cannot_write(self, session, error: OSError):
+        """A report that could not be written after all (the disk filled, the folder changed
+        hands): the results are on the terminal; one line names the folder."""
+        self.blocked = f"{error.strerror or error} ({error.filename or self.dir})"
+        self.writes = False
+        if session is not None:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
     def pytest_terminal_summary(self, terminalreporter):
         """One line per area, before pytest's short summary and counts."""
+        if self.blocked and not self.config.option.collectonly:
+            terminalreporter.write_line(f"hive-health: reports not written to {self.dir}: {self.blocked}",
+                                        red=True, bold=True)
         lines = area_lines(list(self.entries.values()))
         if lines:
             terminalreporter.write_sep("-", "hive-health by area")
             for line, bad in lines:
                 terminalreporter.write_line(line, red=bad, bold=bad)
+        if self.writes and self.selection.partial:
+            terminalreporter.write_line(
+                f"PARTIAL: {redact(self.selection.describe())}; reports {self.dir / self.stem}.*, "
+                f"{stem_of(False, bool(self.replay))}.* still show the last full run", yellow=True, bold=True)
 
     def pytest_unconfigure(self, config):
         """Dated copies, once pytest-html has written its file (it does so at sessionfinish)."""
-        copies = {}
-        for ext in ("json", "html"):
-            src = self.dir / f"latest.{ext}"
-            if src.exists() and src.stat().st_mtime >= self.started - 1:
-                copies[ext] = src.read_bytes()
-        stamp = history.write_dated(self.dir, datetime.fromtimestamp(self.started), copies)
-        try:
-            history.update(self.dir, int(config.getini("report_keep_days")),
-                           run=(stamp, self.doc) if self.doc is not None else None)
-        except (sqlite3.Error, OSError, ValueError) as e:
-            print(f"hive-health: history of runs ({self.dir / history.DB_NAME}) not updated: {e}",
-                  file=sys.stderr)
+        if self.writes and not self.replay:     # a replay is another site's past: never this history
+            self._record()
         if config.option.gate:
             # the very last line of the output: what a maintenance script reads
             line = gate.gate_line(list(self.entries.values()))
@@ -156,13 +240,39 @@ class JsonReport:
             else:
                 print(line, flush=True)
 
+    def _write_page(self, plugin, text: str):
+        if not self.writes:
+            return
+        try:
+            write_atomic(plugin._report_path, page.with_viewport(text))
+        except OSError as e:
+            self.config.pluginmanager.unregister(plugin)    # nor its "Generated html report" line
+            self._cannot_write(self.session, e)
+
+    def _record(self):
+        """Dated copies of this run's reports, and its row in the history (a partial one marked
+        as such: hivehealth.report.history_db)."""
+        copies = {}
+        for ext in ("json", "html"):
+            src = self.dir / f"{self.stem}.{ext}"
+            if src.exists() and src.stat().st_mtime >= self.started - 1:
+                copies[ext] = src.read_bytes()
+        stamp = history.write_dated(self.dir, datetime.fromtimestamp(self.started), copies)
+        try:
+            history.update(self.dir, int(self.config.getini("report_keep_days")),
+                           run=(stamp, self.doc) if self.doc is not None else None)
+        except (sqlite3.Error, OSError, ValueError) as e:
+            print(f"hive-health: history of runs ({self.dir / history.DB_NAME}) not updated: {e}",
+                  file=sys.stderr)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session):
-        """pytest-html writes its page with a plain open(); make it write through the helper."""
+        """pytest-html writes its page with a plain open(); make it write through the helper,
+        to the path chosen when the run ends."""
         for plugin in self.config.pluginmanager.get_plugins():
             if type(plugin).__module__.startswith("pytest_html.") and hasattr(plugin, "_write_report"):
-                plugin._write_report = lambda text, path=plugin._report_path: write_atomic(
-                    path, page.with_viewport(text))
+                plugin._write_report = lambda text, plugin=plugin: self._write_page(plugin, text)
+                self.html_plugin = plugin
                 self.html_data = plugin._report.data
         self._reduce_environment()
 
@@ -200,9 +310,12 @@ class JsonReport:
             label, _, reason = report.longrepr
             data[0] = html.escape(redact(f"{label}: {reason}")) + "\n"
 
+    def title(self) -> str:
+        return f"hive-health: {self.site.headline()}" + (" (partial run)" if self.selection.partial else "")
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report):
-        report.title = f"hive-health: {self.site.describe()}"
+        report.title = self.title()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix, summary, postfix):
@@ -211,7 +324,9 @@ class JsonReport:
         prefix.insert(0, page.render(
             entries, self.site, started=datetime.fromtimestamp(self.started).strftime("%Y-%m-%d %H:%M:%S"),
             duration=time.time() - self.started, suite_root=_checkout(self.config),
-            unreachable={n: f.unreachable for n, f in self.facts().items() if f.unreachable}))
+            unreachable={n: f.unreachable for n, f in self.facts().items() if f.unreachable},
+            partial=self.selection.describe() if self.selection.partial else None,
+            settings=str(site_ini(self.config)) if site_ini(self.config) else None))
 
 
 def _escape_environment(env):

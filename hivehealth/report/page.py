@@ -105,8 +105,9 @@ def fix_command(site, suite_root: str | None, entry: dict, entries: list[dict], 
         return None
     # the checkout's own command when the run came from one, else the installed package's
     argv = [str(Path(suite_root) / "bin" / "hive-health") if suite_root else "hive-health"]
-    if site.root:
-        argv += ["--hive-root", site.root]
+    root = site.root or (getattr(site, "recorded", None) or {}).get("site_root")   # a replay: its site's
+    if root:
+        argv += ["--hive-root", root]
     if site.stage:
         argv += ["--stage", site.stage]
     argv.append("--fix")
@@ -334,9 +335,29 @@ def _down_card(name: str, why: str, items: list[dict]) -> str:
             "remedy runs until then</dd></dl></div>")
 
 
+def band_words(verdict: str, site, partial: str | None) -> tuple[str, str, str]:
+    """(the band's word, its colour class, where): a partial run that failed nothing is PARTIAL,
+    never a site's green; a run on this machine says so, never a site's name."""
+    where = f"{site.name or site.describe()}" + (f" · stage {site.stage}" if site.stage else "")
+    if site.kind == "local":
+        host = site.servers[0].name if site.servers else "?"
+        where = f"this machine ({host}), not a hive site"
+    word, colour = verdict.upper(), verdict
+    if partial and verdict != "unhealthy":
+        word, colour = f"PARTIAL · {verdict.upper()}", "partial"
+    elif partial:
+        word = f"{verdict.upper()} · PARTIAL"
+    if site.kind == "local":
+        word = f"THIS MACHINE · {word}"
+    return word, colour, where
+
+
 def render(entries: list[dict], site, *, started: str, duration: float, suite_root: str,
-           unreachable: dict[str, str] | None = None) -> str:
-    """The whole block, with its own style (pytest-html's page keeps its own below it)."""
+           unreachable: dict[str, str] | None = None, partial: str | None = None,
+           settings: str | None = None) -> str:
+    """The whole block, with its own style (pytest-html's page keeps its own below it).
+    `partial`: what a partial run selected (`4 of 55 checks, selected by -k time`); `settings`:
+    the site's pytest.ini whose settings applied."""
     verdict = verdict_of(entries)
     counts: dict[str, int] = defaultdict(int)
     for e in entries:
@@ -344,10 +365,14 @@ def render(entries: list[dict], site, *, started: str, duration: float, suite_ro
     tally = ", ".join(f"{counts[s]} {LABEL[s] if s != 'failed' else 'failed'}" for s in RANK if counts[s])
     failing = sorted((e for e in entries if status_of(e) in FAILING + ("warn",)),
                      key=lambda e: (RANK.index(status_of(e)), e["id"]))
-    where = f"{site.name or site.describe()}" + (f" · stage {site.stage}" if site.stage else "")
-    head = (f'<section class="hh-verdict hh-v-{verdict}" id="hh-verdict"><div class="hh-word">{verdict.upper()}</div>'
+    word, colour, where = band_words(verdict, site, partial)
+    head = (f'<section class="hh-verdict hh-v-{colour}" id="hh-verdict"><div class="hh-word">{_t(word)}</div>'
             f'<div class="hh-where">{_t(where)}</div>'
-            f'<div class="hh-when">{_t(started)} · {duration:.1f} s · {_t(tally or "no checks ran")}</div>'
+            + (f'<div class="hh-replay">{_t(site.headline())}</div>' if getattr(site, "recorded", None) else "")
+            + (f'<div class="hh-partial">partial run: {_t(partial)}; the other checks were not run, '
+               f'and this page does not stand for the site</div>' if partial else "")
+            + f'<div class="hh-when">{_t(started)} · {duration:.1f} s · {_t(tally or "no checks ran")}</div>'
+            + (f'<div class="hh-when">settings: {_t(settings)}</div>' if settings else "")
             + "".join(f'<div class="hh-unreachable">unreachable: {_t(n)} ({_t(why)})</div>'
                       for n, why in sorted((unreachable or {}).items())) + "</section>")
     down = _only_unreachable(failing, unreachable or {}, {s.name for s in site.servers})
@@ -378,9 +403,10 @@ body>footer{order:5}
 #hh-page{font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#222}
 .hh-verdict{border-radius:8px;padding:12px 16px;margin:8px 0 12px;color:#fff}
 .hh-word{font-size:28px;font-weight:bold;letter-spacing:1px}
-.hh-where{font-size:18px}.hh-when{font-size:13px;opacity:.9}
+.hh-where{font-size:18px}.hh-replay{font-size:15px;font-weight:bold}.hh-when{font-size:13px;opacity:.9}
 .hh-v-healthy{background:#2e7d32}.hh-v-unhealthy,.hh-v-unknown{background:#c62828}
 .hh-v-fixed{background:#1565c0}.hh-v-waived{background:#6a1b9a}
+.hh-v-partial{background:#546e7a}.hh-partial{font-size:14px;font-weight:bold;margin-top:2px}
 .hh-section h2{font-size:17px;margin:14px 0 6px;border-bottom:1px solid #ddd}
 .hh-grids{display:flex;flex-wrap:wrap;gap:0 32px;align-items:flex-start}
 .hh-gridwrap{overflow-x:auto;margin-bottom:10px;max-width:100%}

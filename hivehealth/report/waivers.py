@@ -29,6 +29,7 @@ from _pytest.mark.expression import Expression
 
 from hivehealth.ids import item_check_id
 from hivehealth.options import base_dir
+from hivehealth.site.bounded_yaml import BoundedLoader, YamlLimitError, read_bytes
 
 __all__ = ["Waiver", "WaiverError", "load", "parse", "find", "keywords_of_nodeid",
            "keywords_of_item", "host_of_nodeid"]
@@ -162,8 +163,9 @@ def _as_date(value, path, i, line) -> date:
     raise WaiverError(path, f"expires {value!r} is not a date like 2026-12-31", i, line)
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text, so a bad date is reported with its entry."""
+class _Loader(BoundedLoader):
+    """SafeLoader (within the site files' bounds) that leaves dates as text, so a bad date is
+    reported with its entry."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -180,6 +182,8 @@ def parse(text: str, path="<waivers>") -> list[Waiver]:
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except YamlLimitError as e:
+        raise WaiverError(path, e.problem, line=e.line) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -243,7 +247,9 @@ def load(path) -> list[Waiver]:
     """Read a waiver file; raises WaiverError naming the file, the entry and the problem."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_bytes(p).decode("utf-8")
+    except YamlLimitError as e:
+        raise WaiverError(path, e.problem) from None
     except FileNotFoundError:
         raise WaiverError(path, "no such file") from None
     except (OSError, UnicodeDecodeError) as e:

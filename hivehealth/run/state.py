@@ -22,8 +22,9 @@ class State:
         self.site = site
         self.facts: dict[str, HostFacts] = {}
         self.pool = Pool(float(config.getini("connect_timeout")))
+        self.output_max = output_max(config)
         self.gatherer = Gatherer(site, self.pool, float(config.getini("command_timeout")),
-                                 output_max(config))
+                                 self.output_max, size_option(config, "server_output_max"))
         self.gather_seconds = 0.0
         redact.use_site(site)
 
@@ -44,12 +45,16 @@ STATE = pytest.StashKey[State]()
 
 def output_max(config) -> int:
     """Bytes of one command's output kept (ini section_output_max)."""
-    raw = config.getini("section_output_max")
+    return size_option(config, "section_output_max")
+
+
+def size_option(config, name: str) -> int:
+    """Bytes of an ini size option (section_output_max, server_output_max)."""
+    raw = config.getini(name)
     try:
         kib = parse_size_kib(raw)
     except ValueError:
         kib = 0
     if kib <= 0:
-        raise pytest.UsageError(f"hive-health: ini option section_output_max = {raw!r} is not a size "
-                                f"such as 8M")
+        raise pytest.UsageError(f"hive-health: ini option {name} = {raw!r} is not a size such as 8M")
     return kib * 1024

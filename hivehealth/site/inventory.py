@@ -1,7 +1,8 @@
 """Finding the servers of a site.
 
-Order: explicit testinfra options win; else a hive-builder project at --hive-root;
-else the local machine. A hive project is read exactly as `hive ssh` reads it: the stage from
+Order: explicit testinfra options win; this machine when asked for (--local); else the
+hive-builder project at --hive-root, else the nearest one at or above the current directory;
+nothing found is an error. A hive project is read exactly as `hive ssh` reads it: the stage from
 .hive/persistents.yml, the context dir .hive/<stage>/, the servers from the `Host` lines of its
 ssh_config in order (the last one is the repository server).
 """
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from hivehealth.site import ssh_config
+from hivehealth.site.bounded_yaml import BoundedLoader, YamlLimitError, read_bytes
 
 STAGE_PREFIX = {"private": "p-", "staging": "s-", "production": ""}
 
@@ -38,7 +41,7 @@ class _Mapping(dict):
     lines: dict
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(BoundedLoader):
     pass
 
 
@@ -62,8 +65,12 @@ def line_of(mapping, key) -> int | None:
 
 
 def read_utf8(path: Path) -> str:
-    """The file's text; bytes that are not UTF-8 are an error naming their line."""
-    data = path.read_bytes()
+    """The file's text; bytes that are not UTF-8 are an error naming their line, a file larger
+    than a site file holds is not read."""
+    try:
+        data = read_bytes(path)
+    except YamlLimitError as e:
+        raise InventoryError(path, e.problem) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -111,6 +118,9 @@ class Site:
     separate_repository: bool = True
     drbd_device_map: dict = field(default_factory=dict)
     no_format: bool = False
+    # a replayed recording: {"at": epoch or None, "by": "hive-health <version>" or None,
+    # "site_root": the recorded site's root, as text only}
+    recorded: dict | None = None
 
     @property
     def hives(self) -> list[Server]:
@@ -128,10 +138,18 @@ class Site:
 
     def describe(self) -> str:
         if self.kind == "hive":
-            return f"hive site {self.name or '?'} (stage {self.stage}) at {self.root}"
+            return f"hive site {self.name or '?'} (stage {self.stage})" + (f" at {self.root}" if self.root else "")
         if self.kind == "hosts":
             return "hosts given on the command line"
         return "the local machine"
+
+    def headline(self) -> str:
+        """What the run checked, as the report and the terminal name it first."""
+        if self.recorded is None:
+            return "this machine, not a hive site" if self.kind == "local" else self.describe()
+        at, by = self.recorded.get("at"), self.recorded.get("by")
+        when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(at)) if at else "at an unknown date"
+        return f"replay of a recording made {when} on {self.describe()} by {by or 'hive-health (unknown version)'}"
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -152,6 +170,8 @@ def _load_yaml(path: Path, required: bool):
         return None
     try:
         data = yaml.load(read_utf8(path), Loader=_LineLoader)
+    except YamlLimitError as e:
+        raise InventoryError(path, e.problem, e.line) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -347,22 +367,46 @@ def local_site() -> Site:
     return Site("local", [Server(socket.gethostname(), frozenset({"local"}), "local")])
 
 
+def find_project(start: Path) -> Path | None:
+    """The nearest hive project at or above `start` (a directory holding .hive/, as `hive`
+    itself finds its project), so that SITE/inventory/ means SITE."""
+    here = Path(start).resolve()
+    for d in (here, *here.parents):
+        if is_hive_project(d):
+            return d
+    return None
+
+
+NO_SITE = ("no hive project here or above it (a directory holding .hive/): run hive-health inside "
+           "the project, or name it: hive-health --hive-root DIR (or hive-health DIR); "
+           "--local checks this machine instead")
+
+
 def discover(hosts: str | None, ssh_config: str | None, connection: str | None,
-             hive_root: str | None, stage: str | None) -> Site:
+             hive_root: str | None, stage: str | None, local: bool = False,
+             start: str | os.PathLike | None = None) -> Site:
+    """The site this run checks: hosts or an ssh_config given on the command line, this machine
+    when asked for (`local`, or testinfra's --connection local), the hive project at hive_root,
+    else the nearest one at or above `start` (the current directory). Nothing found is an
+    error: checking this machine instead is never a silent fallback."""
     if hosts or (connection and connection != "local"):
         specs = (hosts or "").split(",")
         if not hosts and connection:
             raise InventoryError("--connection", f"'{connection}' needs --hosts to say which hosts")
         return explicit_hosts(specs, ssh_config, connection)
-    if connection == "local":
+    if local or connection == "local":
         return local_site()
     if ssh_config:
         return from_ssh_config(ssh_config)
-    root = Path(hive_root or os.getcwd())
-    if hive_root and not root.is_dir():
-        raise InventoryError(root, "hive root directory not found")
-    if is_hive_project(root):
-        return load_hive_project(root, stage)
     if hive_root:
-        raise InventoryError(root, "not a hive-builder project (no .hive/ or inventory/hive.yml)")
-    return local_site()
+        root = Path(hive_root)
+        if not root.is_dir():
+            raise InventoryError(root, "hive root directory not found")
+        if not is_hive_project(root):
+            raise InventoryError(root, "not a hive-builder project (no .hive/ or inventory/hive.yml)")
+        return load_hive_project(root, stage)
+    here = Path(start or os.getcwd())
+    root = find_project(here)
+    if root is None:
+        raise InventoryError(here, NO_SITE)
+    return load_hive_project(root, stage)

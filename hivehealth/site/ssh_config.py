@@ -28,7 +28,6 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 
-import paramiko
 
 SSH_G_TIMEOUT = 30          # `Match exec` runs a command: never wait on it forever
 
@@ -238,6 +237,7 @@ def _inline_includes(path: str, depth: int = 0) -> str:
 
 
 def _resolve_paramiko(path: str, host: str, user: str | None, port: int | None) -> Options:
+    import paramiko         # only without OpenSSH's client: a run that needs no reader never loads it
     try:
         cfg = paramiko.SSHConfig.from_text(_inline_includes(path))
     except paramiko.ssh_exception.ConfigParseError as e:

@@ -16,16 +16,12 @@ The plugin hands its state down (`configure(config, state)`); this module never 
 """
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
-import paramiko
 import pytest
-from testinfra.backend.paramiko import ParamikoBackend
 from testinfra.host import Host
 
 from hivehealth.options import default
-from hivehealth.site.transport import SSHTransport, Unreachable
 
 INI_NAME = "site_checks_dir"
 INI_DEFAULT = default(INI_NAME)
@@ -43,6 +39,7 @@ class SiteHosts:
         self.state = state             # site, facts (gathered at session start), pool
         self.replay = bool(config.option.replay)
         self.command_timeout = float(config.getini("command_timeout"))
+        self.output_max = state.output_max    # bytes of a command's stdout (and stderr) kept
         self.lost: dict[str, str] = {}   # server -> why it stopped answering during this run
         self._hosts: dict[str, Host] = {}
 
@@ -62,6 +59,8 @@ class SiteHosts:
     def host(self, server) -> Host:
         h = self._hosts.get(server.name)
         if h is None:
+            # paramiko is loaded here, by the first check that asks a server: never on a replay
+            from hivehealth.site.testinfra_backend import SuiteParamiko
             transport = self.state.pool.transport(server)
             h = self._hosts[server.name] = Host(SuiteParamiko(server, transport, self.command_timeout, self))
         return h
@@ -95,7 +94,8 @@ class SiteHosts:
         if report.passed:
             report.user_properties.append((ENTRY, _entry(server, "ok", [])))
         elif report.failed and call.excinfo is not None:
-            report.user_properties.append((ENTRY, _entry(server, "fail", [_problem(server, call.excinfo)])))
+            status = "unknown" if isinstance(call.excinfo.value, NoAnswer) else "fail"
+            report.user_properties.append((ENTRY, _entry(server, status, [_problem(server, call.excinfo)])))
 
 
 def _entry(server, status: str, problems: list[str]) -> dict:
@@ -122,53 +122,12 @@ def _server_of(item):
     return server if hasattr(server, "spec") else None
 
 
-class SuiteParamiko(ParamikoBackend):
-    """testinfra's paramiko backend on the suite's own open connection to the server."""
+class NoAnswer(pytest.fail.Exception):
+    """A command of a site check gave no answer (deadline, output over the cap): the check is
+    unknown, not failed on what the server is."""
 
-    def __init__(self, server, transport: SSHTransport, command_timeout: float, hosts: SiteHosts):
-        super().__init__(server.name, ssh_config=server.ssh_config, timeout=int(transport.connect_timeout))
-        self.server = server
-        self.transport = transport
-        self.command_timeout = command_timeout
-        self.hosts = hosts
-
-    def get_pytest_id(self) -> str:
-        return self.server.name
-
-    @property
-    def client(self) -> paramiko.SSHClient:
-        try:
-            return self.transport.open_client()
-        except Unreachable as e:
-            self.hosts.lost[self.server.name] = str(e)
-            pytest.fail(f"{self.server.name}: unreachable: {e}", pytrace=False)
-
-    @client.deleter
-    def client(self):
-        """testinfra drops a dead client to reconnect once: the suite's transport reconnects."""
-        self.transport.close()
-
-    def run(self, command: str, *args, **kwargs):
-        try:
-            return super().run(command, *args, **kwargs)   # testinfra reconnects once on a dead link
-        except (paramiko.SSHException, OSError, EOFError) as e:
-            pytest.fail(f"{self.server.name}: connection failed: {e or type(e).__name__}", pytrace=False)
-
-    def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
-        shown = command.decode(errors="replace")
-        try:
-            chan = self.client.get_transport().open_session(timeout=self.transport.connect_timeout)
-            chan.settimeout(self.command_timeout)
-            chan.exec_command(command)
-            stdout = b"".join(chan.makefile("rb"))
-            stderr = b"".join(chan.makefile_stderr("rb"))
-            rc = chan.recv_exit_status()
-            chan.close()
-        except (socket.timeout, TimeoutError):
-            self.transport.close()   # a channel left mid-command: start clean for the next check
-            pytest.fail(f"{self.server.name}: `{shown}` did not finish within {self.command_timeout:g} s "
-                        f"(command_timeout)", pytrace=False)
-        return rc, stdout, stderr
+    def __init__(self, msg: str):
+        super().__init__(msg, pytrace=False)
 
 
 def folder(config, site) -> Path | None:
@@ -213,12 +172,14 @@ def _collect_with_suite(config, path: Path, suite_dir: Path):
 
 def configure(config, state, suite_dir: Path):
     """In a hive run: testinfra's `host` becomes each server of the site, and the site's own
-    checks folder is collected with the suite's checks (`suite_dir`). `state` has .site, .facts
-    and .pool."""
+    checks folder is collected with the suite's checks (`suite_dir`), except on a replay, whose
+    site is a recording's. `state` has .site, .facts and .pool."""
     if state.site.kind != "hive":
         return
     config.pluginmanager.register(SiteHosts(config, state), PLUGIN_NAME)
     config.pluginmanager.register(_Fixture(), PLUGIN_NAME + "-fixture")
+    if config.option.replay:
+        return          # a recording is data: no folder of a site is collected on its say
     path = folder(config, state.site)
     if path is not None:
         _collect_with_suite(config, path, suite_dir)

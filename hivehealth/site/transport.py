@@ -10,22 +10,59 @@ Every failure to reach a server becomes `Unreachable` with a reason an operator 
 from __future__ import annotations
 
 import fcntl
+import getpass
 import os
+import select
 import shlex
+import signal
 import socket
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
-
-import paramiko
+from typing import TYPE_CHECKING
 
 from hivehealth.site import ssh_config
 from hivehealth.site.inventory import Server
 
+if TYPE_CHECKING:        # paramiko is imported where a connection is made: a replay never loads it
+    import paramiko
+
 
 class Unreachable(Exception):
     """The server could not be reached or did not answer; str() is the operator's reason."""
+
+
+class LocalProblem(Exception):
+    """This machine keeps every server out of reach (the admin key cannot be read): the servers
+    are not at fault, so no check of theirs says so; the run stops on this one reason."""
+
+
+def readable_keys(paths: list[str], where: str | None) -> list[str]:
+    """The identity files that exist, each one readable; ssh skips a default key that is not
+    there, but one this user cannot read is a LocalProblem naming it."""
+    found = []
+    for k in paths:
+        try:
+            with open(k, "rb"):
+                found.append(k)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise LocalProblem(
+                f"cannot read the SSH key {k}{f' (IdentityFile of {where})' if where else ''}: "
+                f"{e.strerror} for user {getpass.getuser()}; run hive-health as the user that runs "
+                f"hive for this site, or give that user read access to the key") from None
+    return found
+
+
+class Unfinished(Unreachable):
+    """The commands did not finish by their deadline (timed_out), or sent more than is kept;
+    .result holds what arrived before (its rc -1)."""
+
+    def __init__(self, reason: str, result: "ExecResult", timed_out: bool):
+        super().__init__(reason)
+        self.result, self.timed_out = result, timed_out
 
 
 @dataclass
@@ -37,12 +74,13 @@ class ExecResult:
     first_output_at: float | None = None   # when the first stdout byte arrived (clock window)
 
 
-class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
+class HostKeyPolicy:
     """StrictHostKeyChecking as OpenSSH: 'yes' (and 'ask', with no terminal to ask on) refuses a
     key known_hosts does not have; 'accept-new' and 'no' accept it and record it in the first
     UserKnownHostsFile, as OpenSSH does (hashed when HashKnownHosts is yes or the file's entries
     are hashed already), and refuse it when it cannot be recorded. A key that differs from the
-    recorded one never reaches this policy: paramiko refuses it (BadHostKeyException)."""
+    recorded one never reaches this policy: paramiko refuses it (BadHostKeyException). (paramiko
+    only calls missing_host_key: no need to load it to subclass its MissingHostKeyPolicy.)"""
 
     def __init__(self, o: ssh_config.Options):
         self.strict = (o.strict or "ask").lower()
@@ -67,6 +105,7 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
 def record_host_key(path: str, hostname: str, key, hash_names: bool):
     """Append `hostname key` to a known_hosts file, under a lock (several workers may meet the
     same new server). A key recorded meanwhile for this name and type is compared, never replaced."""
+    import paramiko
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "r+", encoding="utf-8", errors="surrogateescape") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -119,6 +158,7 @@ class SSHTransport:
 
     def _socket(self, o: ssh_config.Options, chain: list[str], timeout: float):
         """How the SSH session reaches o: a ProxyJump's channel, a ProxyCommand, or TCP."""
+        import paramiko
         if o.proxyjump:
             hops = [h for h in o.proxyjump.split(",") if h.strip()]
             try:
@@ -144,6 +184,7 @@ class SSHTransport:
         return _tcp(o.hostname, o.port, timeout)
 
     def _open(self, o: ssh_config.Options, chain: list[str]) -> paramiko.SSHClient:
+        import paramiko
         client = paramiko.SSHClient()
         for f in o.globalknownhosts:
             if os.path.exists(f):
@@ -158,7 +199,7 @@ class SSHTransport:
                 except (OSError, paramiko.SSHException, UnicodeDecodeError) as e:
                     raise Unreachable(f"cannot read known_hosts {f}: {e}") from None
         client.set_missing_host_key_policy(HostKeyPolicy(o))
-        keys = [k for k in (os.path.expanduser(_expand(k, o)) for k in o.identityfiles) if os.path.exists(k)]
+        keys = readable_keys([os.path.expanduser(_expand(k, o)) for k in o.identityfiles], self.server.ssh_config)
         timeout = o.connecttimeout or self.connect_timeout
         where = f"{o.host} ({o.hostname}:{o.port}{' via ' + o.proxyjump if o.proxyjump else ''})"
         # known_hosts is looked up under HostKeyAlias when set (as OpenSSH does), else under
@@ -197,25 +238,35 @@ class SSHTransport:
         return self._client
 
     def run(self, script: str, timeout: float, limits: tuple | None = None) -> ExecResult:
-        """limits: (line_max, total_max) bytes of stdout kept (see _drain)."""
+        """Run script under `sh -s`; timeout is a deadline for the whole command, from sending it
+        to its exit status. limits: (line_max, total_max): the longest stdout line kept, and
+        the bytes kept of the whole answer, stdout and stderr together (see Kept).
+        Unfinished (with what arrived) when the deadline passes or the output goes over total_max."""
+        import paramiko
         client = self.open_client()
+        line_max, total_max = limits or (None, None)
+        budget = Budget(total_max)         # one cap for the whole answer, both streams
+        out, err, sent = Kept(line_max, budget), Kept(None, budget), None
         try:
             chan = client.get_transport().open_session(timeout=self.connect_timeout)
-            chan.settimeout(timeout)
+            chan.settimeout(timeout)       # sending the script, on a server that does not read it
             sent = time.time()
             chan.exec_command("sh -s")
             chan.sendall(script.encode())
             chan.shutdown_write()
-            out, err, first = _drain(chan, *(limits or ()))
-            rc = chan.recv_exit_status()
-            chan.close()
+            rc = drain(chan, time.monotonic() + timeout, out, err)
         except (socket.timeout, TimeoutError):
+            self.close()            # a channel left mid-command: start clean for the next one
+            raise Unfinished(f"{self.server.name} did not finish its commands within {timeout:g} s",
+                             ExecResult(-1, out.text(), err.text(), sent, out.first), True) from None
+        except OutputFull as e:
             self.close()
-            raise Unreachable(f"{self.server.name} did not finish its commands within {timeout:g} s") from None
+            raise Unfinished(f"{self.server.name} sent more than {e.limit} bytes; the rest was not read",
+                             ExecResult(-1, out.text(), err.text(), sent, out.first), False) from None
         except (OSError, paramiko.SSHException, EOFError) as e:
             self.close()
             raise Unreachable(f"connection to {self.server.name} failed: {e or type(e).__name__}") from None
-        return ExecResult(rc, out, err, sent, first)
+        return ExecResult(rc, out.text(), err.text(), sent, out.first)
 
     def close(self):
         for c in [self._client, *reversed(self._jumps)]:
@@ -234,54 +285,110 @@ def _expand(text: str, o: ssh_config.Options) -> str:
 def _tcp(host: str, port: int, timeout: float) -> socket.socket:
     """The TCP connection, with Nagle off as OpenSSH does: the SSH handshake is a string of
     small messages, and on a link with latency each would otherwise wait for a delayed ACK."""
-    sock = socket.create_connection((host, port), timeout=timeout)
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except UnicodeError:     # the resolver's IDNA encoding refuses the name before any lookup
+        raise Unreachable(f"HostName {host!r} is not a host name: a part between its dots is empty "
+                          f"or longer than 63 characters") from None
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
 
-def _drain(chan, line_max: int | None = None, total_max: int | None = None) -> tuple[str, str, float | None]:
-    """Read stdout, then stderr, noting when stdout's first bytes arrived. The probe keeps every
-    command's stderr in its own section, so the channel's stderr stays far below the window
-    that could block stdout.
+class OutputFull(Exception):
+    def __init__(self, limit: int):
+        super().__init__(limit)
+        self.limit = limit
+
+
+class Budget:
+    """Bytes that may be kept of one answer, shared by the streams that make it up."""
+
+    def __init__(self, limit: int | None):
+        self.limit, self.used = limit, 0
+
+    def take(self, n: int):
+        if self.limit is not None and self.used + n > self.limit:
+            raise OutputFull(self.limit)
+        self.used += n
+
+
+class Kept:
+    """What is kept of one output stream, whatever the server sends.
 
     With line_max, a line longer than that keeps its first line_max bytes (the reader sees that
-    it was cut: its sizes do not add up) and the rest is read and dropped as it arrives; with
-    total_max, nothing is kept beyond it. Either way what is held never exceeds the limits,
-    whatever the server sends."""
-    lines, cur, first, dropping, kept = [], bytearray(), None, False, 0
-    while True:
-        data = chan.recv(65536)
-        if not data:
-            break
-        if first is None:
-            first = time.time()
-        if line_max is None and total_max is None:
-            lines.append(data)
-            continue
+    it was cut: its sizes do not add up) and the rest of it is dropped as it arrives. What is
+    kept is taken from the budget: past it, OutputFull (what came before stays kept)."""
+
+    def __init__(self, line_max: int | None = None, budget: Budget | None = None):
+        self.line_max = line_max
+        self.budget = budget or Budget(None)
+        self.lines: list[bytes] = []
+        self.cur, self.dropping = bytearray(), False
+        self.first: float | None = None     # when the first bytes arrived
+
+    def feed(self, data: bytes):
+        if self.first is None and data:
+            self.first = time.time()
+        if self.line_max is None:
+            self.budget.take(len(data))
+            self.lines.append(data)
+            return
         start = 0
         while start < len(data):
             nl = data.find(b"\n", start)
             end = len(data) if nl < 0 else nl + 1
             piece = data[start:end]
-            if not dropping:
-                room = float("inf") if line_max is None else line_max - len(cur)
-                if total_max is not None:
-                    room = min(room, total_max - kept - len(cur))
+            if not self.dropping:
+                room = self.line_max - len(self.cur)
                 if len(piece.rstrip(b"\n")) > room:
-                    cur += piece[:max(int(room), 0)]
-                    dropping = True
-                else:
-                    cur += piece
+                    piece, self.dropping = piece[:max(room, 0)], True
+                self.budget.take(len(piece))
+                self.cur += piece
             if nl >= 0:
-                if dropping:
-                    cur += b"\n"
-                kept += len(cur)
-                lines.append(bytes(cur))
-                cur, dropping = bytearray(), False
+                if self.dropping:
+                    self.cur += b"\n"
+                self.lines.append(bytes(self.cur))
+                self.cur, self.dropping = bytearray(), False
             start = end
-    lines.append(bytes(cur))
-    err = chan.makefile_stderr("rb").read()
-    return b"".join(lines).decode(errors="replace"), err.decode(errors="replace"), first
+
+    def text(self) -> str:
+        """What was kept, the line under way included."""
+        return "".join(b.decode(errors="replace") for b in [*self.lines, bytes(self.cur)])
+
+
+def drain(chan, deadline: float, out: Kept, err: Kept) -> int:
+    """Read a channel's stdout and stderr as they come (neither can fill the window the other
+    needs) until it ends, then its exit status.
+    deadline (time.monotonic()) bounds the whole command: socket.timeout when it passes, however
+    the server trickles its output."""
+    while True:
+        if chan.recv_ready():
+            out.feed(chan.recv(65536))
+            continue
+        if chan.recv_stderr_ready():
+            err.feed(chan.recv_stderr(65536))
+            continue
+        if chan.eof_received or chan.closed:
+            break
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout()
+        transport = chan.get_transport()
+        if transport is None or not transport.is_active():
+            raise EOFError("connection lost")
+        # the channel's fileno is readable when either stream has data or the channel ended
+        select.select([chan], [], [], min(remaining, 1.0))
+    # data fed just before the end is read above: both buffers are empty once eof is seen twice
+    while chan.recv_ready() or chan.recv_stderr_ready():
+        if chan.recv_ready():
+            out.feed(chan.recv(65536))
+        else:
+            err.feed(chan.recv_stderr(65536))
+    if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
+        raise socket.timeout()
+    rc = chan.recv_exit_status()
+    chan.close()
+    return rc
 
 
 class LocalTransport:
@@ -289,16 +396,32 @@ class LocalTransport:
         self.server = server
 
     def run(self, script: str, timeout: float, limits: tuple | None = None) -> ExecResult:
-        # limits: this machine runs the probe itself, which caps each section's output
+        # limits: this machine runs the probe itself, which caps each section's output. The
+        # script runs in its own session: at the deadline all of it is stopped, not only sh.
+        p = subprocess.Popen(["sh", "-s"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True)
         try:
-            p = subprocess.run(["sh", "-s"], input=script, capture_output=True, text=True,
-                               timeout=timeout, errors="replace")
+            out, err = p.communicate(script.encode(), timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise Unreachable(f"local commands did not finish within {timeout:g} s") from None
-        return ExecResult(p.returncode, p.stdout, p.stderr)
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                out, err = p.communicate(timeout=5)
+            except subprocess.TimeoutExpired:   # a process that left the session holds the pipes
+                p.kill()
+                out, err = b"", b""
+            raise Unfinished(f"local commands did not finish within {timeout:g} s",
+                             ExecResult(-1, _text(out), _text(err)), True) from None
+        return ExecResult(p.returncode, _text(out), _text(err))
 
     def close(self):
         pass
+
+
+def _text(data: bytes | None) -> str:
+    return (data or b"").decode(errors="replace")
 
 
 class TestinfraTransport:

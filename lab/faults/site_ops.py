@@ -101,11 +101,4 @@ def drbd_reset(lab):
                   f"systemctl start drbd-resource@{lab['volume']}.service; "
                   f"drbdadm adjust {lab['volume']}", check=False)
 
-    def f(res, now):
-        for n in res["nodes"]:
-            res["local"][n]["disk"] = "UpToDate"
-            res["local"][n]["primary"] = False
-        for k in res["want"]:
-            res["want"][k] = True
-        res["syncs"], res["stuck"], res["split_brain"], res["discard"] = [], {}, {}, {}
-    sim_update(lab, f)
+    sim_update(lab, lambda res, now: site.drbdsim().make_clean(res))

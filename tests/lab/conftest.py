@@ -2,7 +2,9 @@
 
 The lab is brought up by tests/run-all.sh (make test) and its project directory passed in
 HH_SITE; these tests inject faults, run the suite as an operator would (a separate pytest
-process with --hive-root), read reports/latest.json, and always heal the lab afterwards.
+process with --hive-root), read the JSON report the run wrote (reports/latest.json, or
+latest-partial.json for a run narrowed by -k, replay-latest*.json for a replay), and always heal
+the lab afterwards.
 """
 import hashlib
 import json
@@ -34,12 +36,14 @@ class Suite:
 
     def run(self, *args, timeout=900):
         self.reports.mkdir(parents=True, exist_ok=True)
-        latest = self.reports / "latest.json"
-        latest.unlink(missing_ok=True)
+        started = time.time_ns()
         cmd = [sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
                "--hive-root", self.site, "-o", f"report_dir={self.reports}", *args]
         p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
-        doc = json.loads(latest.read_text()) if latest.exists() else None
+        written = [f for f in (self.reports / f"{stem}.json" for stem in
+                               ("latest", "latest-partial", "replay-latest", "replay-latest-partial"))
+                   if f.exists() and f.stat().st_mtime_ns >= started]
+        doc = json.loads(written[0].read_text()) if written else None
         return Result(p.returncode, p.stdout + p.stderr, doc)
 
 

@@ -1,8 +1,9 @@
 """One scenario per runbook section: inject the fault, see exactly the matching checks fail with
 the runbook's words, run the documented fix command, see the lab healthy again."""
+import json
 import re
 
-from conftest import poll
+from conftest import poll, ssh
 
 
 DRBD = "checks/test_drbd.py::test_drbd[ldap_data]"
@@ -99,9 +100,43 @@ def test_drbd_split_brain_is_never_automatic(suite, fault):
     assert DRBD in suite.run().failed()
 
 
+def test_drbd_one_sided_standalone_is_connected_on_its_standalone_end(suite, fault):
+    injected = fault("drbd:standalone-one-sided")
+    peer, primary = re.search(r"(\S+) ran `drbdadm disconnect ldap_data:(\S+)`", injected).groups()
+    r = suite.run()
+    assert_fails_exactly(r, {DRBD: ["connection disconnected (StandAlone on one side only",
+                                    f"run `drbdadm connect ldap_data:{primary}` on {peer}"]})
+    assert "split brain:" not in r.failed()[DRBD].lower()
+    audit = suite.reports / "audit.jsonl"
+    seen = len(audit.read_text().splitlines()) if audit.exists() else 0
+    fixed = suite.run("--fix", "-k", "drbd")
+    assert fixed.rc == 0, fixed
+    commands = [json.loads(line) for line in audit.read_text().splitlines()[seen:]]
+    acted = [(c["host"], c["command"]) for c in commands if "drbdadm status" not in c["command"]]
+    assert acted == [(peer, f"sudo drbdadm connect ldap_data:{primary}")], acted
+
+
+def test_drbd_all_outdated_with_the_reconnect_race_armed_does_not_split_brain(suite, fault, site):
+    # the stand-in split-brains two Secondaries that each reconnect the whole resource after
+    # primary --force, as the runbook's steps once did on real DRBD: the remedy must not
+    fault("drbd:reconnect-race")
+    fault("drbd:outdated")
+    audit = suite.reports / "audit.jsonl"
+    seen = len(audit.read_text().splitlines()) if audit.exists() else 0
+    fixed = suite.run("--fix", "--allow-risky", "-k", "drbd")
+    assert fixed.rc == 0, fixed
+    for hive in ("s-hive0.lab", "s-hive1.lab", "s-hive2.lab"):
+        status = ssh(site, hive, "sudo drbdadm status ldap_data")
+        assert "StandAlone" not in status and "Outdated" not in status, (hive, status)
+    ran = [json.loads(line)["command"] for line in audit.read_text().splitlines()[seen:]]
+    assert "sudo drbdadm primary --force ldap_data" in ran
+    # no resource-wide reconnect (what the race needs); at most a per-connection one
+    assert not [c for c in ran if c in ("sudo drbdadm disconnect ldap_data", "sudo drbdadm connect ldap_data")]
+
+
 def test_drbd_peer_down_shows_connecting(suite, fault):
     fault("drbd:peer-down")
-    assert_fails_exactly(suite.run(), {DRBD: ["Connecting", "No such resource"]})
+    assert_fails_exactly(suite.run(), {DRBD: ["Connecting", "resource ldap_data not up (DRBD lists no such resource there"]})
 
 
 def test_volume_full_prints_the_corrected_resize(suite, fault):

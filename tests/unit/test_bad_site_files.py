@@ -25,7 +25,7 @@ def _line_of(path, text):
 def _report(tmp_path, *args):
     rc, out = suite("--hive-root", str(tmp_path), "-o", f"report_dir={tmp_path / 'r'}", "-k", "disk", *args)
     assert "Traceback" not in out and "INTERNALERROR" not in out, out
-    doc = json.loads((tmp_path / "r" / "latest.json").read_text())
+    doc = json.loads((tmp_path / "r" / "latest-partial.json").read_text())
     return rc, {c["id"].split("[")[1].rstrip("]"): c["message"] for c in doc["checks"]}
 
 
@@ -232,7 +232,7 @@ def test_broken_host_json_makes_that_server_unreachable(bundle, tmp_path, case):
 def test_broken_bundle_through_the_suite(bundle, tmp_path):
     rec = _broken(bundle, tmp_path / "a", "host-second.json", b"{")
     rc, out = suite("--replay", str(rec), "-o", f"report_dir={tmp_path / 'r'}", "-k", "disk")
-    doc = json.loads((tmp_path / "r" / "latest.json").read_text())
+    doc = json.loads((tmp_path / "r" / "replay-latest-partial.json").read_text())
     by_server = {c["id"].split("[")[1].rstrip("]"): c for c in doc["checks"]}
     assert rc == 1 and "Traceback" not in out
     assert "unreachable: recording host-second.json is broken: line 1: not valid JSON" in by_server["second"]["message"]
@@ -275,6 +275,7 @@ def test_replay_reads_no_local_file_a_bundle_names(bundle, tmp_path):
     rec = _broken(bundle, tmp_path, "site.json", doc)
     rc, out = suite("--replay", str(rec), "-o", f"report_dir={tmp_path / 'r'}", "-rs")
     assert rc in (0, 1) and "Traceback" not in out, out
-    for text in (out, (tmp_path / "r" / "latest.json").read_text(), (tmp_path / "r" / "latest.html").read_text()):
+    for text in (out, (tmp_path / "r" / "replay-latest.json").read_text(),
+                 (tmp_path / "r" / "replay-latest.html").read_text()):
         assert "topsecret" not in text.lower()
     assert "a replayed recording holds none" in out

@@ -12,6 +12,18 @@ from test_inventory import make_project
 REPO = Path(__file__).resolve().parents[2]
 
 
+REPORTS = ("latest", "latest-partial", "replay-latest", "replay-latest-partial")
+
+
+def newest_report(reports: Path) -> dict | None:
+    """The JSON report a run just wrote into `reports`, whichever name its kind of run gets
+    (a full run's latest.json, a partial one's latest-partial.json, a replay's replay-latest*)."""
+    found = [reports / f"{stem}.json" for stem in REPORTS if (reports / f"{stem}.json").exists()]
+    if not found:
+        return None
+    return json.loads(max(found, key=lambda p: p.stat().st_mtime_ns).read_text())
+
+
 def suite(*args, cwd=REPO):
     p = subprocess.run([sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
                         "-p", "no:randomly", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
@@ -27,7 +39,7 @@ def test_unknown_stage_option(tmp_path):
 def test_unreachable_site_fails_fast_with_reasons(tmp_path):
     _unreachable_project(tmp_path)
     rc, out = suite("--hive-root", str(tmp_path), "-o", f"report_dir={tmp_path / 'r'}", "-k", "disk")
-    doc = json.loads((tmp_path / "r" / "latest.json").read_text())
+    doc = json.loads((tmp_path / "r" / "latest-partial.json").read_text())
     assert rc == 1
     assert {c["outcome"] for c in doc["checks"]} == {"failed"}
     assert all("unreachable: cannot connect to" in c["message"] for c in doc["checks"])
@@ -42,7 +54,7 @@ def test_local_run_writes_both_reports_and_replays_the_same(tmp_path):
     assert (tmp_path / "a" / "latest.html").exists() and list((tmp_path / "a").glob("run-*.json"))
     assert (rec / "site.json").exists()
     rc2, out2 = suite("--replay", str(rec), "-o", f"report_dir={tmp_path / 'b'}")
-    second = json.loads((tmp_path / "b" / "latest.json").read_text())
+    second = json.loads((tmp_path / "b" / "replay-latest.json").read_text())
     outcomes = lambda d: {c["id"]: c["outcome"] for c in d["checks"]}
     assert rc2 == rc and outcomes(second) == outcomes(first), out2
 
@@ -86,7 +98,7 @@ def test_waiver_keeps_a_failure_from_failing_the_run_until_it_expires(tmp_path, 
                        f"    expires: {expires}\n")
     got, out = suite("--hive-root", str(site), "-k", "disk", "-o", f"report_dir={tmp_path / 'r'}",
                      "-o", f"waivers_file={waivers}")
-    doc = json.loads((tmp_path / "r" / "latest.json").read_text())
+    doc = json.loads((tmp_path / "r" / "latest-partial.json").read_text())
     assert got == rc, out
     assert {c["outcome"] for c in doc["checks"]} == {outcome}
     if outcome == "waived":

@@ -109,10 +109,13 @@ def test_standalone_split_brain_both_sides():
     a = view("drbdadm-status/standalone-secondary-2node-splitbrain-side-a.txt")   # on k8s-master
     b = view("drbdadm-status/standalone-primary-2node-splitbrain-side-b.txt")     # on k8s-node2
     r = drbd.analyze("pvc", {"k8s-master": a, "k8s-node2": b}, ["k8s-master", "k8s-node2"])
+    # without the kernel logs, both ends StandAlone is a split brain or a disconnect on both
     assert r.shape == drbd.STANDALONE and r.primaries == ["k8s-node2"]
     assert r.problems == [
-        "k8s-master -> k8s-node2: connection StandAlone (expected Connected; split brain or manual disconnect)",
-        "k8s-node2 -> k8s-master: connection StandAlone (expected Connected; split brain or manual disconnect)"]
+        "k8s-master -> k8s-node2 and k8s-node2 -> k8s-master: connection StandAlone on both ends "
+        "(expected Connected): a split brain drops both ends, so does `drbdadm disconnect` run on "
+        "both; the kernel log that tells them apart was not read on k8s-master (not gathered), "
+        "k8s-node2 (not gathered)"]
 
 
 def test_connecting_peer():
@@ -165,8 +168,8 @@ def test_not_up_on_one_hive():
     (v0,) = parse_status_text(t)
     r = drbd.analyze("ldap_data", {H0: v0, H2: None}, [H0, H2])
     assert r.shape == drbd.NOT_UP
-    assert r.problems[0] == (f"{H2}: resource ldap_data not up (No such resource; expected up, "
-                             f"see drbd-resource@ldap_data.service)")
+    assert r.problems[0] == (f"{H2}: resource ldap_data not up (DRBD lists no such resource there; "
+                             f"expected up, see drbd-resource@ldap_data.service)")
     assert f"{H0} -> {H2}: connection Connecting (expected Connected)" in r.problems
 
 
@@ -201,7 +204,8 @@ def test_resync_reports_percent_from_either_side():
                single="postgresql", **{"opensuse-node2": H0, "done:96.47": "done:0.08"})
     r = drbd.analyze("postgresql", {H0: tgt, H1: src}, [H0, H1])
     assert (r.healthy, r.shape, r.resync, r.primaries) == (False, drbd.RESYNC, {H0: 0.08}, [H1])
-    assert r.problems == [f"resync in progress: {H0} 0.08 % done"]
+    # the summary quotes the figure; the finding names the path without repeating it
+    assert r.problems == [f"{H0} resyncs from {H1}"]
     assert r.summary() == f"postgresql: resync in progress: {H0} 0.08 % done"
 
 
@@ -209,26 +213,30 @@ def test_resync_json_sync_source_from_invalid_json_sample():
     (v,) = parse_status_json((SAMPLES / "drbdsetup-status-json/primary-syncsource-sync-details-nan-INVALID-JSON.json").read_text())
     r = drbd.analyze("shanghai", {"SLE12-sp4-node1": v}, ["SLE12-sp4-node1"])
     assert (r.shape, r.resync, r.problems) == (drbd.RESYNC, {"SLE12-sp4-node2": 0.0},
-                                               ["resync in progress: SLE12-sp4-node2 0 % done"])
+                                               ["SLE12-sp4-node2 resyncs from SLE12-sp4-node1"])
+    assert r.state() == "resync in progress: SLE12-sp4-node2 0 % done"
 
 
 def test_resync_two_volumes_takes_least_done():
     v = view("drbdadm-status/synctarget-2vol-done-peer-resync-suspended-peer.txt")
     r = drbd.analyze("resource", {"drbd-node0": v}, ["drbd-node0"])
     assert r.shape == drbd.RESYNC and r.resync == {"drbd-node0": 10.17}
-    assert "resync in progress: drbd-node0 volume 1 74.08 % done" in r.problems
+    assert "drbd-node0 volume 1 resyncs from drbd-node1, 74.08 % done" in r.problems
     # drbd-node2's resync is held back by the one running (resync-suspended:peer): it waits
     # its turn, so the resource as a whole is still a resync (warn), not a fault
     assert r.status == "warn"
     assert ("drbd-node0 -> drbd-node2: volume 0 peer-disk Inconsistent, resync pending "
-            "(resync-suspended:peer: waits its turn)") in r.problems
+            "(resync-suspended:peer: held back by drbd-node2: a `drbdadm pause-sync` there or a "
+            "resync it waits for)") in r.problems
 
 
 def test_stalled_resync_without_done():
     v = view("drbdadm-status/synctarget-no-done-stuck-3node-diskless-primary-peer.txt")
     r = drbd.analyze("one-vm-9120-disk-0", {"m14c20": v}, ["m14c20"], diskless={"m14c36"})
     assert (r.shape, r.resync, r.primaries) == (drbd.RESYNC, {}, ["m14c36"])
-    assert r.problems == ["resync in progress: m14c20 percent done not shown (stalled?)"]
+    assert r.problems == ["m14c20 resyncs from m14c19, percent done not shown (drbdsetup shows "
+                          "none at a resync's very start and end; if it stays so, the resync is "
+                          "stalled)"]
 
 
 def test_degraded_inconsistent_not_syncing():
@@ -282,4 +290,6 @@ def test_a_fault_beside_a_resync_is_not_softened_to_a_warning():
     v1 = _json_view(disk="Failed", peers=[(H0, "Primary", "UpToDate"), (H2, "Secondary", "Inconsistent")])
     r = drbd.analyze("ldap_data", {H0: v0, H1: v1}, [H0, H1])
     assert (r.status, r.shape) == ("fail", drbd.DEGRADED)
-    assert any(st == "warn" and "resync in progress" in t for _, st, t in r.findings)
+    # the resync keeps its own weight and, under a failure's summary, its figure
+    assert any(st == "warn" and t.startswith(f"{H2} resyncs from {H0}, percent done not shown")
+               for _, st, t in r.findings)

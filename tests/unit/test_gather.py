@@ -1,9 +1,15 @@
 """The one-exec probe: framing survives any output, and every section is run under timeout."""
+import os
+import signal
+
 import pytest
 
+from hivehealth.checks import modules as check_modules
 from hivehealth.gather.probe import Gatherer, parse_probe_output, probe_script
 from hivehealth.site.inventory import Server, Site
 from hivehealth.site.transport import LocalTransport, Pool
+
+check_modules()                 # the areas declare their sections (the manager's among them)
 
 
 def run_local(script, timeout=20):
@@ -63,3 +69,38 @@ def test_next_manager_is_asked_only_for_the_manager_sections(monkeypatch):
     assert calls[-1] == ("h1", sorted(g.manager_sections()))
     assert facts["h1"].get("services").stdout == f"services of probe {len(calls)}"
     assert facts["h1"].get("clock").stdout != f"clock of probe {len(calls)}"
+
+
+def test_a_command_that_outlives_its_timeout_costs_its_own_answer_only(monkeypatch, tmp_path):
+    """A process that left its process group holds the section's output open: `timeout` cannot
+    end it; the probe sends the other sections as they end and gives up on it at its deadline."""
+    import hivehealth.gather.probe as g
+    pid = tmp_path / "pid"
+    monkeypatch.setitem(g.SECTIONS, "escape", ("all", f"setsid sh -c 'echo $$ >{pid}; exec sleep 60' &"))
+    monkeypatch.setitem(g.SECTIONS, "ok", ("all", "echo fine"))
+    site = Site("local", [Server("local", spec="local")])
+    try:
+        facts = Gatherer(site, Pool(), 1).gather_host(site.servers[0], ["escape", "ok"])
+    finally:
+        if pid.exists():
+            os.kill(int(pid.read_text()), signal.SIGKILL)
+    assert facts.unreachable is None and facts.get("ok").stdout == "fine\n"
+    escape = facts.get("escape")
+    assert not escape.ok and escape.rc == 124
+    assert escape.failure().endswith(": timed out after 6 s: still running command_timeout + 5 s after it "
+                                     "started (a process it started holds its output open)")
+
+
+def test_local_commands_end_at_their_deadline_with_what_they_printed():
+    from hivehealth.site.transport import Unfinished
+    with pytest.raises(Unfinished, match="did not finish within 1 s") as e:
+        run_local("echo started; sleep 60 & wait", timeout=1)
+    assert e.value.timed_out and e.value.result.stdout == "started\n"
+
+
+def test_a_section_killed_by_its_timeout_says_after_how_long(monkeypatch):
+    import hivehealth.gather.probe as g
+    monkeypatch.setitem(g.SECTIONS, "trickle", ("all", "while :; do printf x; sleep 1; done"))
+    site = Site("local", [Server("local", spec="local")])
+    r = Gatherer(site, Pool(), 2).gather_host(site.servers[0], ["trickle"]).get("trickle")
+    assert r.rc == 124 and r.failure() == "`while :; do printf x; sleep 1; done`: timed out after 2 s (command_timeout)"

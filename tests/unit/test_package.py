@@ -16,14 +16,14 @@ def venv(tmp_path_factory):
     return installed.install(tmp_path_factory.mktemp("package"))
 
 
-def _doc(reports):
-    return json.loads((reports / "latest.json").read_text())
+def _doc(reports, stem="latest-partial"):
+    return json.loads((reports / f"{stem}.json").read_text())
 
 
 def test_hive_health_from_any_directory_replays_with_the_checks_ids(venv, tmp_path):
     r = installed.run(venv, "hive-health", "--replay", str(FORMAT1_BUNDLE), "-o", f"report_dir={tmp_path / 'r'}",
                       cwd=tmp_path)
-    doc = _doc(tmp_path / "r")
+    doc = _doc(tmp_path / "r", "replay-latest")
     assert r.returncode == 1, r.stdout + r.stderr
     assert compare("format1-example", FORMAT1_EXPECT, doc) == []
     assert doc["checks"] and all(c["id"].startswith("checks/test_") for c in doc["checks"]), doc["checks"][0]["id"]
@@ -40,10 +40,13 @@ def test_hive_root_in_two_words_and_plain_pytest_in_the_project_check_the_same_s
                                          for c in a["checks"]), a["checks"]
     ids = sorted(c["id"] for c in a["checks"])
     assert ids[0] == "checks/test_disk.py::test_disk[s-hive0.pdns]"
-    for command in ("pytest", "hive-health"):      # typed in the project directory
-        r = installed.run(venv, command, "-k", "disk", cwd=site)
-        assert r.returncode == 1, r.stdout + r.stderr
-        assert sorted(c["id"] for c in _doc(site / "reports")["checks"]) == ids, command
+    for command in ("pytest", "hive-health"):      # typed in the project directory, and in a folder of it
+        for cwd in (site, site / "inventory"):
+            (site / "reports" / "latest-partial.json").unlink(missing_ok=True)
+            r = installed.run(venv, command, "-k", "disk", cwd=cwd)
+            assert r.returncode == 1, r.stdout + r.stderr
+            assert sorted(c["id"] for c in _doc(site / "reports")["checks"]) == ids, (command, cwd)
+            assert not (site / "inventory" / "reports").exists()
 
 
 def test_pytest_anywhere_else_is_untouched(venv, tmp_path):

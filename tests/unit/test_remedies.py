@@ -63,15 +63,32 @@ def outdated_verdict(v):
     return verdict
 
 
+def specs_answered(s, spec=None):
+    """The facts of a site whose first manager answered `docker service inspect`."""
+    return {"s-hive0.lab": HostFacts("s-hive0.lab", {"service_specs": result("service_specs", spec or LDAP_SPEC)})}
+
+
 def test_all_outdated_plan_follows_runbook_7_7a():
     s = site()
-    plan = planner(drbd_fixes.force_primary_all_outdated)(ctx(s), "ldap_data",
+    plan = planner(drbd_fixes.force_primary_all_outdated)(ctx(s, specs_answered(s)), "ldap_data",
                                                           outdated_verdict(views([OUTDATED] * 3)))
     assert plan.refused is None
-    commands = [(st.host, st.command) for st in plan.steps]
-    assert commands[0] == ("s-hive0.lab", "$SUDO drbdadm primary --force ldap_data")
-    assert ("s-hive1.lab", "$SUDO drbdadm disconnect ldap_data; $SUDO drbdadm connect ldap_data") in commands
-    assert commands[-1] == ("s-hive0.lab", "$SUDO drbdadm secondary ldap_data")
+    commands = [(st.host, st.command) for st in plan.steps if hasattr(st, "host")]
+    assert commands[0] == ("s-hive0.lab", "$SUDO docker service scale -d ldap=0")
+    assert commands[1] == ("s-hive0.lab", "$SUDO drbdadm primary --force ldap_data")
+    assert commands[2] == ("s-hive0.lab", "$SUDO drbdadm secondary ldap_data")
+    assert commands[-1] == ("s-hive0.lab", "$SUDO docker service scale -d ldap=1")
+    # no resource-wide reconnect: the watch after primary --force reconnects only a link that
+    # did not settle, per connection
+    assert not any("disconnect" in c for _, c in commands)
+
+
+def test_all_outdated_refused_when_no_manager_says_which_service_uses_the_volume():
+    plan = planner(drbd_fixes.force_primary_all_outdated)(ctx(site()), "ldap_data",
+                                                          outdated_verdict(views([OUTDATED] * 3)))
+    assert plan.refused.startswith("cannot tell which service uses ldap_data, which must be stopped "
+                                   "first: no manager answered `docker service inspect`: s-hive0.lab: ")
+    assert "s-hive2.lab: not asked" in plan.refused
 
 
 def test_all_outdated_refused_while_a_copy_is_uptodate():
@@ -84,7 +101,7 @@ def test_all_outdated_refused_when_a_copy_cannot_be_seen():
     v = views([OUTDATED] * 3)
     v["s-hive2.lab"] = "unreachable: connect timed out"
     plan = planner(drbd_fixes.force_primary_all_outdated)(ctx(site()), "ldap_data", outdated_verdict(v))
-    assert "cannot see every copy (s-hive2.lab)" in plan.refused
+    assert "cannot see every copy (s-hive2.lab: unreachable: connect timed out)" in plan.refused
 
 
 def test_all_outdated_refused_on_standalone():
@@ -95,9 +112,12 @@ def test_all_outdated_refused_on_standalone():
 
 
 def test_split_brain_is_explained_not_fixed():
-    verdict = Verdict("x", status="fail", data={"shape": "standalone"})
+    text = "ldap_data role:Secondary\n  disk:UpToDate open:no\n  {a} connection:StandAlone\n  {b} role:Secondary\n    peer-disk:UpToDate\n"
+    v = views([UPTODATE.replace("Outdated", "UpToDate"), text, text.replace("{a}", "{x}").replace("{b}", "{a}").replace("{x}", "{b}")])
+    verdict = Verdict("x", status="fail", data={"shape": "standalone", "views": v})
     plan = planner(drbd_fixes.explain_split_brain)(ctx(site()), "ldap_data", verdict)
-    assert "--discard-my-data ldap_data" in plan.refused
+    assert "sudo drbdadm connect --discard-my-data ldap_data:s-hive1.lab" in plan.refused
+    assert "on the survivor s-hive1.lab: sudo drbdadm connect ldap_data:s-hive2.lab" in plan.refused
 
 
 LDAP_SPEC = json.dumps({"Name": "ldap", "Mode": {"Replicated": {"Replicas": 1}},

@@ -20,6 +20,7 @@ import pytest
 from hivehealth.gather import recording
 from hivehealth.gather.probe import CommandResult, HostFacts
 from hivehealth.ids import from_id, safe_id
+from hivehealth.report import prometheus
 from hivehealth.site.inventory import Server, Site
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,7 +84,7 @@ def test_hostile_names_run_no_script_in_the_html_report(tmp_path):
     reports = tmp_path / "reports"
     rc, out = suite("--replay", str(bundle), "-o", f"report_dir={reports}")
     assert rc == 1, out[-3000:]
-    page = reports / "latest.html"
+    page = reports / "replay-latest.html"
     dom = dump_dom(tmp_path, page)
     assert 'id="results-table"' in dom and "results-table-row" in dom   # the page's JS has run
     assert re.findall(r"<body[^>]*>", dom) == ["<body>"]     # no payload marked it
@@ -91,7 +92,7 @@ def test_hostile_names_run_no_script_in_the_html_report(tmp_path):
     # every name is still there to read: escaped as an id, or as text in messages
     for name in (SERVER, DRBD, SERVICE, NODE):
         assert safe_id(name) in dom or html.escape(name, quote=False) in dom, name
-    doc = json.loads((reports / "latest.json").read_text())
+    doc = json.loads((reports / "replay-latest.json").read_text())
     ids = [c["id"] for c in doc["checks"]]
     for name in (SERVER, DRBD, SERVICE, NODE):
         assert any(i.endswith(f"[{safe_id(name)}]") for i in ids), (name, ids)
@@ -217,17 +218,18 @@ def unredacted_bundle(directory: Path) -> Path:
 def test_no_output_of_a_run_holds_a_secret(tmp_path):
     bundle = unredacted_bundle(tmp_path / "bundle")
     reports = tmp_path / "reports"
-    rc, out = suite("--replay", str(bundle), "-o", f"report_dir={reports}", "-o", "prometheus_textfile="
-                    f"{tmp_path / 'hh.prom'}", "--tb=long", "-rA", "--junitxml", str(tmp_path / "junit.xml"),
-                    "-k", "disk")
+    rc, out = suite("--replay", str(bundle), "-o", f"report_dir={reports}", "--tb=long", "-rA",
+                    "--junitxml", str(tmp_path / "junit.xml"), "-k", "disk")
     assert rc == 1, out[-3000:]
+    # a replay writes no textfile of its own (node_exporter's is the site's): made from its report
+    assert prometheus.main([str(reports / "replay-latest-partial.json"), str(tmp_path / "hh.prom")]) == 0
     assert "cannot read state" in out and "Zq6curlU" not in out     # the failing check's message
     outputs = {"terminal": out, "prometheus": (tmp_path / "hh.prom").read_text(),
                "junit": (tmp_path / "junit.xml").read_text()}
     # every file, the history database too (read as bytes: a secret must not be in it either)
     outputs.update({p.name: p.read_bytes().decode("utf-8", "replace") for p in reports.iterdir() if p.is_file()})
-    assert {"latest.json", "latest.html"} <= set(outputs)
-    doc = json.loads(outputs["latest.json"])
+    assert {"replay-latest-partial.json", "replay-latest-partial.html"} <= set(outputs)
+    doc = json.loads(outputs["replay-latest-partial.json"])
     assert any("Authorization: Basic ***" in c["message"] for c in doc["checks"])   # evidence kept
     for name, text in outputs.items():
         for form, (_, secret, _) in FORMS.items():
@@ -262,6 +264,7 @@ def test_fix_log_and_test_reports_are_redacted_before_any_output():
 class _Config:
     def __init__(self, root):
         self.inipath = root / "pytest.ini"
+        self.stash = {}             # as pytest's: no site pytest.ini applied
 
     def getini(self, name):
         return {"report_dir": "reports"}[name]
@@ -292,25 +295,25 @@ def mode(path: Path) -> int:
 
 
 def test_output_files_are_private_and_replaced_atomically(tmp_path):
-    """latest.json and latest.html (written by pytest-html) are replaced, not rewritten in place:
+    """A replay's reports (the JSON and pytest-html's page) are replaced, not rewritten in place:
     a reader holding the old file (here a hard link to it) still reads the whole old one."""
     bundle = hostile_bundle(tmp_path / "bundle")
     assert {mode(p) for p in bundle.iterdir()} == {0o640} and mode(bundle) == 0o750
     reports = tmp_path / "reports"
     reports.mkdir()
-    for name in ("latest.json", "latest.html"):
+    for name in ("replay-latest.json", "replay-latest.html"):
         (reports / name).write_text("previous run\n")
         os.chmod(reports / name, 0o644)
         os.link(reports / name, tmp_path / f"held-{name}")
-    rc, out = suite("--replay", str(bundle), "-o", f"report_dir={reports}",
-                    "-o", f"prometheus_textfile={tmp_path / 'hh.prom'}")
+    rc, out = suite("--replay", str(bundle), "-o", f"report_dir={reports}")
     assert rc == 1, out[-2000:]
-    for name in ("latest.json", "latest.html"):
+    assert prometheus.main([str(reports / "replay-latest.json"), str(tmp_path / "hh.prom")]) == 0
+    for name in ("replay-latest.json", "replay-latest.html"):
         assert (tmp_path / f"held-{name}").read_text() == "previous run\n", name
         assert (reports / name).read_text() != "previous run\n"
     written = sorted(p.name for p in reports.iterdir())
     assert [n for n in written if n.endswith(".tmp")] == []          # no temp file left
-    assert len([n for n in written if n.startswith("run-")]) == 2   # dated copies of both
+    assert [n for n in written if n.startswith("run-")] == []       # a replay is no run of this site's
     for p in reports.iterdir():
         if p.is_file():
             assert mode(p) == 0o640, p.name
@@ -332,7 +335,7 @@ def test_markup_in_any_test_id_or_environment_value_is_escaped(tmp_path):
     rc, out = suite("--replay", str(bundle), "-o", f"report_dir={reports}", "--metadata", "site",
                     payload("env"), "-k", "own or disk", str(extra), str(REPO / "hivehealth" / "checks"))
     assert rc == 1 and "test_own" in out, out[-2000:]
-    dom = dump_dom(tmp_path, reports / "latest.html")
+    dom = dump_dom(tmp_path, reports / "replay-latest-partial.html")
     assert "results-table-row" in dom and "test_own" in dom
     assert re.findall(r"<body[^>]*>", dom) == ["<body>"]
     assert "<img src=x" not in dom

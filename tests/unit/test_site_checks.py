@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from test_cli import REPO, _unreachable_project, suite
+from test_cli import REPO, _unreachable_project, newest_report, suite
 
 CHECKS = textwrap.dedent('''\
     import pytest
@@ -35,9 +35,7 @@ def _site(tmp_path, folder="health", name="test_site_basics.py"):
 
 def _run(tmp_path, *args):
     rc, out = suite(*args, "-o", f"report_dir={tmp_path / 'r'}")
-    path = tmp_path / "r" / "latest.json"
-    doc = json.loads(path.read_text()) if path.exists() else None
-    return rc, out, doc
+    return rc, out, newest_report(tmp_path / "r")
 
 
 def _site_checks(doc, module="test_site_basics.py"):
@@ -92,7 +90,11 @@ def test_a_replay_asks_no_server_and_says_so(tmp_path):
     facts = json.loads(path.read_text())
     facts["unreachable"] = None
     path.write_text(json.dumps(facts))
-    rc, out, doc = _run(tmp_path, "--replay", str(rec), "-k", "hosts_file")
+    # a recording names its site's root, but no folder of it is collected on a replay
+    rc, out, doc = _run(tmp_path, "--replay", str(rec), "-k", "hosts_file or disk")
+    assert doc["checks"] and not _site_checks(doc), out
+    # the operator's own checks, given on the command line, run and ask no server
+    rc, out, doc = _run(tmp_path, "--replay", str(rec), "-k", "hosts_file", str(site / "health"))
     got = {i: (c["outcome"], c["status"], c["problems"][0]) for i, c in _site_checks(doc).items()}
     assert got["test_hosts_file[s-hive0.pdns]"] == (
         "failed", "unknown", "not checked: a --replay contacts no server, and this check asks the server itself"), out
@@ -141,7 +143,7 @@ def test_with_xdist_and_from_any_directory_the_same_checks_run(tmp_path):
     assert {c["id"]: (c["outcome"], c["problems"]) for c in doc["checks"]} == sequential and len(sequential) == 7, out
     p = subprocess.run([str(REPO / "bin" / "hive-health"), "--hive-root", str(site), "-k", "site_basics",
                         "-o", f"report_dir={tmp_path / 'b'}"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    doc = json.loads((tmp_path / "b" / "latest.json").read_text())
+    doc = json.loads((tmp_path / "b" / "latest-partial.json").read_text())
     assert {c["id"]: (c["outcome"], c["problems"]) for c in doc["checks"]} == sequential, p.stdout + p.stderr
 
 
@@ -174,7 +176,8 @@ def test_a_server_lost_during_the_run_fails_its_next_checks_at_once(tmp_path):
             t._connect = lambda: (attempts.append(s.name), connect())[1]
             return t
 
-    state = SimpleNamespace(site=site, facts={server.name: HostFacts(server.name)}, pool=CountingPool(2))
+    state = SimpleNamespace(site=site, facts={server.name: HostFacts(server.name)}, pool=CountingPool(2),
+                            output_max=2 ** 20)
     config = SimpleNamespace(getini=lambda name: "5", option=SimpleNamespace(replay=None))
     hosts = SiteHosts(config, state)
     assert hosts.why_not(server) is None

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from test_cli import suite
+from test_cli import newest_report, suite
 from test_inventory import make_project
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
@@ -32,6 +32,20 @@ def _free_port() -> int:
 @pytest.fixture
 def sshd(tmp_path):
     """A hive project whose four servers are this machine's sshd on four loopback addresses."""
+    yield from _private_sshd(tmp_path)
+
+
+# The repository server (the last address) answers every command by trickling a byte a second
+# for ever, whatever it was asked: a broken or hostile server that never ends its answer.
+TRICKLING = f"Match LocalAddress {ADDRESSES[-1]}\n  ForceCommand while printf x; do sleep 1; done\n"
+
+
+@pytest.fixture
+def trickling_sshd(tmp_path):
+    yield from _private_sshd(tmp_path, TRICKLING)
+
+
+def _private_sshd(tmp_path, extra=""):
     d = tmp_path / "sshd"
     d.mkdir()
     for key in ("host_key", "client_key"):
@@ -50,7 +64,7 @@ def sshd(tmp_path):
         UsePAM no
         PidFile {d / 'sshd.pid'}
         LogLevel VERBOSE
-        """))
+        """) + extra)
     os.makedirs("/run/sshd", exist_ok=True)     # OpenSSH's privilege separation directory
     proc = subprocess.Popen([SSHD, "-D", "-f", str(d / "sshd_config"), "-E", str(log)])
     try:
@@ -110,6 +124,16 @@ CHECKS = textwrap.dedent('''\
 
 
     @pytest.mark.roles("repository")
+    def test_trickle(host):
+        host.run("while :; do printf x; sleep 1; done")
+
+
+    @pytest.mark.roles("repository")
+    def test_flood(host):
+        host.run("head -c 300M /dev/zero")
+
+
+    @pytest.mark.roles("repository")
     def test_absent(host):
         assert host.file("/nonexistent/hh-site-check").exists
     ''')
@@ -117,7 +141,7 @@ CHECKS = textwrap.dedent('''\
 
 def _run(tmp_path, site, *args):
     rc, out = suite("--hive-root", str(site), "-o", f"report_dir={tmp_path / 'r'}", *args)
-    doc = json.loads((tmp_path / "r" / "latest.json").read_text())
+    doc = newest_report(tmp_path / "r")
     return rc, out, {c["id"].removeprefix("test_site_ssh.py::"): c for c in doc["checks"]
                      if c["id"].startswith("test_site_ssh.py::")}
 
@@ -126,7 +150,7 @@ def test_site_checks_share_the_suites_one_connection_per_server(sshd, tmp_path):
     site, log = sshd
     (site / "health").mkdir()
     (site / "health" / "test_site_ssh.py").write_text(CHECKS)
-    rc, out, got = _run(tmp_path, site, "-k", "not slow and not absent")
+    rc, out, got = _run(tmp_path, site, "-k", "not slow and not absent and not trickle and not flood")
     expected = {f"test_os_release[{s}]" for s in SERVERS} | {f"test_sh[{s}]" for s in SERVERS[:3]}
     assert {i: c["outcome"] for i, c in got.items()} == {i: "passed" for i in expected}, out
     assert all(c["status"] == "ok" for c in got.values())
@@ -134,15 +158,71 @@ def test_site_checks_share_the_suites_one_connection_per_server(sshd, tmp_path):
     assert connections(log) == {a: 1 for a in ADDRESSES}, log.read_text()
 
 
-def test_a_command_longer_than_command_timeout_fails_the_check_saying_so(sshd, tmp_path):
+@pytest.mark.parametrize("check, option, problem", [
+    ("slow", "command_timeout=3", "`sleep 30` did not finish within 3 s (command_timeout)"),
+    # a byte a second never lets a read wait its timeout: the command still ends at its deadline
+    ("trickle", "command_timeout=3", "`while :; do printf x; sleep 1; done` did not finish within 3 s "
+                                     "(command_timeout)"),
+    ("flood", "section_output_max=1M", "`head -c 300M /dev/zero` printed more than 1048576 bytes "
+                                       "(section_output_max); its output was not kept"),
+])
+def test_a_command_that_gives_no_answer_fails_the_check_as_unknown_saying_so(sshd, tmp_path, check, option,
+                                                                              problem):
     site, log = sshd
     (site / "health").mkdir()
     (site / "health" / "test_site_ssh.py").write_text(CHECKS)
-    rc, out, got = _run(tmp_path, site, "-k", "slow", "-o", "command_timeout=3")
-    slow = got["test_slow[s-hive3.pdns]"]
-    assert slow["outcome"] == "failed" and slow["status"] == "fail", slow
-    assert slow["problems"] == ["`sleep 30` did not finish within 3 s (command_timeout)"], slow
-    assert list(got) == ["test_slow[s-hive3.pdns]"]
+    rc, out, got = _run(tmp_path, site, "-k", check, "-o", option)
+    # no answer is not an answer about the server: unknown, never a pass
+    assert list(got) == [f"test_{check}[s-hive3.pdns]"], out
+    result = got[f"test_{check}[s-hive3.pdns]"]
+    assert result["outcome"] == "failed" and result["status"] == "unknown", result
+    assert result["problems"] == [problem], result
+
+
+def _checks(tmp_path, area):
+    """The checks of a run selected by -k: its reports are the partial run's."""
+    doc = json.loads((tmp_path / "r" / "latest-partial.json").read_text())
+    return {c["subject"]: c for c in doc["checks"] if c["area"] == area}
+
+
+def test_a_server_that_never_ends_its_answer_is_unknown_at_the_probes_deadline(trickling_sshd, tmp_path):
+    """The repository server trickles for ever: its probe ends at the whole server's deadline
+    (command_timeout + 20 s), its checks unknown, and the other servers are judged as usual."""
+    site, log = trickling_sshd
+    rc, out = suite("--hive-root", str(site), "-o", f"report_dir={tmp_path / 'r'}", "-k", "disk",
+                    "-o", "command_timeout=2")
+    disk = _checks(tmp_path, "disk")
+    repo = disk["s-hive3.pdns"]
+    assert repo["outcome"] == "failed" and repo["status"] == "unknown", repo
+    assert "`sudo df -P -T -k`: timed out after 22 s" in repo["message"], repo
+    assert rc == 1, out
+    for name in SERVERS[:3]:
+        assert disk[name]["status"] in ("ok", "warn", "fail") and "timed out" not in disk[name]["message"]
+
+
+ESCAPING_DF = textwrap.dedent("""\
+    import hivehealth.checks.test_disk
+    import hivehealth.gather.probe as g
+    # df answers, then leaves a process in a session of its own holding its output open (for a
+    # while): `timeout` cannot reach it, so the section never ends by itself
+    g.SECTIONS["df"] = ("all", g.SECTIONS["df"][1] + "; setsid sh -c 'i=0; while [ $i -lt 20 ]; "
+                               "do printf x; sleep 1; i=$((i+1)); done' &")
+    """)
+
+
+def test_a_section_that_outlives_its_timeout_costs_its_own_answer_only(sshd, tmp_path):
+    site, log = sshd
+    (tmp_path / "escaping_df.py").write_text(ESCAPING_DF)
+    rc, out = suite("-p", "escaping_df", "--hive-root", str(site), "-o", f"report_dir={tmp_path / 'r'}",
+                    "-k", "disk or inodes", "-o", "command_timeout=2", cwd=tmp_path)
+    disk, inodes = _checks(tmp_path, "disk"), _checks(tmp_path, "inodes")
+    assert set(disk) == set(SERVERS), out
+    for name in SERVERS:
+        assert disk[name]["status"] == "unknown", disk[name]
+        assert "`sudo df -P -T -k` exited" not in disk[name]["message"]
+        assert "timed out after 7 s: still running command_timeout + 5 s after it started" in disk[name]["message"]
+        # the sections that ended were sent as they ended
+        assert inodes[name]["status"] != "unknown" and "timed out" not in inodes[name]["message"], inodes[name]
 
 
 def test_a_failed_assertion_is_one_line_in_the_report_and_the_gate(sshd, tmp_path):

@@ -170,7 +170,8 @@ def _host(path: Path, name: str, sections) -> HostFacts:
 
 
 def run_suite(bundle: Path, reports: Path, ini: dict[str, str] | None = None) -> dict:
-    """The whole suite on a recording, as `pytest --replay DIR` runs it; its latest.json."""
+    """The whole suite on a recording, as `pytest --replay DIR` runs it; its report
+    (replay-latest.json: a replay never stands for a site's own latest run)."""
     args = ["-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO), str(REPO / "hivehealth" / "checks"),
             "--replay", str(bundle), "-o", f"report_dir={reports}", "-q", "--no-header",
             "-p", "no:randomly", "-p", "no:xdist", "-p", "no:html",
@@ -191,7 +192,7 @@ def run_suite(bundle: Path, reports: Path, ini: dict[str, str] | None = None) ->
         sys.modules.pop("conftest", None)
         if outer_conftest is not None:
             sys.modules["conftest"] = outer_conftest
-    latest = reports / "latest.json"
+    latest = reports / "replay-latest.json"
     if not latest.exists():
         pytest.fail(f"the suite wrote no report (pytest exit {int(rc)}):\n{out.getvalue()[-3000:]}",
                     pytrace=False)

@@ -141,19 +141,24 @@ def settle(lab, timeout=600):
 
 
 # ---------------------------------------------------------------- the faults
+def swarm(run, g, cmd):
+    """A swarm command, asked again while the starved managers answer "context deadline exceeded"."""
+    util.wait_for(lambda: run.sh(g, cmd, check=False).returncode == 0, 600, interval=10, what=cmd)
+
+
 def make_all_outdated(run):
     """As the runbook's state is made by hand: service stopped, then on every hive secondary,
     down, outdate, up; the service scaled back (its tasks cannot mount: no UpToDate data)."""
     lab = run.lab
     fh = guests(lab)[lab["first_hive"]]
     vol, svc = lab["volume"], lab["service"]
-    run.sh(fh, f"docker service scale -d {svc}=0 >/dev/null")
+    swarm(run, fh, f"docker service scale -d {svc}=0 >/dev/null")
     util.wait_for(lambda: all("Primary" not in (t or "") .split("\n")[0] for t in site.drbd_views(lab).values()),
                   120, interval=3, what="the service's node to give up Primary")
     for step in ("secondary", "down", "outdate", "up"):
         for g in guests(lab):
             run.sh(g, f"drbdadm {step} {vol}")
-    run.sh(fh, f"docker service scale -d {svc}=1 >/dev/null")
+    swarm(run, fh, f"docker service scale -d {svc}=1 >/dev/null")
     time.sleep(5)
     for g in guests(lab):
         run.sh(g, f"drbdadm status {vol}", check=False)

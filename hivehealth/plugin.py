@@ -30,6 +30,7 @@ from hivehealth.remedy import plan as remedy_plan
 from hivehealth.remedy.audit import operator
 from hivehealth.remedy.runner import RemedyPlugin
 from hivehealth.report.json_report import JsonReport
+from hivehealth.report.junitxml import PrivateJunitXml
 from hivehealth.run import verify as run_verify
 from hivehealth.run.state import STATE, State, output_max
 
@@ -158,6 +159,7 @@ def pytest_configure(config):
     # a folder that cannot take the page: pytest-html is not asked to (it would fail creating it)
     reports.html_default = reports.blocked is None and _default_html(config)
     config.pluginmanager.register(reports, "hivehealth-json")
+    config.pluginmanager.register(PrivateJunitXml(), "hivehealth-junitxml")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistBridge(), "hivehealth-xdist")
 

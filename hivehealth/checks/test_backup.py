@@ -23,6 +23,7 @@ from hivehealth.gather.sections import declare
 from hivehealth.parsers import systemd
 from hivehealth.parsers.backup import latest_link_name, parse_backup_files, parse_backup_journal
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command
 
 
 # backup (repository server): the script, the -latest links with their targets' age, and the
@@ -127,7 +128,9 @@ def backup_fresh(ctx, server) -> Verdict:
         v.skip(f"{server.name}: /usr/bin/hive-backup.sh is not installed: this repository server "
                f"has no hive-builder backups to check")
         return v
-    rerun = "rerun on the repository server (hive ssh): hive-backup.sh -l {t}"
+
+    def rerun(target):
+        return f"rerun on the repository server (hive ssh): {command('hive-backup.sh', '-l', target)}"
 
     # 1. every -latest link is young enough, and every link the scripts write exists
     # the server's clock when it answered, else when it was asked: a replay judges ages as
@@ -144,19 +147,19 @@ def backup_fresh(ctx, server) -> Verdict:
         t = _target(link, b["expected"])
         if mtime is None:
             v.fail(f"{link} -> {target} is a dangling link: the backup file is gone "
-                   f"(limit {max_h:g} h); {rerun.format(t=t)}")
+                   f"(limit {max_h:g} h); {rerun(t)}")
             stale.append(t)
             continue
         age = now - mtime
         if age > max_h * 3600:
             v.fail(f"backup of {t} is stale: {link} -> {target} is {_age(age)} old "
-                   f"(limit backup_max_age {max_h:g} h); {rerun.format(t=t)}")
+                   f"(limit backup_max_age {max_h:g} h); {rerun(t)}")
             stale.append(t)
     for link, svc in sorted(b["expected"].items()):
         if link not in b["links"]:
             t = _target(link, b["expected"])
             v.fail(f"backup of {t} was never written: no {b['dir']}/{link} "
-                   f"(limit {max_h:g} h); {rerun.format(t=t)}")
+                   f"(limit {max_h:g} h); {rerun(t)}")
             stale.append(t)
     if not b["links"] and not b["expected"] and not b["nodir"]:
         v.fail(f"no backup-*-latest.* link in {b['dir']}: no backup has been written "
@@ -217,7 +220,7 @@ def backup_fresh(ctx, server) -> Verdict:
                                    f"but {later} was written after that run ended: rerun since")
                     continue
                 v.fail(f"the last backup run ({last_start}) printed `{fail.line.strip()[:200]}`; "
-                       f"{rerun.format(t=t)}")
+                       f"{rerun(t)}")
                 stale.append(t)
     v.data["stale"] = sorted(set(stale))
     v.data["links"] = {k: m for k, (m, _) in b["links"].items()}

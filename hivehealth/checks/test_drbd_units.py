@@ -16,6 +16,7 @@ import pytest
 from hivehealth.gather.sections import declare
 from hivehealth.parsers import systemd
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command
 
 
 # drbd-resource@<vol>.service of every volume this hive knows: /etc/drbd.d/<vol>.res (written
@@ -63,7 +64,7 @@ def drbd_units_active(ctx, server) -> Verdict:
         if u is None:
             v.fail(f"{name} is unknown here (no /etc/drbd.d/{vol}.res, not required by docker, "
                    f"not loaded) for volume {vol} of drbd_device_map (expected active): "
-                   f"build-volumes did not run on this hive; run hive build-volumes -l {vol}")
+                   f"build-volumes did not run on this hive; run {command('hive', 'build-volumes', '-l', vol)}")
             bad.append(vol)
             continue
         state = f"{u.get('ActiveState')}/{u.get('SubState')}"
@@ -82,14 +83,14 @@ def drbd_units_active(ctx, server) -> Verdict:
             # (drbdadm adjust), which is harmless when the resource is already up
             # the unit's state only: whether the resource itself is up now is test_drbd's
             v.fail(f"{name} is {state} (result {result}; expected active): it did not bring DRBD "
-                   f"resource {vol} up on {server.short}, and {boot}; see journalctl -u {name}, then "
-                   f"sudo systemctl start {name} (not restart: that restarts docker too; "
+                   f"resource {vol} up on {server.short}, and {boot}; see {command('journalctl', '-u', name)}, "
+                   f"then {command('systemctl', 'start', name, sudo=True)} (not restart: that restarts docker too; "
                    f"runbook 7.7 if DRBD is not UpToDate)")
             bad.append(vol)
         elif u.get("UnitFileState") not in ("enabled", "enabled-runtime", "static", "linked",
                                             "linked-runtime", "generated", "indirect"):
             v.fail(f"{name} is active but {u.get('UnitFileState')} (expected enabled): it will not "
-                   f"bring {vol} up at the next boot; sudo systemctl enable {name}")
+                   f"bring {vol} up at the next boot; {command('systemctl', 'enable', name, sudo=True)}")
             bad.append(vol)
     extra = sorted(n for n in units if n and n.startswith("drbd-resource@")
                    and n[len("drbd-resource@"):].removesuffix(".service") not in vols)

@@ -15,6 +15,7 @@ from hivehealth.judge.cluster import manager_answers, node_entries
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command
 
 ALERT = "(none: mother-side state; runbook 7.9)"
 
@@ -58,7 +59,7 @@ def hive_state(ctx, site) -> Verdict:
     ready = [i for i, s in enumerate(site.servers)
              if s.is_hive and by_host.get(s.short) is not None
              and by_host[s.short].status == "Ready" and by_host[s.short].availability == "Active"]
-    suggest = (f"hive set first_hive {ready[0]}" if ready else
+    suggest = (command("hive", "set", "first_hive", ready[0]) if ready else
                "hive set first_hive <index of a Ready hive>")
     if node is None:
         v.fail(f"first_hive is {site.first_hive} ({first.name}) but {first.short} is not a swarm "

@@ -21,6 +21,7 @@ import pytest
 from hivehealth.judge.verdict import Verdict
 from hivehealth.parsers.hostkeys import refused_host_key
 from hivehealth.site import ssh_config
+from hivehealth.shell import command
 
 ALERT = "Host key verification failed. (FAQ 7.18)"
 
@@ -34,8 +35,8 @@ def recovery(ctx, server) -> str:
     stage = ctx.site.stage or "<stage>"
     kh = f"{ctx.site.context_dir}/known_hosts" if ctx.site.context_dir else f".hive/{stage}/known_hosts"
     return (f"FAQ 7.18: first make sure {server.name} was really rebuilt (a changed key is also "
-            f"what an intercepted connection looks like); then on the mother: rm {kh} "
-            f"(and ~/.ssh/known_hosts), hive build-infra, then hive ssh -t {server.name}")
+            f"what an intercepted connection looks like); then on the mother: {command('rm', kh)} "
+            f"(and ~/.ssh/known_hosts), hive build-infra, then {command('hive', 'ssh', '-t', server.name)}")
 
 
 def known_entry(files: list[str], host: str, port: int) -> tuple[bool, list[str]]:

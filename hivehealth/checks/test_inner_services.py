@@ -17,6 +17,7 @@ import pytest
 from hivehealth.gather.sections import declare
 from hivehealth.parsers import agent
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command
 
 
 # standalone-type containers (label HIVE_STANDALONE=True: systemd runs inside), as the agent's
@@ -81,7 +82,7 @@ def inner_services(ctx, server) -> Verdict:
             v.alert = (f"At least one of the services in standalone type container {name} is in a "
                        f"failed state ({hive})")
             v.fail(f"container {name}: failed inner service(s) {', '.join(failed)}; look: "
-                   f"dsh {name}, then systemctl status / journalctl -u <unit>")
+                   f"{command('dsh', name)}, then systemctl status / journalctl -u <unit>")
         if fresh:
             v.alert = v.alert or f"Service {fresh[0].split()[0]} in container {name} restarted ({hive})"
             v.warn(f"container {name}: inner service(s) active for less than {window:g} s: "

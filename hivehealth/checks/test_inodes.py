@@ -12,6 +12,7 @@ import pytest
 from hivehealth.gather.sections import declare
 from hivehealth.parsers import fs, inodes
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command, pipeline
 
 
 # what this area reads from each server (the probe gathers it once per run)
@@ -65,7 +66,8 @@ def inode_usage(ctx, server) -> Verdict:
         v.data["docker"] = docker is not None and docker in [r.target for r in full]
         for r in full:
             if r.target != docker:
-                v.notes.append(f"look: sudo du --inodes -x -d 2 {r.target} | sort -n | tail "
-                               f"(the directories holding the most files on {r.target})")
+                look = pipeline(command("du", "--inodes", "-x", "-d", "2", r.target, sudo=True),
+                                command("sort", "-n"), command("tail"))
+                v.notes.append(f"look: {look} (the directories holding the most files on {r.target})")
     v.data["usage"] = {r.target: r.use_pct for r in real}
     return v

@@ -18,6 +18,7 @@ from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
 from hivehealth.judge.services import listed_service, service_spec
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command
 
 FAQ = "FAQ 7.26"
 
@@ -114,5 +115,5 @@ def service_spread(ctx, name) -> Verdict:
     v.fail(f"all {len(tasks)} running tasks ({svc.replicas or len(tasks)} replicas) are on one node, "
            f"{nodes_of[0]} (expected spread over the {len(eligible)} eligible nodes "
            f"{', '.join(eligible)}{where}): losing {nodes_of[0]} stops the service; "
-           f"{FAQ}: docker service update --force {name} (restarts its tasks)")
+           f"{FAQ}: {command('docker', 'service', 'update', '--force', name)} (restarts its tasks)")
     return v

@@ -13,6 +13,7 @@ from hivehealth.judge.cluster import manager_answers, no_manager_answered, node_
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command, sequence
 
 
 # what this area reads from each server (the probe gathers it once per run)
@@ -77,7 +78,8 @@ def node_state(ctx, name) -> Verdict:
         role = f", still a manager ({n.manager_status}) counted in raft quorum" if n.manager_status else ""
         v.fail(f"stale node entry {n.id} ({n.hostname} {n.status}{role}) beside the live one: the "
                f"server was joined again without `docker node rm` (runbook 7.9); remove it: "
-               + (f"docker node demote {n.id}; " if n.manager_status else "") + f"docker node rm {n.id}")
+               + sequence(*([command("docker", "node", "demote", n.id)] if n.manager_status else []),
+                          command("docker", "node", "rm", n.id)))
     others = {m: s for m, s in seen.items() if s != first}
     if others:
         v.fail("managers disagree: " + "; ".join(f"{m} sees {s or 'no such node'}" for m, s in others.items())

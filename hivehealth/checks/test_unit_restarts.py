@@ -18,6 +18,7 @@ import pytest
 from hivehealth.gather.sections import declare
 from hivehealth.parsers import agent, systemd
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command
 
 
 # systemd restarts (zbx_service_restart_check.sh: ActiveEnterTimestamp < 180 s ago and uptime
@@ -85,7 +86,7 @@ def unit_restarts(ctx, server) -> Verdict:
         state = f"{p.get('ActiveState', '?')}/{p.get('SubState', '?')}"
         what = (f"{u.unit} became active {u.age(uptime):.0f} s ago (within {window:g} s; "
                 f"NRestarts {u.restarts if u.restarts is not None else 'not reported'}, now {state})"
-                f"; look: journalctl -u {u.unit}")
+                f"; look: {command('journalctl', '-u', u.unit)}")
         if (u.restarts or 0) > 0:
             v.fail(f"restarted by systemd: {what}")
         else:

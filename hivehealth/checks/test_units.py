@@ -10,14 +10,20 @@ RESTART_LOOP restarts on it fails, below it is a warning (it may have crashed on
 A unit whose file is gone (load not-found) or masked stays failed until `systemctl reset-failed`.
 """
 import re
-import shlex
 
 import pytest
 
 from hivehealth.gather.sections import declare
 from hivehealth.parsers import ParseError, systemd
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command
 
+
+# what a failed unit's start or failure pulls in, for its remedy (fixes/units.py): the units it
+# starts with it, and the action systemd takes on the system when it fails, succeeds or hits
+# its start limit (systemctl prints each property named with -p, also when it is empty)
+PULLS = ("Requires", "Requisite", "Wants", "BindsTo", "OnFailure", "FailureAction", "SuccessAction",
+         "StartLimitAction", "JobTimeoutAction", "OnSuccess", "Upholds")
 
 # what this area reads from each server (the probe gathers it once per run)
 declare(
@@ -31,7 +37,7 @@ declare(
                 "u=$(systemctl list-units --state=failed,auto-restart --all --plain --no-legend --no-pager "
                 "| awk '{print $1}'); "
                 "[ -z \"$u\" ] || systemctl show -p Id -p Result -p ActiveState -p SubState "
-                "-p LoadState -p StateChangeTimestamp -p NRestarts $u"),
+                "-p LoadState -p StateChangeTimestamp -p NRestarts " + " ".join(f"-p {p}" for p in PULLS) + " $u"),
 )
 
 RESTART_LOOP = 3
@@ -57,7 +63,8 @@ def failed_units(ctx, server) -> Verdict:
     restarting = [u for u in failing if u.active != "failed"]
     for u in failed:
         result = results.get(u.unit, {}).get("Result") or "unknown"
-        gone = (f": its unit file is {u.load}; sudo systemctl reset-failed -- {shlex.quote(u.unit)} clears it"
+        gone = (f": its unit file is {u.load}; {command('systemctl', 'reset-failed', '--', u.unit, sudo=True)} "
+                f"clears it"
                 if u.load in ("not-found", "masked") else "")
         v.fail(f"{u.unit} failed (result {result}, load {u.load}, {u.active}/{u.sub}){gone}")
     for u in restarting:
@@ -66,7 +73,7 @@ def failed_units(ctx, server) -> Verdict:
         count = int(n) if n.isdigit() else None
         what = (f"{u.unit} is in a restart loop ({u.active}/{u.sub}, "
                 f"{'restarted ' + str(count) + ' times' if count is not None else 'restarts not known'}, "
-                f"last result {shown.get('Result') or 'unknown'}): journalctl -u {u.unit}")
+                f"last result {shown.get('Result') or 'unknown'}): {command('journalctl', '-u', u.unit)}")
         if count is not None and count >= RESTART_LOOP:
             v.fail(what)
         else:

@@ -11,6 +11,7 @@ import pytest
 from hivehealth.gather.sections import declare
 from hivehealth.parsers import ParseError, systemd
 from hivehealth.judge.verdict import Verdict
+from hivehealth.shell import command
 
 
 # what this area reads from each server (the probe gathers it once per run)
@@ -51,5 +52,5 @@ def reachability(ctx, server) -> Verdict:
     if not any(u.get("ActiveState") == "active" for u in loaded):
         u = loaded[0]
         v.fail(f"reached over SSH, but {u.get('Id')} is {u.get('ActiveState')}/{u.get('SubState')}: "
-               f"zabbix cannot reach its agent; look: journalctl -u {u.get('Id')}")
+               f"zabbix cannot reach its agent; look: {command('journalctl', '-u', u.get('Id'))}")
     return v

@@ -10,6 +10,7 @@ from hivehealth.parsers import docker as dockerp
 from hivehealth.parsers import fs
 from hivehealth.parsers.sizes import human_kib
 from hivehealth.judge.verdict import OK, Verdict
+from hivehealth.shell import command
 
 
 # what this area reads from each server (the probe gathers it once per run)
@@ -58,10 +59,11 @@ def volume_usage(ctx, name) -> Verdict:
             v.fail(f"{f.use_pct} % full on {hive.name} (limit {limit:g} %; {human_kib(f.used_kib)} of "
                    f"{human_kib(f.size_kib)} on {f.source})")
             v.notes.append(
-                f"resize (runbook 7.4, corrected): back up (hive-backup.sh -l {service}), "
-                f"hive deploy-services -l {service} -D, hive build-volumes -l {name} -D, raise drbd.size, "
-                f"hive build-volumes -l {name}, hive deploy-services -l {service}, "
-                f"hive-backup.sh -l {service} -r")
+                f"resize (runbook 7.4, corrected): back up ({command('hive-backup.sh', '-l', service)}), "
+                f"{command('hive', 'deploy-services', '-l', service, '-D')}, "
+                f"{command('hive', 'build-volumes', '-l', name, '-D')}, raise drbd.size, "
+                f"{command('hive', 'build-volumes', '-l', name)}, {command('hive', 'deploy-services', '-l', service)}, "
+                f"{command('hive-backup.sh', '-l', service, '-r')}")
     return v
 
 

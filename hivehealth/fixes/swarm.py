@@ -7,6 +7,7 @@ from hivehealth.judge.cluster import manager_answers, node_name
 from hivehealth.parsers import ParseError
 from hivehealth.parsers import docker as dockerp
 from hivehealth.remedy.plan import DESTRUCTIVE, Cmd, Plan, Step, remedy
+from hivehealth.shell import command
 
 
 @remedy(node_state, tier=DESTRUCTIVE)
@@ -26,26 +27,30 @@ def remove_down_node(ctx, name, verdict):
         return Plan(refused=f"{name} has been Down for {since or 0:.0f} s, less than node_down_grace {grace:g} s; "
                             f"it may be rebooting")
     server = next((s for s in ctx.site.servers if s.short == name), None)
-    if server is not None and not ctx.host(server).unreachable:
+    if server is None:
+        return Plan(refused=f"{name} is no server of the site's inventory: whether it still answers over SSH "
+                            f"is not known, so it is not removed")
+    if not ctx.host(server).unreachable:
         return Plan(refused=f"{server.name} still answers over SSH: repair its docker instead of removing it")
-    managers, reachable = _quorum(ctx)
-    if reachable < managers // 2 + 1:
-        return Plan(refused=f"only {reachable} of {managers} managers are reachable: swarm has lost quorum, "
-                            f"demote/rm would fail (the runbook does not cover this case)")
+    lost = _quorum_lost(ctx)
+    if lost:
+        return lost
     survivor = manager_answers(ctx, "nodes")[0][0]
     index = ctx.site.first_hive
     if ctx.site.hives[index].short == name:      # the lost node was #1: the next survivor takes over
         index = next(i for i, s in enumerate(ctx.site.hives) if s.short != name)
     node_id = names.node_id(node.get("ID"))
+    if _role(node) is None:
+        return _unknown_role(node)
     steps = []
-    if (node.get("Spec") or {}).get("Role") == "manager":
+    if _role(node) == "manager":
         steps.append(Step(survivor, Cmd("docker", "node", "demote", node_id, root=True),
                           f"runbook 7.9: {name} is gone"))
     steps.append(Step(survivor, Cmd("docker", "node", "rm", node_id, root=True),
                       f"runbook 7.9: remove {name} from the swarm"))
     return Plan(steps=steps, notes=[
         "rebuild on the mother: hive set no_format true; "
-        f"hive set first_hive {index}; hive build-infra; hive setup-hosts; hive build-volumes; "
+        f"{command('hive', 'set', 'first_hive', index)}; hive build-infra; hive setup-hosts; hive build-volumes; "
         "afterwards: hive set no_format false"])
 
 
@@ -57,6 +62,9 @@ def remove_stale_node(ctx, name, verdict):
     stale = verdict.data.get("stale") or []
     if not stale:
         return None
+    lost = _quorum_lost(ctx)
+    if lost:
+        return lost
     steps = []
     survivor = manager_answers(ctx, "nodes")[0][0]
     for listed in stale:
@@ -67,7 +75,9 @@ def remove_stale_node(ctx, name, verdict):
         state = (node.get("Status") or {}).get("State")
         if state != "down":
             return Plan(refused=f"node {node_id} is {state!r}, not down: only a Down entry is removed")
-        if (node.get("Spec") or {}).get("Role") == "manager":
+        if _role(node) is None:
+            return _unknown_role(node)
+        if _role(node) == "manager":
             steps.append(Step(survivor, Cmd("docker", "node", "demote", node_id, root=True),
                               f"runbook 7.9: {node_id} is the old entry of {name}, still a raft member"))
             # swarm takes it out of raft a moment after the demote; rm refuses a raft member
@@ -77,11 +87,19 @@ def remove_stale_node(ctx, name, verdict):
                               f"wait until {node_id} has left raft", until=lambda out: "worker" in out, wait=60))
         steps.append(Step(survivor, Cmd("docker", "node", "rm", node_id, root=True),
                           f"runbook 7.9: remove the old entry {node_id} of rebuilt {name}"))
-    managers, reachable = _quorum(ctx)
-    if reachable < managers // 2 + 1:
-        return Plan(refused=f"only {reachable} of {managers} managers are reachable: swarm has lost quorum, "
-                            f"demote/rm would fail (the runbook does not cover this case)")
     return Plan(steps=steps)
+
+
+def _role(node: dict) -> str | None:
+    """The node's role as `docker node inspect` gives it, None when it gives none."""
+    role = (node.get("Spec") or {}).get("Role")
+    return role if role in ("manager", "worker") else None
+
+
+def _unknown_role(node: dict) -> Plan:
+    # a manager taken for a worker would be removed without its demote
+    return Plan(refused=f"docker node inspect gives no role for node {node.get('ID')!r}: the role of node "
+                        f"(manager or worker) is not known, so nothing is removed")
 
 
 def _inspect(ctx, name):
@@ -106,12 +124,17 @@ def _age(stamp):
     return None if t is None else time.time() - t
 
 
-def _quorum(ctx):
+def _quorum_lost(ctx) -> Plan | None:
+    """A refusal unless a manager's `docker node ls` shows a majority of managers reachable."""
     answers = manager_answers(ctx, "nodes")
-    nodes = dockerp.parse_nodes(answers[0][1].stdout) if answers else []
+    if not answers:
+        return Plan(refused="no manager answered `docker node ls`: whether swarm keeps its quorum is not known")
+    nodes = dockerp.parse_nodes(answers[0][1].stdout)
     managers = [n for n in nodes if n.manager_status]
     # a Down node does not count even if raft still calls it Reachable: a rebuilt server that
     # answers on the old address keeps its stale entry "Reachable"
-    return len(managers), len([n for n in managers if n.manager_status in ("Leader", "Reachable")
-                               and n.status != "Down"])
-
+    reachable = [n for n in managers if n.manager_status in ("Leader", "Reachable") and n.status != "Down"]
+    if len(reachable) < len(managers) // 2 + 1:
+        return Plan(refused=f"only {len(reachable)} of {len(managers)} managers are reachable: swarm has lost "
+                            f"quorum, demote/rm would fail (the runbook does not cover this case)")
+    return None

@@ -18,7 +18,7 @@ def restart_chronyd(ctx, server, verdict):
     if not unit:
         return Plan(refused=(
             "chronyd is not installed on this server: install chrony (hive setup-hosts) first"))
-    unit = names.unit(unit)
+    unit = names.startable_unit(unit)
     return Plan(steps=[
         Step(server.name, Cmd("systemctl", "restart", "--", unit, root=True),
              f"FAQ 7.15: restart chronyd ({unit}) so it runs and steps the clock")], settle=5)

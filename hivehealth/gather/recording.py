@@ -20,7 +20,7 @@ from pathlib import Path
 from hivehealth import __version__
 from hivehealth.gather.probe import OUTPUT_MAX, CommandResult, HostFacts
 from hivehealth.site.inventory import InventoryError, Site
-from hivehealth.safe_write import private_dir, write_atomic
+from hivehealth.safe_write import checked_dir, write_atomic
 from hivehealth.redact import redact_output, redact_tree
 
 FORMAT = 1
@@ -29,7 +29,7 @@ HOST_FILES_PER_OUTPUT = 8      # host-<name>.json: this many times section_outpu
 
 
 def save(directory: str, site: Site, facts: dict[str, HostFacts]):
-    out = private_dir(directory)
+    out = checked_dir(directory)
     times = [f.gathered_at for f in facts.values() if f.gathered_at]
     recorded = {"at": min(times) if times else time.time(), "by": f"hive-health {__version__}"}
     described = site.to_dict()

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from hivehealth.options import report_dir
-from hivehealth.safe_write import append_private
+from hivehealth.safe_write import PRIVATE, append_private, checked_dir, open_in_place
 from hivehealth.redact import redact, redact_tree
 
 
@@ -28,6 +28,12 @@ class Audit:
         self.config = config
         self.operator = operator        # who runs the fix: operator(), handed down by the plugin
         self.path = report_dir(config) / "audit.jsonl"
+
+    def check(self):
+        """OSError (RefusedWrite: a link planted at its name, ...) when the log cannot be
+        appended to: no remedy runs a command that cannot be recorded."""
+        checked_dir(self.path.parent)
+        os.close(open_in_place(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE))
 
     def record(self, check_id, plan, step, result):
         entry = {

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from hivehealth.options import report_dir
+from hivehealth.safe_write import PUBLIC, RefusedWrite, checked_dir, open_in_place, read_in_place, write_atomic
 
 LOCK_NAME = "hive-health.lock"
 SEQ_NAME = "hive-health.fixseq"
@@ -52,6 +53,8 @@ def _owner(path: Path) -> str:
 
 
 def cannot_use(path: Path, e: OSError, operator: str) -> LockError:
+    if isinstance(e, RefusedWrite):
+        return LockError(f"cannot use the fix lock: {e}; nothing is fixed")
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         advice = "run --fix as that user, or have the file's owner remove it"
     else:
@@ -64,7 +67,7 @@ def read_sequence(directory: Path) -> int | None:
     """The fix count (0 before the first fix), or None when the file cannot be read."""
     path = directory / SEQ_NAME
     try:
-        text = path.read_text()
+        text = read_in_place(path).decode("utf-8")
     except FileNotFoundError:
         return 0
     except (OSError, UnicodeDecodeError):
@@ -90,8 +93,8 @@ class SiteLock:
 
     def __enter__(self):
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            checked_dir(self.dir)
+            self.fd = open_in_place(self.path, os.O_RDWR | os.O_CREAT, PUBLIC)
         except OSError as e:
             raise cannot_use(self.path, e, self.operator) from None
         start = time.time()
@@ -131,20 +134,17 @@ class SiteLock:
         assert self.fd is not None, "bump() needs the lock held"
         path = self.dir / SEQ_NAME
         seq = (self.sequence() or 0) + 1
-        tmp = path.with_name(f".{SEQ_NAME}.{os.getpid()}")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            with os.fdopen(fd, "w") as f:
-                json.dump({"seq": seq, "by": f"{self.operator}@{socket.gethostname()}",
-                           "check": self.check_id, "at": time.strftime("%Y-%m-%d %H:%M:%S")}, f)
-            os.replace(tmp, path)
+            write_atomic(path, json.dumps({"seq": seq, "by": f"{self.operator}@{socket.gethostname()}",
+                                           "check": self.check_id, "at": time.strftime("%Y-%m-%d %H:%M:%S")}),
+                         PUBLIC)
         except OSError as e:
             raise cannot_use(path, e, self.operator) from None
         return seq
 
     def _holder(self) -> str:
         try:
-            h = json.loads(self.path.read_text() or "{}")
+            h = json.loads(os.pread(self.fd, 4096, 0) or b"{}")
             return f"pid {h.get('pid')} of {h.get('user')}@{h.get('host')}, fixing {h.get('check')} since {h.get('since')}"
         except (OSError, ValueError):
             return "holder unknown"

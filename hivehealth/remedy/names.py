@@ -22,6 +22,9 @@ Sources:
 - Swarm node IDs: swarmkit identity.NewID(), 128 random bits in base 36, always 25 characters
   of [0-9a-z].
 - DRBD minors: Linux minor numbers have 20 bits (MINORBITS); the device is /dev/drbd<minor>.
+- Units that change the system's state: systemd.special(7), systemd-halt.service(8),
+  systemd-suspend.service(8), systemd-hibernate-resume.service(8), systemd-debug-generator(8);
+  the unit types of systemd.unit(5).
 """
 from __future__ import annotations
 
@@ -65,6 +68,75 @@ def unit(value) -> Name:
         ok = (bool(dot) and bool(prefix) and suffix in UNIT_TYPES
               and _UNIT_CHARS.fullmatch(prefix) is not None and not prefix.startswith("@"))
     return _checked("systemd unit", value, ok, rule)
+
+
+class HarmfulName(InvalidName):
+    """A name its tool accepts that a remedy must still never pass: it would change more than
+    the remedy means to (a unit that shuts the server down, say)."""
+
+    def __init__(self, kind: str, value, rule: str, message: str | None = None):
+        self.kind, self.value, self.rule = kind, value, rule
+        ValueError.__init__(self, message or f"{kind} {value!r} {rule}")
+
+
+# Types whose start, restart or stop changes the system as a whole: targets pull in (or stop)
+# whole sets of units, mount/automount/swap units change the filesystems under every service,
+# slices and scopes hold other units' processes, devices come from the kernel.
+STATE_TYPES = {
+    "target": "is a target: starting it pulls in (and may stop) a whole set of units",
+    "mount": "is a mount: (re)mounting changes the filesystem under every service using the path",
+    "automount": "is an automount: it changes the filesystem under every service using the path",
+    "swap": "is a swap unit: it changes the memory of the whole server",
+    "slice": "is a slice: it holds other units' processes",
+    "scope": "is a scope: it holds processes systemd did not start and cannot start again",
+    "device": "is a device unit: the kernel, not systemctl, brings it up",
+}
+# systemd.special(7) targets that shut down, reboot, suspend or isolate the system (what a unit
+# must not pull in either); every target is refused as a unit to start, these also as pulled
+STATE_TARGETS = frozenset({
+    "shutdown", "reboot", "halt", "poweroff", "kexec", "soft-reboot", "exit", "final", "umount",
+    "ctrl-alt-del", "emergency", "rescue", "sleep", "suspend", "hibernate", "hybrid-sleep",
+    "suspend-then-hibernate", "system-update", "system-update-pre", "factory-reset",
+    "initrd-switch-root", "initrd", "initrd-root-fs", "initrd-fs", "initrd-root-device", "initrd-usr-fs",
+})
+# services that carry those transitions out (systemd-halt.service(8), systemd-suspend.service(8),
+# systemd-hibernate-resume.service(8)) or open a root shell (systemd-debug-generator(8));
+# a template's instances too (systemd-hibernate-resume@<dev>.service)
+STATE_SERVICES = frozenset({
+    "systemd-halt", "systemd-poweroff", "systemd-reboot", "systemd-kexec", "systemd-soft-reboot",
+    "systemd-exit", "systemd-suspend", "systemd-hibernate", "systemd-hybrid-sleep",
+    "systemd-suspend-then-hibernate", "systemd-hibernate-resume", "systemd-sysupdate-reboot",
+    "emergency", "rescue", "debug-shell", "initrd-switch-root", "initrd-cleanup", "initrd-parse-etc",
+    "initrd-udevadm-cleanup-db", "systemd-update-done", "system-update-cleanup",
+})
+
+
+def changes_system_state(value: str, pulled: bool = False) -> str | None:
+    """Why starting this unit (or, pulled=True, having it pulled in by another unit's start or
+    failure) changes the system's state, or None. By type for a unit started itself; by the
+    well-known special units for both."""
+    prefix, _, suffix = value.rpartition(".")
+    base = prefix.split("@", 1)[0]
+    if suffix == "target" and base in STATE_TARGETS:
+        return "shuts down, reboots, suspends or isolates the server (a special target of systemd.special(7))"
+    if suffix == "service" and base in STATE_SERVICES:
+        return ("carries out a shutdown, reboot, suspend or rescue shell (a special service of "
+                "systemd.special(7))")
+    if prefix == "-" and suffix == "mount":
+        return "is the root filesystem's mount (-.mount)"
+    if not pulled and suffix in STATE_TYPES:
+        return STATE_TYPES[suffix]
+    return None
+
+
+def startable_unit(value) -> Name:
+    """A unit a remedy may start, restart or disable: a valid unit name (unit()) whose start
+    does not change the system's state (changes_system_state)."""
+    name = unit(value)
+    why = changes_system_state(name)
+    if why:
+        raise HarmfulName("systemd unit", value, f"{why}; a remedy never starts, restarts or disables it")
+    return name
 
 
 _DRBD_RESOURCE = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]{0,127}")

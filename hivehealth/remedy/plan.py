@@ -19,7 +19,9 @@ from typing import Callable
 
 import pytest
 
+from hivehealth.parsers import ParseError
 from hivehealth.redact import redact_tree
+from hivehealth.remedy.guards import Unseen
 from hivehealth.remedy.names import InvalidName, Name
 
 SAFE, RISKY, DESTRUCTIVE = "safe", "risky", "destructive"
@@ -201,11 +203,17 @@ class Remedy:
     doc: str = ""
 
     def plan(self, ctx, obj, verdict) -> Plan | None:
-        """The planner's plan; refused when it would pass a name its tool does not allow."""
+        """The planner's plan; refused when it would pass a name its tool does not allow, when
+        a guard cannot see a server it must see (guards.Unseen), or when a fact it reads does
+        not parse."""
         try:
             plan = self.planner(ctx, obj, verdict)
         except InvalidName as e:
             plan = Plan(refused=f"{e}; it is passed to no command")
+        except Unseen as e:
+            plan = Plan(refused=str(e))
+        except ParseError as e:
+            plan = Plan(refused=f"cannot read what the guard needs: {e}; nothing is changed")
         if plan is None:
             return None
         plan.remedy, plan.tier = plan.remedy or self.name, plan.tier or self.tier

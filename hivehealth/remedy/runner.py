@@ -83,6 +83,11 @@ class RemedyPlugin:
             if held:
                 verdict.notes.append(held)
                 continue
+            try:
+                self.audit.check()
+            except OSError as e:
+                verdict.notes.append(f"--fix: {plan.remedy} not run: the audit log cannot be written ({e})")
+                continue
             ok = self._apply(request, state, plan, log)
             changed = True
             self.facts_seq = None          # this fix moved the site: the next check gathers again
@@ -179,8 +184,12 @@ class RemedyPlugin:
             deadline = time.time() + step.wait
             while True:
                 result = run_step(state, server, step)
-                self.audit.record(item_check_id(request.node), plan, step, result)
                 log.commands.append((step.host, step.shown, result.rc, result.output))
+                try:
+                    self.audit.record(item_check_id(request.node), plan, step, result)
+                except OSError as e:     # no further command runs unrecorded
+                    log.commands.append((step.host, "(audit log)", 1, f"not written, no further step runs: {e}"))
+                    return False
                 if result.rc not in step.ok_codes:
                     return False
                 if step.until is None or step.until(result.output) or time.time() > deadline:

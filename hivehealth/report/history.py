@@ -20,7 +20,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from hivehealth.safe_write import write_atomic
+from hivehealth.safe_write import checked_dir, open_in_place, write_atomic
 from hivehealth.report.history_db import (CATEGORIES, DB_NAME, FILE_MODE, classify, connect, import_missing, prune,
                          record, scan, transaction, unreachable_servers, write_dated)
 from hivehealth.report.history_page import COLORS, load, render
@@ -39,7 +39,7 @@ class _PageLock:
         self.path = Path(report_dir) / LOCK_NAME
 
     def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        self.fd = open_in_place(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 
@@ -54,8 +54,7 @@ def update(report_dir: Path, keep_days: int, now: datetime | None = None,
     """Record `run` ((stamp, report document)) if given, import dated JSON reports not yet in
     the database, delete runs older than keep_days (0 keeps all), then write
     report_dir/index.html; returns its path."""
-    report_dir = Path(report_dir)
-    report_dir.mkdir(parents=True, exist_ok=True)
+    report_dir = checked_dir(report_dir)
     now = now or datetime.now()
     db = connect(report_dir)
     try:

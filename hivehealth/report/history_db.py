@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from hivehealth.safe_write import PRIVATE as FILE_MODE   # reports say which servers fail and why
-from hivehealth.safe_write import write_new
+from hivehealth.safe_write import checked_dir, existing_is_regular, open_in_place, read_in_place, write_new
 
 DB_NAME = "history.sqlite"
 RUN_RE = re.compile(r"^run-(\d{8}-\d{6}(?:-\d{6})?)\.(json|html)$")
@@ -265,24 +265,17 @@ def write_dated(report_dir: Path, started: datetime, copies: dict[str, bytes]) -
 
 def _create_private(path: Path) -> None:
     """Create the file owner/group-readable before SQLite opens it: SQLite gives its -wal and
-    -shm files the database file's permissions. An existing, more open file is narrowed."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
-        os.close(fd)
-    except FileExistsError:
-        pass
-    try:
-        mode = os.stat(path).st_mode & 0o777
-        if mode & ~FILE_MODE:
-            os.chmod(path, mode & FILE_MODE)
-    except PermissionError:
-        pass                     # not ours to change: the owner decides
+    -shm files the database file's permissions. An existing, more open file is narrowed. SQLite
+    opens the database and its companions by name: none of them may be a link or another
+    file's second name (safe_write's checks), in a folder no one else can write to."""
+    os.close(open_in_place(path, os.O_CREAT | os.O_WRONLY, FILE_MODE))
+    for companion in ("-wal", "-shm", "-journal"):
+        existing_is_regular(path.with_name(path.name + companion))
 
 
 def connect(report_dir: Path) -> sqlite3.Connection:
     """The history database of report_dir, created (0640, WAL) when missing."""
-    path = Path(report_dir) / DB_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = checked_dir(report_dir) / DB_NAME
     _create_private(path)
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     try:
@@ -431,7 +424,8 @@ def import_missing(db: sqlite3.Connection, report_dir: Path, files: dict[str, se
         for stamp in todo[i:i + batch]:
             path = Path(report_dir) / f"run-{stamp}.json"
             try:
-                parsed.append((stamp, summarize(json.loads(path.read_text(encoding="utf-8"))), None))
+                # not through a link planted among the dated reports: never another file's text
+                parsed.append((stamp, summarize(json.loads(read_in_place(path).decode("utf-8"))), None))
             except FileNotFoundError:
                 continue                           # pruned or moved meanwhile
             except (OSError, ValueError, TypeError, AttributeError) as e:

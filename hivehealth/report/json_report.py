@@ -29,7 +29,7 @@ import pytest
 
 from hivehealth import __version__
 from hivehealth.report import gate, history, page, prometheus
-from hivehealth.safe_write import write_atomic
+from hivehealth.safe_write import RefusedWrite, checked_dir, read_in_place, write_atomic
 from hivehealth.site.inventory import Site
 from hivehealth.ids import check_id, item_check_id
 from hivehealth.options import base_dir, report_dir, site_ini
@@ -63,6 +63,11 @@ def unwritable(folder: Path) -> str | None:
     existing = Path(folder)
     while not os.path.lexists(existing) and existing != existing.parent:
         existing = existing.parent
+    if existing == Path(folder) and existing.is_dir():
+        try:                        # nor one another user could plant a link in
+            checked_dir(existing, create=False)
+        except RefusedWrite as e:
+            return e.why
     if not existing.is_dir():
         return (f"{existing} is a file, not a folder: move it away, or give another folder "
                 f"with -o report_dir=DIR")
@@ -167,14 +172,14 @@ class JsonReport:
         else:
             self.html_plugin._report.title = self.title()     # the selection is known now
             if self.html_default:
-                self.dir.mkdir(parents=True, exist_ok=True)
+                checked_dir(self.dir)
                 self.html_plugin._report_path = self.dir / f"{self.stem}.html"
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
         if not self.writes:
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
+        checked_dir(self.dir)
         doc = {
             "site": self.site.name, "stage": self.site.stage, "kind": self.site.kind,
             "root": self.site.root,
@@ -253,11 +258,15 @@ class JsonReport:
         """Dated copies of this run's reports, and its row in the history (a partial one marked
         as such: hivehealth.report.history_db)."""
         copies = {}
-        for ext in ("json", "html"):
-            src = self.dir / f"{self.stem}.{ext}"
-            if src.exists() and src.stat().st_mtime >= self.started - 1:
-                copies[ext] = src.read_bytes()
-        stamp = history.write_dated(self.dir, datetime.fromtimestamp(self.started), copies)
+        try:
+            for ext in ("json", "html"):
+                src = self.dir / f"{self.stem}.{ext}"
+                if src.exists() and src.stat().st_mtime >= self.started - 1:
+                    copies[ext] = read_in_place(src)
+            stamp = history.write_dated(self.dir, datetime.fromtimestamp(self.started), copies)
+        except OSError as e:
+            print(f"hive-health: dated copies of this run's reports not written: {e}", file=sys.stderr)
+            return
         try:
             history.update(self.dir, int(self.config.getini("report_keep_days")),
                            run=(stamp, self.doc) if self.doc is not None else None)

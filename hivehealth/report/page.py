@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-import shlex
 from collections import defaultdict
 from pathlib import Path
 
 from hivehealth.ids import from_id
 from hivehealth.redact import redact
+from hivehealth.shell import command
 
 DOCS = "https://hive-builder.readthedocs.io/ja/latest/"
 # The runbook's chapter 7: 7.1-7.9 are hive-builder's repair page, 7.10 on its FAQ page.
@@ -116,7 +116,7 @@ def fix_command(site, suite_root: str | None, entry: dict, entries: list[dict], 
     elif tier == "destructive":
         argv.append("--allow-destructive=production" if site.stage == "production" else "--allow-destructive")
     argv += ["-k", k]
-    return " ".join(shlex.quote(a) for a in argv)
+    return command(*argv)
 
 
 def remedies_for(entry: dict) -> list:

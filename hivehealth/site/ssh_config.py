@@ -29,6 +29,8 @@ import threading
 from dataclasses import dataclass, field
 
 
+from hivehealth.safe_write import write_atomic
+
 SSH_G_TIMEOUT = 30          # `Match exec` runs a command: never wait on it forever
 
 
@@ -176,8 +178,8 @@ def _resolve_openssh(path: str, host: str, user: str | None, port: int | None) -
                 raise HostError("; ".join(mine), *first)
             # the bad lines belong to other servers' blocks: read the file without them
             config = os.path.join(tmp, "ssh_config")
-            with open(config, "w", encoding="utf-8", errors="surrogateescape") as f:
-                f.writelines("\n" if i + 1 in blanked else x for i, x in enumerate(lines))
+            write_atomic(config, "".join("\n" if i + 1 in blanked else x for i, x in enumerate(lines))
+                         .encode("utf-8", "surrogateescape"), 0o600)
     raise HostError(f"ssh -G -F {path} {host} kept failing")
 
 

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hivehealth.safe_write import open_in_place
 from hivehealth.site import ssh_config
 from hivehealth.site.inventory import Server
 
@@ -106,7 +107,7 @@ def record_host_key(path: str, hostname: str, key, hash_names: bool):
     """Append `hostname key` to a known_hosts file, under a lock (several workers may meet the
     same new server). A key recorded meanwhile for this name and type is compared, never replaced."""
     import paramiko
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = open_in_place(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "r+", encoding="utf-8", errors="surrogateescape") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         f.seek(0)

@@ -24,6 +24,7 @@ from hivehealth.remedy.lock import SEQ_NAME, read_sequence
 from hivehealth.remedy.audit import operator
 from hivehealth.remedy.runner import RemedyPlugin
 from hivehealth.judge.verdict import UNKNOWN
+from test_remedies import units_show
 
 STUB_SYSTEMCTL = """#!{python}
 import json, os, sys
@@ -101,7 +102,9 @@ class Run:
                 units = [{"unit": u, "load": "loaded", "active": "failed", "sub": "failed"}
                          for u in self.servers.failed(s.name)]
                 r = CommandResult("units_failed", "systemctl list-units", 0, json.dumps(units), "")
-            self.facts[s.name] = HostFacts(s.name, {"units_failed": r})
+            # what the restart remedy's guard reads: what each failed unit pulls in
+            shown = units_show(*self.servers.failed(s.name))
+            self.facts[s.name] = HostFacts(s.name, {"units_failed": r, "units_show": shown})
 
     def fix(self, server):
         request = types.SimpleNamespace(

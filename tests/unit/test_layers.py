@@ -40,7 +40,7 @@ def test_nothing_imports_the_plugin():
 # The flow of a run is the order of the layers: a layer may use the ones before it, never one
 # after it. The few modules every layer uses (options, redaction, ids, safe writes) come first.
 LAYERS = ["base", "site", "gather", "parsers", "judge", "remedy", "report", "run", "checks", "fixes", "plugin"]
-BASE = {"hivehealth.options", "hivehealth.redact", "hivehealth.ids", "hivehealth.safe_write"}
+BASE = {"hivehealth.options", "hivehealth.redact", "hivehealth.ids", "hivehealth.safe_write", "hivehealth.shell"}
 
 
 def layer_of(module: str) -> str:

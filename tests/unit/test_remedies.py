@@ -124,33 +124,49 @@ LDAP_SPEC = json.dumps({"Name": "ldap", "Mode": {"Replicated": {"Replicas": 1}},
                         "TaskTemplate": {"ContainerSpec": {"Mounts": [{"Type": "volume", "Source": "ldap_data"}]}}})
 
 
+MOUNT_FAILURE = ("failed to mount local volume: mount /dev/drbd1:/var/lib/docker/volumes/ldap_data/_data: "
+                 "invalid argument")
+DRBD_SECONDARY = "ldap_data role:Secondary\n  disk:UpToDate open:no\n\n"   # drbdadm ends a resource with a blank line
+
+
+def findmnt(*mounts):
+    rows = [{"target": "/", "source": "/dev/vda1", "fstype": "xfs", "fsroot": "/"}]
+    rows += [{"target": t, "source": src, "fstype": "xfs", "fsroot": "/"} for src, t in mounts]
+    return result("findmnt", json.dumps({"filesystems": rows}) + "\n")
+
+
+def hives_seen(drbd=DRBD_SECONDARY, spec=LDAP_SPEC, **more):
+    """Facts of every hive: a mount table and DRBD status each (what the xfs guard must see),
+    the spec on s-hive0; more: host -> {section: result} on top."""
+    facts = {}
+    for i in range(3):
+        h = f"s-hive{i}.lab"
+        results = {"findmnt": findmnt(), "drbd_text": result("drbd_text", drbd)}
+        if i == 0:
+            results["service_specs"] = result("service_specs", spec)
+        results.update(more.get(h, {}))
+        facts[h] = HostFacts(h, results)
+    return facts
+
+
 def test_xfs_repair_refused_while_mounted():
     s = site()
-    df = "Filesystem Type 1024-blocks Used Available Capacity Mounted on\n" \
-         "/dev/drbd1 xfs 262144 18480 243664 8% /var/lib/docker/volumes/ldap_data/_data\n"
-    c = ctx(s, {"s-hive1.lab": HostFacts("s-hive1.lab", {"df": result("df", df)}),
-                "s-hive0.lab": HostFacts("s-hive0.lab", {"service_specs": result("service_specs", LDAP_SPEC)})})
-    verdict = Verdict("service ldap", status="fail", data={"errors": [
-        "failed to mount local volume: mount /dev/drbd1:/var/lib/docker/volumes/ldap_data/_data: invalid argument"]})
+    mounted = findmnt(("/dev/drbd1", "/var/lib/docker/volumes/ldap_data/_data"))
+    c = ctx(s, hives_seen(**{"s-hive1.lab": {"findmnt": mounted}}))
+    verdict = Verdict("service ldap", status="fail", data={"errors": [MOUNT_FAILURE]})
     plan = planner(service_fixes.repair_corrupt_volume)(c, "ldap", verdict)
     assert plan.refused == "/dev/drbd1 is mounted on s-hive1.lab; never repair a mounted filesystem"
-    # a df that cannot be read does not tell the device is free: nothing is repaired
-    c = ctx(s, {"s-hive1.lab": HostFacts("s-hive1.lab", {"df": result("df", "df: cannot read table of mounted file systems\n")}),
-                "s-hive0.lab": HostFacts("s-hive0.lab", {"service_specs": result("service_specs", LDAP_SPEC)})})
-    plan = planner(service_fixes.repair_corrupt_volume)(c, "ldap", verdict)
-    assert plan.refused == ("the df of s-hive1.lab cannot be read: whether /dev/drbd1 is mounted there is not "
-                            "known; never repair a filesystem that may be mounted")
+    # a mount table that cannot be read does not tell the device is free: nothing is repaired
+    c = ctx(s, hives_seen(**{"s-hive1.lab": {"findmnt": result("findmnt", "", rc=1)}}))
+    plan = service_fixes.repair_corrupt_volume.remedy.plan(c, "ldap", verdict)
+    assert plan.refused == ("cannot see whether /dev/drbd1 is mounted on s-hive1.lab (`findmnt` exited 1): "
+                            "never repair a filesystem that may be mounted")
 
 
 def test_xfs_repair_plan_scales_down_repairs_and_scales_back():
     s = site()
-    drbd = "ldap_data role:Secondary\n  disk:UpToDate open:no\n\n"   # drbdadm ends a resource with a blank line
-    spec = json.dumps({"Name": "ldap", "Mode": {"Replicated": {"Replicas": 1}},
-                       "TaskTemplate": {"ContainerSpec": {"Mounts": [{"Type": "volume", "Source": "ldap_data"}]}}})
-    c = ctx(s, {"s-hive0.lab": HostFacts("s-hive0.lab", {"drbd_text": result("drbd_text", drbd),
-                                                          "service_specs": result("service_specs", spec)})})
-    verdict = Verdict("service ldap", status="fail", data={"manager": "s-hive0.lab", "errors": [
-        "failed to mount local volume: mount /dev/drbd1:/var/lib/docker/volumes/ldap_data/_data: invalid argument"]})
+    c = ctx(s, hives_seen())
+    verdict = Verdict("service ldap", status="fail", data={"manager": "s-hive0.lab", "errors": [MOUNT_FAILURE]})
     plan = planner(service_fixes.repair_corrupt_volume)(c, "ldap", verdict)
     cmds = [st.command for st in plan.steps]
     assert cmds[0] == "$SUDO docker service scale -d ldap=0"
@@ -158,12 +174,33 @@ def test_xfs_repair_plan_scales_down_repairs_and_scales_back():
     assert cmds[2] == "$SUDO docker service scale -d ldap=1"
 
 
+def units_show(*units, **props):
+    """`systemctl show -p Id ... -p Upholds` of failed units as systemctl prints it (every
+    property named with -p, empty ones too, one blank-line separated block per unit); props:
+    unit -> {property: value} on top."""
+    blocks = []
+    for u in units:
+        block = {"Id": u, "Result": "exit-code", "ActiveState": "failed", "SubState": "failed", "LoadState": "loaded",
+                 "NRestarts": "0", "Requires": "system.slice sysinit.target", "Requisite": "",
+                 "Wants": "network-online.target", "BindsTo": "", "OnFailure": "", "OnSuccess": "", "Upholds": "",
+                 "FailureAction": "none", "SuccessAction": "none", "StartLimitAction": "none",
+                 "JobTimeoutAction": "none", **props.get(u, {})}
+        blocks.append("".join(f"{k}={v}\n" for k, v in block.items() if v is not None))
+    return result("units_show", "\n".join(blocks))
+
+
+def units_ctx(server, *units, **props):
+    return ctx(site(), {server: HostFacts(server, {"units_show": units_show(*units, **props)})})
+
+
 def test_leftover_drbd_unit_is_reset_only_for_deleted_volumes():
     verdict = Verdict("s-hive1.lab", status="fail",
                       data={"failed": ["drbd-resource@old_data.service", "drbd-resource@ldap_data.service"]})
-    plan = planner(unit_fixes.reset_leftover_drbd_units)(ctx(site()), site().servers[1], verdict)
+    seen = ctx(site(), {"s-hive1.lab": HostFacts("s-hive1.lab", {"drbd_text": result("drbd_text", DRBD_SECONDARY)})})
+    plan = planner(unit_fixes.reset_leftover_drbd_units)(seen, site().servers[1], verdict)
     assert plan.steps[0].command == "$SUDO systemctl reset-failed -- drbd-resource@old_data.service"
-    risky = planner(unit_fixes.restart_failed_units)(ctx(site()), site().servers[1], verdict)
+    risky = planner(unit_fixes.restart_failed_units)(units_ctx("s-hive1.lab", "drbd-resource@ldap_data.service"),
+                                                     site().servers[1], verdict)
     assert [st.command for st in risky.steps] == ["$SUDO systemctl restart -- drbd-resource@ldap_data.service"]
     assert unit_fixes.restart_failed_units.remedy.tier == RISKY
 
@@ -344,8 +381,7 @@ def _xfs(spec, device_map=None, errors=(CRAFTED,), name="ldap"):
     s = site(device_map=device_map or {"ldap_data": 1, "other_data": 2})
     # drbdadm ends every resource with a blank line
     drbd = "ldap_data role:Secondary\n  disk:UpToDate open:no\n\nother_data role:Secondary\n  disk:UpToDate open:no\n\n"
-    c = ctx(s, {"s-hive0.lab": HostFacts("s-hive0.lab", {"drbd_text": result("drbd_text", drbd),
-                                                          "service_specs": result("service_specs", spec)})})
+    c = ctx(s, hives_seen(drbd=drbd, spec=spec))
     verdict = Verdict(f"service {name}", status="fail", data={"manager": "s-hive0.lab", "errors": list(errors)})
     return service_fixes.repair_corrupt_volume.remedy.plan(c, name, verdict)
 
@@ -435,5 +471,5 @@ def test_down_node_removal_refuses_a_node_id_outside_swarmkits_grammar():
 def test_escaped_unit_names_reach_systemctl_unchanged():
     name = "systemd-fsck@dev-disk-by\\x2duuid-6f2b1a7e\\x2d3c4d.service"
     verdict = Verdict("s-hive1.lab", status="fail", data={"failed": [name]})
-    risky = planner(unit_fixes.restart_failed_units)(ctx(site()), site().servers[1], verdict)
+    risky = planner(unit_fixes.restart_failed_units)(units_ctx("s-hive1.lab", name), site().servers[1], verdict)
     assert [st.command for st in risky.steps] == [f"$SUDO systemctl restart -- '{name}'"]

@@ -70,8 +70,13 @@ def by_name(lab, target):
                      f"({', '.join(s['full'] for s in lab['servers'])})")
 
 
+def site_dir(lab):
+    """The project directory (the docker lab's, unless the lab's state names its own)."""
+    return lab.get("site_dir", SITE_DIR)
+
+
 def ctx_dir(lab):
-    return os.path.join(SITE_DIR, ".hive", lab["stage"])
+    return os.path.join(site_dir(lab), ".hive", lab["stage"])
 
 
 # ---------------------------------------------------------------- files put into each server
@@ -290,18 +295,19 @@ def write_known_hosts(lab):
 # ---------------------------------------------------------------- project directory
 def write_project(lab):
     ctx = ctx_dir(lab)
+    root = site_dir(lab)
     os.makedirs(ctx, exist_ok=True)
-    os.makedirs(os.path.join(SITE_DIR, "inventory"), exist_ok=True)
+    os.makedirs(os.path.join(root, "inventory"), exist_ok=True)
     inv = {"plugin": "hive_inventory", "name": lab["name"],
            "stages": {lab["stage"]: {"provider": "prepared", "separate_repository": lab["separate"],
-                                     "cidr": CIDR,
+                                     "cidr": lab.get("cidr", CIDR),
                                      "ip_address_list": [s["ip"] for s in lab["servers"]]}}}
-    with open(os.path.join(SITE_DIR, "inventory", "hive.yml"), "w") as f:
+    with open(os.path.join(root, "inventory", "hive.yml"), "w") as f:
         yaml.safe_dump(inv, f, default_flow_style=False, sort_keys=False)
     pers = {"stage": {"global": lab["stage"]}, "first_hive": {lab["stage"]: lab["first_hive"]},
             "no_format": {"global": False},
             "drbd_device_map": {lab["stage"]: {lab["volume"]: lab["minor"]}}}
-    with open(os.path.join(SITE_DIR, ".hive", "persistents.yml"), "w") as f:
+    with open(os.path.join(root, ".hive", "persistents.yml"), "w") as f:
         yaml.safe_dump(pers, f, default_flow_style=False, sort_keys=False)
     key = os.path.join(ctx, "id_rsa")
     if not os.path.exists(key):
@@ -316,9 +322,12 @@ def write_project(lab):
         os.chmod(pw, 0o600)
     blocks = []
     for s in lab["servers"]:
+        # a server reached through a forwarded port (the QEMU guests) names it
+        reach = (f"  HostName {s['ssh_host']}\n  Port {s['ssh_port']}\n" if "ssh_port" in s
+                 else f"  HostName {s['ip']}\n")
         blocks.append(f"# BEGIN ANSIBLE MANAGED BLOCK {s['full']}\n"
                       f"Host {s['full']}\n"
-                      f"  HostName {s['ip']}\n"
+                      f"{reach}"
                       f"  UserKnownHostsFile {ctx}/known_hosts\n"
                       f"  StrictHostKeyChecking yes\n"
                       f"  User admin\n"

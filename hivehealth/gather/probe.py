@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from hivehealth.site.inventory import Server, Site
-from hivehealth.gather.sections import AROUND, SECTIONS, manager_sections, managers_in_order, sections_for, shown
+from hivehealth.gather.sections import SECTIONS, manager_sections, managers_in_order, sections_for, shown
 from hivehealth.site.transport import Pool, Unfinished, Unreachable
 
 TIMED_OUT = 124   # exit code of coreutils timeout
@@ -94,8 +94,6 @@ def probe_script(names: list[str], timeout: float, output_max: int = OUTPUT_MAX)
     done (the frames queue on a FIFO, so they never interleave), and the script stops waiting
     SERVER_GRACE seconds after the timeout (saying `late`): a section that outlives its timeout
     (a process that left its process group holds its output open) costs its own answer only.
-    A section in AROUND is read before the others start and again after they are done, and
-    sends both readings as its output.
 
     Each section's stdout goes through `head -c output_max` and the rest is only counted, so
     neither the server nor the mother ever holds more of it; a section over the cap sends its
@@ -119,38 +117,25 @@ def probe_script(names: list[str], timeout: float, output_max: int = OUTPUT_MAX)
         ">/dev/null 2>&1 &",
         "w=$!",
     ]
-    around = [(i, n) for i, n in enumerate(names) if n in AROUND]
-    for i, name in around:
-        # the first reading, before the sections start: the probe's run is the interval
-        lines.append(f"timeout -k 2 {t} sh -c {_sq(SECTIONS[name][1])} >\"$d/{i}.s\" 2>/dev/null")
     for i, name in enumerate(names):
-        if name not in AROUND:
-            run = f"timeout -k 2 {t} sh -c {_sq(SECTIONS[name][1])} 2>\"$d/{i}.e\""
-            lines.append(f"( {_frame(i, name, run, cap, marker)}; echo {i} >&3 ) >/dev/null 2>&1 &")
+        cmd = SECTIONS[name][1]
+        o, e = f'"$d/{i}.o"', f'"$d/{i}.e"'
+        lines.append(
+            f"( {{ timeout -k 2 {t} sh -c {_sq(cmd)} 2>{e}; echo $? >\"$d/{i}.rc\"; }} "
+            f"| {{ head -c {cap} >{o}; wc -c >\"$d/{i}.n\"; }}; "
+            f"k=$(wc -c <{o}); r=$(cat \"$d/{i}.n\"); n=$(( ${{k:-0}} + ${{r:-0}} )); "
+            f"[ \"$n\" -le {cap} ] || : >{o}; "
+            f"{{ printf '{marker} {name} %s %s ' \"$(cat \"$d/{i}.rc\")\" \"$n\"; base64 -w0 <{o}; printf ' '; "
+            f"tail -c {cap} {e} | base64 -w0; echo; }} >\"$d/{i}.f\"; echo {i} >&3 ) >/dev/null 2>&1 &")
     lines += [
-        f"left={len(names) - len(around)}",
+        f"left={len(names)}",
         'while [ "$left" -gt 0 ] && read -r i <&3; do',
         f'  if [ "$i" = end ]; then echo "{marker} late"; break; fi',
         '  cat "$d/$i.f"; left=$((left - 1))',
         'done',
         'kill "$w" 2>/dev/null',
     ]
-    for i, name in around:
-        # the second reading, once the others are done; its output is both
-        run = f"{{ cat \"$d/{i}.s\"; timeout -k 2 {t} sh -c {_sq(SECTIONS[name][1])}; }} 2>\"$d/{i}.e\""
-        lines.append(f"{_frame(i, name, run, cap, marker)}; cat \"$d/{i}.f\"")
     return "\n".join(lines) + "\n", marker
-
-
-def _frame(i: int, name: str, run: str, cap: int, marker: str) -> str:
-    """Shell that runs `run` (stdout to the pipe, stderr to $d/i.e) and writes section i's frame
-    to $d/i.f: its stdout up to cap (none when over it, only its size), its stderr's last cap."""
-    o = f'"$d/{i}.o"'
-    return (f"{{ {run}; echo $? >\"$d/{i}.rc\"; }} | {{ head -c {cap} >{o}; wc -c >\"$d/{i}.n\"; }}; "
-            f"k=$(wc -c <{o}); r=$(cat \"$d/{i}.n\"); n=$(( ${{k:-0}} + ${{r:-0}} )); "
-            f"[ \"$n\" -le {cap} ] || : >{o}; "
-            f"{{ printf '{marker} {name} %s %s ' \"$(cat \"$d/{i}.rc\")\" \"$n\"; base64 -w0 <{o}; printf ' '; "
-            f"tail -c {cap} \"$d/{i}.e\" | base64 -w0; echo; }} >\"$d/{i}.f\"")
 
 
 def _sq(s: str) -> str:

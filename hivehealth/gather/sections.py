@@ -25,9 +25,6 @@ NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # no answer at all tells "did not run" from "ran, read nothing".
 SECTIONS: dict[str, tuple[str, str]] = {"uname": ("all", "uname -n")}
 DECLARED_BY: dict[str, str] = {"uname": __name__}
-# Sections read twice, at the probe's start and again at its end, both readings in their output:
-# counters (CPU time) whose difference over the probe's own run is a rate, with no wait of theirs.
-AROUND: set[str] = set()
 
 
 class SectionError(ValueError):
@@ -49,12 +46,6 @@ def declare(_module: str | None = None, **sections: tuple[str, str]) -> None:
                                f"with another command; read that one or give yours another name")
         SECTIONS[name] = spec
         DECLARED_BY.setdefault(name, where)
-
-
-def declare_around(_module: str | None = None, **sections: tuple[str, str]) -> None:
-    """Sections the probe runs at its start and again at its end (see AROUND)."""
-    declare(_module, **sections)
-    AROUND.update(sections)
 
 
 def managers_in_order(site: Site) -> list[Server]:

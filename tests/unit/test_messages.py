@@ -67,12 +67,12 @@ def test_a_subject_that_starts_with_its_server_does_not_name_it_again():
 
 
 def test_a_cluster_object_names_the_server_its_problem_comes_from():
-    ok = [result("service_cpu", "reading 1.0\nreading 2.0\n"), result("containers", "")]
+    ok = [result("service_stats", ""), result("containers", "")]
     by_host = {h.name: ok for h in HIVES if h is not HIVE}
-    by_host[HIVE.name] = [result("containers", "")]       # the cgroup readings not gathered on one hive
+    by_host[HIVE.name] = [result("containers", "")]       # docker stats not gathered on one hive
     v = ctx_of(by_host).judge(service_usage, "ldap")
     assert v.status == UNKNOWN
-    assert first_line(v) == "service ldap: s-hive1.lab: `service_cpu` was not gathered"
+    assert first_line(v) == "service ldap: s-hive1.lab: `service_stats` was not gathered"
 
 
 def test_a_cluster_object_names_an_unreachable_server():
